@@ -1,0 +1,122 @@
+//===- Sema.h - Semantic analysis of a .phys file ---------------*- C++ -*-===//
+//
+// Part of physc. Sema resolves every name, folds consts, normalises nets and
+// optimizers, checks arities, derivative operands, regions and `let` cycles,
+// and produces a CheckedModel: the single input of MLIRGen. Expressions stay
+// owned by the ast::Module; the CheckedModel points into it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSC_FRONTEND_SEMA_H
+#define PHYSC_FRONTEND_SEMA_H
+
+#include "physc/Frontend/AST.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace physc {
+class Diagnostics;
+
+struct CheckedCoord {
+  std::string name;
+  bool isTime = false;
+  double lo = 0, hi = 1;
+  ast::Location loc;
+};
+
+struct CheckedParam {
+  std::string name;
+  double value = 0;
+  bool trainable = false;
+  bool bounded = false;
+  double lo = 0, hi = 0;
+  ast::Location loc;
+};
+
+/// A backbone with every default filled in.
+struct CheckedNet {
+  std::string name;
+  std::string kind = "mlp";     ///< only "mlp" in the foundation
+  int in = 0, out = 0;
+  std::vector<int> hidden;      ///< widths of the hidden layers
+  std::string act = "tanh";     ///< tanh|sin|gelu|softplus|swish|sigmoid
+  std::string init = "glorot";  ///< glorot|he
+  ast::Location loc;
+};
+
+/// `field a, b (x, y) = EXPR`: one entry per statement; `outputs` names.
+struct CheckedField {
+  std::vector<std::string> outputs;
+  std::vector<int> coords;      ///< indices into CheckedModel::coords
+  const ast::Expr *value = nullptr;
+  ast::Location loc;
+};
+
+struct CheckedLet {
+  std::string name;
+  const ast::Expr *value = nullptr;
+  ast::Location loc;
+};
+
+struct CheckedRegion {
+  enum class Kind { Interior, Boundary, Faces } kind = Kind::Interior;
+  struct Face { int coord; double value; };
+  struct Restriction { int coord; double lo, hi; };
+  std::vector<Face> faces;
+  std::vector<Restriction> restrictions;
+};
+
+struct CheckedEquation {
+  std::string name;
+  const ast::Expr *lhs = nullptr, *rhs = nullptr;
+  CheckedRegion region;
+  int64_t samples = 1024;
+  double weight = 1.0;          ///< `weight EXPR` (folded)
+  ast::Location loc;
+};
+
+/// One optimizer stage of `train`, keyword arguments folded to numbers.
+struct CheckedStage {
+  std::string optimizer;        ///< adam|lbfgs
+  std::map<std::string, double> args; ///< lr, steps, beta1, history, ...
+  int64_t steps = 1000;
+  ast::Location loc;
+};
+
+struct CheckedExact {
+  int field = -1, output = 0;   ///< which field statement and output
+  const ast::Expr *value = nullptr;
+  std::string file;             ///< resolved relative to the .phys file
+  ast::Location loc;
+};
+
+struct CheckedModel {
+  std::string name;
+  std::string filename;
+  std::vector<CheckedCoord> coords;
+  std::vector<double> constValues;       ///< by const statement
+  std::vector<std::string> constNames;
+  std::vector<CheckedParam> params;
+  std::vector<CheckedNet> nets;
+  std::vector<CheckedField> fields;
+  std::vector<CheckedLet> lets;          ///< in dependency order
+  std::vector<CheckedEquation> equations;
+  /// `loss pde + 100 * ic`: weight of each equation, by equation index
+  /// (0 for equations that the loss does not mention).
+  std::vector<double> lossWeights;
+  std::vector<CheckedStage> stages;
+  std::string sampler = "uniform";       ///< uniform|sobol
+  std::vector<CheckedExact> exacts;
+};
+
+/// Checks `module`; on success fills `out` and returns true. Every problem is
+/// reported through `diags` (all of them, not just the first, where they are
+/// independent).
+bool analyze(ast::Module &module, CheckedModel &out, Diagnostics &diags);
+
+} // namespace physc
+
+#endif // PHYSC_FRONTEND_SEMA_H

@@ -1,0 +1,114 @@
+//===- Model.h - What the runtime needs to know of a compiled model -*- C++ -*-===//
+//
+// Part of physc's runtime (libphysrt). A CompiledModel is everything the
+// training loop needs: coordinates and their box, the flat parameter layout
+// with the init of each block, runtime scalars, and one kernel per loss term.
+// It knows nothing of MLIR: the driver (JIT) or an AOT library fills it in.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSRT_MODEL_H
+#define PHYSRT_MODEL_H
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace physrt {
+
+/// Points are passed structure-of-arrays: coordinate `c` of point `i` is
+/// `pts[c * ld + i]`, with `ld >= n` (the runtime pads `ld` to a multiple of
+/// 64 so kernels may read whole vector tiles past `n`; such lanes are masked).
+
+/// Accumulates, over points [0, n): `*loss += sum_i r_i^2` and
+/// `grad[k] += d/dparams[k] sum_i r_i^2`. Unnormalised: the runtime divides
+/// by the number of points and applies the term weight.
+using LossGradFn =
+    std::function<void(const double *params, const double *pts, int64_t ld,
+                       int64_t n, const double *rt, double *loss, double *grad)>;
+
+/// Writes `nout` values per point: `out[k * ld + i]`.
+using EvalFn = std::function<void(const double *params, const double *pts,
+                                  int64_t ld, int64_t n, const double *rt,
+                                  double *out)>;
+
+struct Coord {
+  std::string name;
+  bool isTime = false;
+  double lo = 0, hi = 1;
+};
+
+struct Region {
+  enum class Kind { Interior, Boundary, Faces } kind = Kind::Interior;
+  struct Face { int coord; double value; };
+  struct Restriction { int coord; double lo, hi; };
+  std::vector<Face> faces;               ///< for Faces
+  std::vector<Restriction> restrictions; ///< narrows the box
+};
+
+/// A contiguous block of the flat parameter vector: one weight matrix
+/// (`rows` x `cols`, row-major, rows = fan-out) or one bias vector (cols = 1).
+struct ParamBlock {
+  std::string name;          ///< e.g. "N.layer0.weight"
+  int64_t offset = 0, rows = 0, cols = 1;
+  bool isBias = false;
+  std::string init = "glorot"; ///< glorot|he|zeros
+  int64_t fanIn = 1, fanOut = 1;
+};
+
+struct RuntimeParam {
+  std::string name;
+  double value = 0;
+};
+
+struct Term {
+  std::string name;
+  Region region;
+  int64_t samples = 1024;
+  double weight = 1.0; ///< from `loss` times the equation's own `weight`
+  LossGradFn lossGrad;
+};
+
+/// One named scalar output of the model that can be evaluated on points
+/// (each output of each field).
+struct FieldOutput {
+  std::string name;
+  EvalFn eval;      ///< nout == 1
+};
+
+/// A reference solution for one field output: a kernel, or tabulated points
+/// (`exactPoints` SoA with ld = exactCount, values in `exactValues`).
+struct Exact {
+  int field = -1; ///< index into CompiledModel::fields
+  EvalFn eval;    ///< set for `exact u = EXPR`
+  int64_t count = 0;
+  std::vector<double> points; ///< for `exact u = file(...)`
+  std::vector<double> values;
+};
+
+struct Stage {
+  std::string optimizer; ///< adam|lbfgs
+  int64_t steps = 1000;
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  int64_t history = 50;       ///< lbfgs
+  double tolerance = 1e-12;   ///< lbfgs: stop when |g|_inf falls below
+};
+
+struct CompiledModel {
+  std::string name;
+  std::vector<Coord> coords;
+  int64_t numParams = 0;
+  std::vector<ParamBlock> blocks;
+  std::vector<RuntimeParam> runtimeParams;
+  std::vector<Term> terms;
+  std::vector<FieldOutput> fields;
+  std::vector<Exact> exacts;
+  std::vector<Stage> stages;
+  std::string sampler = "uniform"; ///< uniform|sobol
+};
+
+} // namespace physrt
+
+#endif // PHYSRT_MODEL_H

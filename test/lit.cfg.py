@@ -1,0 +1,32 @@
+# -*- Python -*-
+import os
+import shutil
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "physc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".phys", ".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.physc_obj_root, "test")
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Runtime"]
+
+config.substitutions.append(("%examples", os.path.join(config.physc_src_root, "examples")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+tool_dirs = [os.path.join(config.physc_obj_root, "bin"), config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["physc", "physc-opt", "physc-burgers-ref"], tool_dirs)
+config.environment["PATH"] = os.pathsep.join(tool_dirs + [config.environment.get("PATH", "")])
+
+# GPU-only tests: `REQUIRES: cuda`. The CUDA toolkit (ptxas, nvcc) is on every
+# build machine; a GPU is not.
+if config.ptxas and os.path.exists(config.ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", config.ptxas))
+if config.nvcc and os.path.exists(config.nvcc):
+    config.available_features.add("nvcc")
+    config.substitutions.append(("%nvcc", config.nvcc))
+if shutil.which("nvidia-smi") and os.system("nvidia-smi -L >/dev/null 2>&1") == 0:
+    config.available_features.add("cuda")
