@@ -9,6 +9,8 @@
 
 #include "physc/Frontend/AST.h"
 
+#include "llvm/Support/raw_ostream.h"
+
 #include <memory>
 
 namespace physc {

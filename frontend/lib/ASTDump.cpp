@@ -1,0 +1,333 @@
+//===- ASTDump.cpp - `physc emit ast` -------------------------------------===//
+//
+// Part of physc. One node per line, children indented by two spaces, every
+// node with `@line:col` of its first character. Statements appear in source
+// order (the Module keeps them by kind). When Sema has run, names, calls and
+// derivatives also show what they resolved to, in brackets.
+//
+//===----------------------------------------------------------------------===//
+
+#include "physc/Frontend/Diagnostics.h"
+#include "physc/Frontend/Parser.h"
+
+#include "FormatNumber.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <functional>
+
+using namespace physc;
+
+namespace {
+
+class Dumper {
+public:
+  Dumper(Diagnostics &diags, llvm::raw_ostream &os) : diags(diags), os(os) {}
+
+  void module(const ast::Module &m);
+
+private:
+  Diagnostics &diags;
+  llvm::raw_ostream &os;
+  unsigned indent = 0;
+
+  struct Indent {
+    Dumper &d;
+    explicit Indent(Dumper &d) : d(d) { d.indent += 2; }
+    ~Indent() { d.indent -= 2; }
+  };
+
+  /// Starts a line: indentation and an optional `label: ` prefix.
+  llvm::raw_ostream &line(llvm::StringRef label = "") {
+    os.indent(indent);
+    if (!label.empty())
+      os << label << ": ";
+    return os;
+  }
+  void at(ast::Location loc) {
+    auto [l, c] = diags.lineAndColumn(loc);
+    os << " @" << l << ":" << c;
+  }
+
+  void expr(const ast::Expr &e, llvm::StringRef label = "");
+  void arg(const ast::Arg &a, llvm::StringRef word = "Arg");
+  void region(const ast::Region &r);
+};
+
+const char *kindName(ast::NameKind kind) {
+  switch (kind) {
+  case ast::NameKind::Unresolved: return "";
+  case ast::NameKind::Const: return "const";
+  case ast::NameKind::Param: return "param";
+  case ast::NameKind::Coord: return "coord";
+  case ast::NameKind::Field: return "field";
+  case ast::NameKind::Let: return "let";
+  case ast::NameKind::Builtin: return "builtin";
+  }
+  return "";
+}
+
+void Dumper::expr(const ast::Expr &e, llvm::StringRef label) {
+  line(label);
+  switch (e.getKind()) {
+  case ast::Expr::Kind::Number:
+    os << "Number " << formatNumber(llvm::cast<ast::NumberExpr>(e).value);
+    at(e.getLoc());
+    os << "\n";
+    return;
+  case ast::Expr::Kind::Name: {
+    auto &n = llvm::cast<ast::NameExpr>(e);
+    os << "Name " << n.name;
+    at(e.getLoc());
+    switch (n.ref) {
+    case ast::NameKind::Unresolved:
+      break;
+    case ast::NameKind::Const:
+    case ast::NameKind::Builtin:
+      os << " [" << kindName(n.ref) << " = " << formatNumber(n.constValue)
+         << "]";
+      break;
+    case ast::NameKind::Field:
+      os << " [field #" << n.index << " output " << n.output << "]";
+      break;
+    default:
+      os << " [" << kindName(n.ref) << " #" << n.index << "]";
+      break;
+    }
+    os << "\n";
+    return;
+  }
+  case ast::Expr::Kind::Unary: {
+    auto &u = llvm::cast<ast::UnaryExpr>(e);
+    os << "Unary '" << u.op << "'";
+    at(e.getLoc());
+    os << "\n";
+    Indent in(*this);
+    expr(*u.operand);
+    return;
+  }
+  case ast::Expr::Kind::Binary: {
+    auto &b = llvm::cast<ast::BinaryExpr>(e);
+    os << "Binary '" << b.op << "'";
+    at(e.getLoc());
+    os << "\n";
+    Indent in(*this);
+    expr(*b.lhs);
+    expr(*b.rhs);
+    return;
+  }
+  case ast::Expr::Kind::Call: {
+    auto &c = llvm::cast<ast::CallExpr>(e);
+    os << "Call " << c.callee;
+    at(e.getLoc());
+    if (c.netIndex >= 0)
+      os << " [net #" << c.netIndex << "]";
+    os << "\n";
+    Indent in(*this);
+    for (const auto &a : c.args)
+      expr(*a);
+    return;
+  }
+  case ast::Expr::Kind::Deriv: {
+    auto &d = llvm::cast<ast::DerivExpr>(e);
+    os << "Deriv wrt (" << llvm::join(d.wrt, ", ") << ")";
+    at(e.getLoc());
+    if (!d.wrtIndex.empty()) {
+      os << " [coords";
+      for (int i : d.wrtIndex)
+        os << " #" << i;
+      os << "]";
+    }
+    os << "\n";
+    Indent in(*this);
+    expr(*d.operand);
+    return;
+  }
+  }
+}
+
+void Dumper::arg(const ast::Arg &a, llvm::StringRef word) {
+  line() << word << " " << a.key;
+  switch (a.kind) {
+  case ast::Arg::Kind::Ident:
+    os << " = " << a.ident;
+    at(a.loc);
+    os << "\n";
+    return;
+  case ast::Arg::Kind::Number: {
+    at(a.loc);
+    os << "\n";
+    Indent in(*this);
+    expr(*a.number);
+    return;
+  }
+  case ast::Arg::Kind::List: {
+    os << " (list)";
+    at(a.loc);
+    os << "\n";
+    Indent in(*this);
+    for (const auto &e : a.list)
+      expr(*e);
+    return;
+  }
+  }
+}
+
+void Dumper::region(const ast::Region &r) {
+  static const char *const kinds[] = {"interior", "boundary", "faces"};
+  line() << "Region " << kinds[int(r.kind)];
+  at(r.loc);
+  os << "\n";
+  Indent in(*this);
+  for (const ast::Face &f : r.faces) {
+    line() << "Face " << f.coord;
+    at(f.loc);
+    os << "\n";
+    Indent in2(*this);
+    expr(*f.value);
+  }
+  for (const ast::Restriction &res : r.restrictions) {
+    line() << "Restriction " << res.coord;
+    at(res.loc);
+    os << "\n";
+    Indent in2(*this);
+    expr(*res.lo, "lo");
+    expr(*res.hi, "hi");
+  }
+}
+
+void Dumper::module(const ast::Module &m) {
+  os << "Module " << m.filename << "\n";
+  Indent in(*this);
+  // Every statement as (position, printer), then in source order.
+  std::vector<std::pair<const char *, std::function<void()>>> stmts;
+  auto add = [&](ast::Location loc, std::function<void()> fn) {
+    stmts.push_back({loc.begin, std::move(fn)});
+  };
+  add(m.model.loc, [&] {
+    line() << "Model " << m.model.name;
+    at(m.model.loc);
+    os << "\n";
+  });
+  for (const ast::ConstStmt &s : m.consts)
+    add(s.loc, [&] {
+      line() << "Const " << s.name;
+      at(s.nameLoc);
+      os << "\n";
+      Indent in(*this);
+      expr(*s.value);
+    });
+  for (const ast::ParamStmt &s : m.params)
+    add(s.loc, [&] {
+      line() << "Param " << s.name << (s.trainable ? " trainable" : "");
+      at(s.nameLoc);
+      os << "\n";
+      Indent in(*this);
+      expr(*s.value, "value");
+      if (s.lo)
+        expr(*s.lo, "lo");
+      if (s.hi)
+        expr(*s.hi, "hi");
+    });
+  for (const ast::CoordStmt &s : m.coords)
+    add(s.loc, [&] {
+      line() << (s.isTime ? "Time " : "Space ") << s.name;
+      at(s.nameLoc);
+      os << "\n";
+      Indent in(*this);
+      expr(*s.lo, "lo");
+      expr(*s.hi, "hi");
+    });
+  for (const ast::NetStmt &s : m.nets)
+    add(s.loc, [&] {
+      line() << "Net " << s.name << " = " << s.kind;
+      at(s.nameLoc);
+      os << "\n";
+      Indent in(*this);
+      for (const ast::Arg &a : s.args)
+        arg(a);
+    });
+  for (const ast::FieldStmt &s : m.fields)
+    add(s.loc, [&] {
+      line() << "Field " << llvm::join(s.names, ", ") << " ("
+             << llvm::join(s.coords, ", ") << ")";
+      at(s.nameLocs.front());
+      os << "\n";
+      Indent in(*this);
+      expr(*s.value);
+    });
+  for (const ast::LetStmt &s : m.lets)
+    add(s.loc, [&] {
+      line() << "Let " << s.name;
+      at(s.nameLoc);
+      os << "\n";
+      Indent in(*this);
+      expr(*s.value);
+    });
+  for (const ast::EquationStmt &s : m.equations)
+    add(s.loc, [&] {
+      line() << "Equation " << s.name;
+      at(s.nameLoc);
+      os << "\n";
+      Indent in(*this);
+      expr(*s.lhs, "lhs");
+      expr(*s.rhs, "rhs");
+      region(s.region);
+      if (s.samples)
+        expr(*s.samples, "samples");
+      if (s.weight)
+        expr(*s.weight, "weight");
+    });
+  for (const ast::LossStmt &s : m.losses)
+    add(s.loc, [&] {
+      line() << "Loss";
+      at(s.loc);
+      os << "\n";
+      Indent in(*this);
+      expr(*s.value);
+    });
+  for (const ast::TrainStmt &s : m.trains)
+    add(s.loc, [&] {
+      line() << "Train";
+      at(s.loc);
+      os << "\n";
+      Indent in(*this);
+      for (const ast::OptimizerCall &stage : s.stages) {
+        line() << "Optimizer " << stage.name;
+        at(stage.nameLoc);
+        os << "\n";
+        Indent in2(*this);
+        for (const ast::Arg &a : stage.args)
+          arg(a);
+      }
+      for (const ast::Arg &a : s.options)
+        arg(a, "Option");
+    });
+  for (const ast::ExactStmt &s : m.exacts)
+    add(s.loc, [&] {
+      line() << "Exact " << s.field;
+      at(s.fieldLoc);
+      os << "\n";
+      Indent in(*this);
+      if (s.value) {
+        expr(*s.value);
+      } else {
+        line() << "File \"" << s.file << "\"";
+        at(s.fileLoc);
+        os << "\n";
+      }
+    });
+  llvm::stable_sort(stmts, [](const auto &a, const auto &b) {
+    return a.first < b.first;
+  });
+  for (auto &s : stmts)
+    s.second();
+}
+
+} // namespace
+
+void physc::dumpAST(const ast::Module &module, Diagnostics &diags,
+                    llvm::raw_ostream &os) {
+  Dumper(diags, os).module(module);
+}

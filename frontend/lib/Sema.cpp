@@ -1,0 +1,1771 @@
+//===- Sema.cpp - Semantic analysis of a .phys file -----------------------===//
+//
+// Part of physc. One pass per kind of statement, in an order that makes every
+// fact available before it is needed: declarations (one global namespace),
+// consts (folded in source order), coordinates, params, nets, fields, lets
+// (dependency order, cycles rejected), equations, loss, train, exact; then the
+// statements every model must have. Expressions are checked by one recursive
+// walk whose Scope says which names and constructs the context allows; the
+// walk resolves names, computes whether a value is a scalar or a vector
+// (`grad`) and which coordinates it can depend on. Errors are reported once:
+// an expression that already failed does not produce follow-up errors.
+//
+//===----------------------------------------------------------------------===//
+
+#include "physc/Frontend/Sema.h"
+#include "physc/Frontend/Diagnostics.h"
+
+#include "FormatNumber.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallBitVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <cmath>
+#include <functional>
+
+using namespace physc;
+using llvm::isa;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kE = 2.71828182845904523536;
+constexpr double kMaxSamples = 1e8;
+
+/// Math functions and their arity.
+int mathArity(llvm::StringRef name) {
+  return llvm::StringSwitch<int>(name)
+      .Cases("sin", "cos", "tan", "exp", "log", "sqrt", 1)
+      .Cases("tanh", "sinh", "cosh", "abs", "sigmoid", "softplus", 1)
+      .Cases("min", "max", 2)
+      .Default(0);
+}
+
+bool isVectorOp(llvm::StringRef name) {
+  return name == "grad" || name == "div" || name == "lap" || name == "dot" ||
+         name == "norm";
+}
+
+const std::vector<std::string> &builtinFunctionNames() {
+  static const std::vector<std::string> names = {
+      "sin",  "cos",  "tan", "exp", "log",     "sqrt",     "tanh",
+      "sinh", "cosh", "abs", "min", "max",     "sigmoid",  "softplus",
+      "d",    "grad", "div", "lap", "dot",     "norm"};
+  return names;
+}
+
+/// Why `name` cannot be declared, or "" when it can.
+std::string reservedReason(llvm::StringRef name) {
+  if (name == "pi" || name == "e")
+    return "'" + name.str() + "' is a built-in constant and cannot be redefined";
+  if (llvm::is_contained(builtinFunctionNames(), name))
+    return "'" + name.str() + "' is a built-in function and cannot be redefined";
+  static const char *const keywords[] = {
+      "model", "const", "param", "space", "time", "net",  "field",
+      "let",   "equation", "loss", "train", "exact", "in", "on",
+      "or",    "constraint", "data", "dataset", "grid", "generate"};
+  for (const char *kw : keywords)
+    if (name == kw)
+      return "'" + name.str() + "' is a keyword and cannot be used as a name";
+  return "";
+}
+
+enum class SymKind { Const, Param, Coord, Net, Field, Let, Equation };
+
+const char *describe(SymKind kind) {
+  switch (kind) {
+  case SymKind::Const: return "a const";
+  case SymKind::Param: return "a param";
+  case SymKind::Coord: return "a coordinate";
+  case SymKind::Net: return "a net";
+  case SymKind::Field: return "a field";
+  case SymKind::Let: return "a let";
+  case SymKind::Equation: return "an equation";
+  }
+  return "a name";
+}
+
+struct Symbol {
+  SymKind kind;
+  int index;      ///< into the statement vector of the ast::Module
+  int output = 0; ///< fields: which name of the statement
+  ast::Location loc;
+};
+
+/// Where an expression appears: decides which names and constructs it may use.
+enum class Context {
+  Const, ///< folded at compile time: numbers, consts, pi, e, math functions
+  Field, ///< a field's definition: + params, the field's coords, net calls
+  Body,  ///< lets and equations: + params, coords, fields, lets, d, grad...
+  Exact, ///< an exact solution: + params, the field's coords
+};
+
+struct Scope {
+  Context ctx;
+  /// Const context of a `const` statement: only consts before this index.
+  int constLimit = INT_MAX;
+  /// Field and Exact contexts: the coordinates allowed, and whose they are.
+  llvm::SmallBitVector allowedCoords;
+  std::string owner;
+};
+
+/// What the walk learns about an expression.
+struct Info {
+  bool ok = true;
+  bool vector = false;
+  bool usesField = false;
+  llvm::SmallBitVector deps; ///< coordinates the value can depend on
+};
+
+class SemaImpl {
+public:
+  SemaImpl(ast::Module &module, CheckedModel &out, Diagnostics &diags)
+      : m(module), out(out), diags(diags) {}
+
+  bool run();
+
+private:
+  ast::Module &m;
+  CheckedModel &out;
+  Diagnostics &diags;
+  llvm::StringMap<Symbol> symbols;
+  std::vector<bool> constOk;
+  std::vector<bool> fieldOk;
+  std::vector<int> letOrder;   ///< ast let index -> index in out.lets
+  std::vector<Info> letInfo;   ///< by ast let index
+  std::vector<bool> letDone;   ///< checked (in dependency order)
+  std::vector<bool> letOk;
+  unsigned numSpace = 0;
+
+  void error(ast::Location loc, const llvm::Twine &msg,
+             const llvm::Twine &hint = "") {
+    diags.error(loc, msg, hint);
+  }
+  static std::string didYouMean(const std::string &near) {
+    return near.empty() ? "" : "did you mean '" + near + "'?";
+  }
+
+  // Passes.
+  void declare();
+  void checkConsts();
+  void checkCoords();
+  void checkParams();
+  void checkNets();
+  void checkFields();
+  void checkLets();
+  void checkEquations();
+  void checkLoss();
+  void checkTrain();
+  void checkExacts();
+  void checkRequired();
+
+  // Expressions.
+  Info check(ast::Expr &e, const Scope &scope);
+  Info checkName(ast::NameExpr &e, const Scope &scope);
+  Info checkCall(ast::CallExpr &e, const Scope &scope);
+  Info checkDeriv(ast::DerivExpr &e, const Scope &scope);
+  Info checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
+                    bool allowMultiOutput);
+  bool requireScalar(const Info &info, const ast::Expr &e,
+                     llvm::StringRef where);
+  std::vector<std::string> visibleNames(const Scope &scope) const;
+  static std::string contextName(const Scope &scope);
+  std::optional<double> evaluate(const ast::Expr &e) const;
+  std::optional<double> foldConst(ast::Expr &e, llvm::StringRef what,
+                                  int constLimit = INT_MAX);
+  std::optional<int64_t> foldInteger(ast::Expr &e, llvm::StringRef what,
+                                     int64_t lo, int64_t hi);
+
+  // Keyword arguments.
+  std::optional<double> argNumber(ast::Arg &arg, llvm::StringRef owner);
+  std::optional<int64_t> argInteger(ast::Arg &arg, llvm::StringRef owner,
+                                    int64_t lo, int64_t hi);
+
+  // Helpers.
+  std::vector<std::string> namesOf(SymKind kind) const;
+  std::vector<std::string> coordNames() const;
+  const Symbol *lookup(llvm::StringRef name) const {
+    auto it = symbols.find(name);
+    return it == symbols.end() ? nullptr : &it->second;
+  }
+  void collectLetRefs(const ast::Expr &e, std::vector<int> &refs) const;
+  bool checkRegion(ast::EquationStmt &eq, CheckedRegion &region);
+};
+
+//===----------------------------------------------------------------------===//
+// Declarations
+//===----------------------------------------------------------------------===//
+
+void SemaImpl::declare() {
+  struct Decl {
+    std::string name;
+    Symbol sym;
+  };
+  std::vector<Decl> decls;
+  for (auto [i, s] : llvm::enumerate(m.consts))
+    decls.push_back({s.name, {SymKind::Const, int(i), 0, s.nameLoc}});
+  for (auto [i, s] : llvm::enumerate(m.params))
+    decls.push_back({s.name, {SymKind::Param, int(i), 0, s.nameLoc}});
+  for (auto [i, s] : llvm::enumerate(m.coords))
+    decls.push_back({s.name, {SymKind::Coord, int(i), 0, s.nameLoc}});
+  for (auto [i, s] : llvm::enumerate(m.nets))
+    decls.push_back({s.name, {SymKind::Net, int(i), 0, s.nameLoc}});
+  for (auto [i, s] : llvm::enumerate(m.fields))
+    for (auto [k, name] : llvm::enumerate(s.names))
+      decls.push_back({name, {SymKind::Field, int(i), int(k), s.nameLocs[k]}});
+  for (auto [i, s] : llvm::enumerate(m.lets))
+    decls.push_back({s.name, {SymKind::Let, int(i), 0, s.nameLoc}});
+  for (auto [i, s] : llvm::enumerate(m.equations))
+    decls.push_back({s.name, {SymKind::Equation, int(i), 0, s.nameLoc}});
+  // Source order, so that the error is at the second definition.
+  llvm::stable_sort(decls, [](const Decl &a, const Decl &b) {
+    return a.sym.loc.begin < b.sym.loc.begin;
+  });
+  for (Decl &d : decls) {
+    std::string reason = reservedReason(d.name);
+    if (!reason.empty()) {
+      error(d.sym.loc, reason);
+      continue;
+    }
+    auto [it, inserted] = symbols.try_emplace(d.name, d.sym);
+    if (!inserted) {
+      error(d.sym.loc, "'" + d.name + "' is already defined as " +
+                           describe(it->second.kind));
+      diags.note(it->second.loc, "'" + d.name + "' is first defined here");
+    }
+  }
+}
+
+std::vector<std::string> SemaImpl::namesOf(SymKind kind) const {
+  std::vector<std::pair<const char *, std::string>> found;
+  for (const auto &entry : symbols)
+    if (entry.second.kind == kind)
+      found.push_back({entry.second.loc.begin, entry.first().str()});
+  llvm::sort(found);
+  std::vector<std::string> names;
+  for (auto &f : found)
+    names.push_back(std::move(f.second));
+  return names;
+}
+
+std::vector<std::string> SemaImpl::coordNames() const {
+  std::vector<std::string> names;
+  for (const CheckedCoord &c : out.coords)
+    names.push_back(c.name);
+  return names;
+}
+
+//===----------------------------------------------------------------------===//
+// Expressions
+//===----------------------------------------------------------------------===//
+
+std::string SemaImpl::contextName(const Scope &scope) {
+  switch (scope.ctx) {
+  case Context::Const: return "a constant expression";
+  case Context::Field: return "the definition of field '" + scope.owner + "'";
+  case Context::Body: return "this expression";
+  case Context::Exact: return "the exact solution of '" + scope.owner + "'";
+  }
+  return "this expression";
+}
+
+std::vector<std::string> SemaImpl::visibleNames(const Scope &scope) const {
+  std::vector<std::string> names = {"pi", "e"};
+  for (const auto &entry : symbols) {
+    const Symbol &s = entry.second;
+    bool visible = false;
+    switch (s.kind) {
+    case SymKind::Const:
+      visible = s.index < scope.constLimit;
+      break;
+    case SymKind::Param:
+      visible = scope.ctx != Context::Const;
+      break;
+    case SymKind::Coord:
+      visible = scope.ctx == Context::Body ||
+                ((scope.ctx == Context::Field || scope.ctx == Context::Exact) &&
+                 s.index < int(scope.allowedCoords.size()) &&
+                 scope.allowedCoords.test(s.index));
+      break;
+    case SymKind::Field:
+    case SymKind::Let:
+      visible = scope.ctx == Context::Body;
+      break;
+    case SymKind::Net:
+    case SymKind::Equation:
+      break;
+    }
+    if (visible)
+      names.push_back(entry.first().str());
+  }
+  llvm::sort(names);
+  return names;
+}
+
+bool SemaImpl::requireScalar(const Info &info, const ast::Expr &e,
+                             llvm::StringRef where) {
+  if (!info.ok || !info.vector)
+    return info.ok;
+  error(e.getLoc(), "expected a scalar " + where + ", but this is a vector",
+        "vectors come from grad(...); reduce them with dot(U, V), norm(U) or "
+        "div(U)");
+  return false;
+}
+
+Info SemaImpl::check(ast::Expr &e, const Scope &scope) {
+  Info info;
+  info.deps.resize(out.coords.size());
+  switch (e.getKind()) {
+  case ast::Expr::Kind::Number:
+    return info;
+  case ast::Expr::Kind::Name:
+    return checkName(llvm::cast<ast::NameExpr>(e), scope);
+  case ast::Expr::Kind::Call:
+    return checkCall(llvm::cast<ast::CallExpr>(e), scope);
+  case ast::Expr::Kind::Deriv:
+    return checkDeriv(llvm::cast<ast::DerivExpr>(e), scope);
+  case ast::Expr::Kind::Unary: {
+    auto &u = llvm::cast<ast::UnaryExpr>(e);
+    return check(*u.operand, scope);
+  }
+  case ast::Expr::Kind::Binary:
+    break;
+  }
+  auto &b = llvm::cast<ast::BinaryExpr>(e);
+  Info lhs = check(*b.lhs, scope);
+  Info rhs = check(*b.rhs, scope);
+  info.ok = lhs.ok && rhs.ok;
+  info.usesField = lhs.usesField || rhs.usesField;
+  info.deps = lhs.deps;
+  info.deps |= rhs.deps;
+  if (!info.ok)
+    return info;
+  std::string op(1, b.op);
+  switch (b.op) {
+  case '+':
+  case '-':
+    if (lhs.vector != rhs.vector) {
+      error(b.getLoc(), "cannot apply '" + op + "' to a vector and a scalar",
+            "vectors come from grad(...); both sides of '" + op +
+                "' must be vectors or both scalars");
+      info.ok = false;
+    }
+    info.vector = lhs.vector;
+    return info;
+  case '*':
+    if (lhs.vector && rhs.vector) {
+      error(b.getLoc(), "cannot multiply two vectors with '*'",
+            "use dot(U, V) for the scalar product");
+      info.ok = false;
+    }
+    info.vector = lhs.vector || rhs.vector;
+    return info;
+  case '/':
+    if (rhs.vector) {
+      error(b.rhs->getLoc(), "cannot divide by a vector");
+      info.ok = false;
+    }
+    info.vector = lhs.vector;
+    return info;
+  default:
+    info.ok = requireScalar(lhs, *b.lhs, "as the base of '^'") &&
+              requireScalar(rhs, *b.rhs, "as the exponent of '^'");
+    return info;
+  }
+}
+
+Info SemaImpl::checkName(ast::NameExpr &e, const Scope &scope) {
+  Info info;
+  info.deps.resize(out.coords.size());
+  if (e.name == "pi" || e.name == "e") {
+    e.ref = ast::NameKind::Builtin;
+    e.constValue = e.name == "pi" ? kPi : kE;
+    return info;
+  }
+  const Symbol *sym = lookup(e.name);
+  if (!sym) {
+    std::string msg = "unknown name '" + e.name + "'";
+    if (mathArity(e.name) || isVectorOp(e.name))
+      error(e.getLoc(), "'" + e.name + "' is a function; call it as '" +
+                            e.name + "(...)'");
+    else
+      error(e.getLoc(), msg,
+            didYouMean(Diagnostics::nearest(e.name, visibleNames(scope))));
+    info.ok = false;
+    return info;
+  }
+  auto notAllowed = [&](const llvm::Twine &why, const llvm::Twine &hint = "") {
+    error(e.getLoc(), why, hint);
+    info.ok = false;
+    return info;
+  };
+  switch (sym->kind) {
+  case SymKind::Const:
+    if (sym->index >= scope.constLimit) {
+      error(e.getLoc(), "const '" + e.name +
+                            "' is used before its definition (consts are "
+                            "folded in order)");
+      diags.note(sym->loc, "'" + e.name + "' is defined here");
+      info.ok = false;
+      return info;
+    }
+    e.ref = ast::NameKind::Const;
+    e.index = sym->index;
+    e.constValue = out.constValues[sym->index];
+    info.ok = constOk[sym->index];
+    return info;
+  case SymKind::Param:
+    if (scope.ctx == Context::Const)
+      return notAllowed("'" + e.name +
+                            "' is a param, a runtime value; a constant is "
+                            "needed here",
+                        "use 'const' for values known at compile time");
+    e.ref = ast::NameKind::Param;
+    e.index = sym->index;
+    return info;
+  case SymKind::Coord:
+    if (scope.ctx == Context::Const)
+      return notAllowed("'" + e.name +
+                        "' is a coordinate; a constant is needed here");
+    if (scope.ctx != Context::Body &&
+        (sym->index >= int(scope.allowedCoords.size()) ||
+         !scope.allowedCoords.test(sym->index)))
+      return notAllowed("'" + e.name + "' is not a coordinate of field '" +
+                        scope.owner + "'",
+                        "add it to the field's coordinates: '" + scope.owner +
+                            "(..., " + e.name + ")'");
+    e.ref = ast::NameKind::Coord;
+    e.index = sym->index;
+    info.deps.set(sym->index);
+    return info;
+  case SymKind::Field: {
+    if (scope.ctx != Context::Body)
+      return notAllowed("field '" + e.name + "' cannot be used in " +
+                        contextName(scope),
+                        scope.ctx == Context::Field
+                            ? "a field is defined by nets, coordinates, "
+                              "consts and params"
+                            : "");
+    e.ref = ast::NameKind::Field;
+    e.index = sym->index;
+    e.output = sym->output;
+    info.ok = fieldOk[sym->index];
+    info.usesField = true;
+    if (info.ok)
+      for (int c : out.fields[sym->index].coords)
+        info.deps.set(c);
+    return info;
+  }
+  case SymKind::Let: {
+    if (scope.ctx != Context::Body)
+      return notAllowed("let '" + e.name + "' cannot be used in " +
+                        contextName(scope),
+                        scope.ctx == Context::Field
+                            ? "a field is defined by nets, coordinates, "
+                              "consts and params"
+                            : "");
+    e.ref = ast::NameKind::Let;
+    e.index = letOrder[sym->index];
+    if (!letDone[sym->index] || !letOk[sym->index]) {
+      info.ok = false;
+      return info;
+    }
+    return letInfo[sym->index];
+  }
+  case SymKind::Net:
+    return notAllowed("'" + e.name + "' is a net, not a value",
+                      "nets are called in fields, e.g. 'field u(x, t) = " +
+                          e.name + "(x, t)', and used through the field");
+  case SymKind::Equation:
+    return notAllowed("'" + e.name +
+                      "' is an equation, not a value; equations are combined "
+                      "only in 'loss'");
+  }
+  return info;
+}
+
+Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
+  Info info;
+  info.deps.resize(out.coords.size());
+  size_t nargs = e.args.size();
+  auto fail = [&](ast::Location loc, const llvm::Twine &msg,
+                  const llvm::Twine &hint = "") {
+    error(loc, msg, hint);
+    info.ok = false;
+    return info;
+  };
+  auto plural = [](size_t n, const char *word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  };
+
+  if (int arity = mathArity(e.callee)) {
+    if (int(nargs) != arity)
+      return fail(e.getLoc(), "'" + e.callee + "' takes " +
+                                  plural(arity, "argument") + ", got " +
+                                  std::to_string(nargs));
+    for (auto &arg : e.args) {
+      Info a = check(*arg, scope);
+      info.deps |= a.deps;
+      info.usesField |= a.usesField;
+      if (!requireScalar(a, *arg, "as the argument of '" + e.callee + "'"))
+        info.ok = false;
+    }
+    return info;
+  }
+
+  if (isVectorOp(e.callee)) {
+    if (scope.ctx != Context::Body)
+      return fail(e.calleeLoc, "'" + e.callee + "' cannot be used in " +
+                                   contextName(scope),
+                  scope.ctx == Context::Field
+                      ? "derivatives of fields belong in equations and lets"
+                      : "");
+    if (numSpace == 0)
+      return fail(e.calleeLoc, "'" + e.callee +
+                                   "' acts on 'space' coordinates, and the "
+                                   "model declares none");
+    std::vector<Info> args;
+    for (auto &arg : e.args) {
+      args.push_back(check(*arg, scope));
+      info.deps |= args.back().deps;
+      info.usesField |= args.back().usesField;
+      info.ok &= args.back().ok;
+    }
+    if (!info.ok)
+      return info;
+    auto needArgs = [&](size_t n) {
+      if (nargs == n)
+        return true;
+      fail(e.getLoc(), "'" + e.callee + "' takes " + plural(n, "argument") +
+                           ", got " + std::to_string(nargs));
+      return false;
+    };
+    auto needVector = [&](size_t i) {
+      if (args[i].vector)
+        return true;
+      fail(e.args[i]->getLoc(),
+           "'" + e.callee + "' needs a vector here, but this is a scalar",
+           "vectors come from grad(...), e.g. " + e.callee + "(grad(u)" +
+               (e.callee == "dot" ? ", grad(v))" : ")"));
+      return false;
+    };
+    if (e.callee == "grad" || e.callee == "lap") {
+      if (!needArgs(1) ||
+          !requireScalar(args[0], *e.args[0],
+                         "as the argument of '" + e.callee + "'"))
+        return info.ok = false, info;
+      info.vector = e.callee == "grad";
+      return info;
+    }
+    if (e.callee == "norm") {
+      if (!needArgs(1) || !needVector(0))
+        return info.ok = false, info;
+      return info;
+    }
+    if (e.callee == "dot") {
+      if (!needArgs(2) || !needVector(0) || !needVector(1))
+        return info.ok = false, info;
+      return info;
+    }
+    // div: one vector, or one scalar per space coordinate.
+    if (nargs == 1 && args[0].vector)
+      return info;
+    if (nargs != numSpace) {
+      std::string spaceNames;
+      for (const CheckedCoord &c : out.coords)
+        if (!c.isTime)
+          spaceNames += (spaceNames.empty() ? "" : ", ") + c.name;
+      return fail(e.getLoc(),
+                  "'div' takes " + plural(numSpace, "component") +
+                      " (one per space coordinate: " + spaceNames +
+                      "), got " + std::to_string(nargs),
+                  "or a single vector, e.g. div(k * grad(u))");
+    }
+    for (size_t i = 0; i < nargs; ++i)
+      if (!requireScalar(args[i], *e.args[i], "as a component of 'div'"))
+        info.ok = false;
+    return info;
+  }
+
+  const Symbol *sym = lookup(e.callee);
+  if (sym && sym->kind == SymKind::Net) {
+    if (scope.ctx != Context::Field)
+      return fail(e.calleeLoc,
+                  "net '" + e.callee + "' can only be called in a field "
+                                       "definition",
+                  "define 'field u(...) = " + e.callee +
+                      "(...)' and use 'u' here");
+    return checkNetCall(e, scope, sym->index, /*allowMultiOutput=*/false);
+  }
+  if (sym) {
+    std::string hint;
+    if (sym->kind == SymKind::Field)
+      hint = "a field is used by its name alone: write '" + e.callee + "'";
+    return fail(e.calleeLoc,
+                "'" + e.callee + "' is " + describe(sym->kind) +
+                    ", not a function",
+                hint);
+  }
+  if (e.callee == "mse" || e.callee == "l1")
+    return fail(e.calleeLoc, "'" + e.callee + "' is only meaningful in "
+                                               "'loss', where it is not "
+                                               "supported yet");
+  std::vector<std::string> candidates = builtinFunctionNames();
+  if (scope.ctx == Context::Field)
+    for (std::string &n : namesOf(SymKind::Net))
+      candidates.push_back(std::move(n));
+  return fail(e.calleeLoc, "unknown function '" + e.callee + "'",
+              didYouMean(Diagnostics::nearest(e.callee, candidates)));
+}
+
+Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
+                            bool allowMultiOutput) {
+  Info info;
+  info.deps.resize(out.coords.size());
+  const CheckedNet &n = out.nets[net];
+  e.netIndex = net;
+  for (auto &arg : e.args) {
+    Info a = check(*arg, scope);
+    info.deps |= a.deps;
+    if (!requireScalar(a, *arg, "as an input of net '" + e.callee + "'"))
+      info.ok = false;
+  }
+  if (n.in == 0) // the net itself is in error
+    return info.ok = false, info;
+  if (int(e.args.size()) != n.in) {
+    error(e.getLoc(), "net '" + e.callee + "' takes " + std::to_string(n.in) +
+                          " input" + (n.in == 1 ? "" : "s") + " ('in: " +
+                          std::to_string(n.in) + "'), but is called with " +
+                          std::to_string(e.args.size()));
+    diags.note(n.loc, "'" + e.callee + "' is defined here");
+    info.ok = false;
+  }
+  if (n.out != 1 && !allowMultiOutput) {
+    error(e.getLoc(),
+          "net '" + e.callee + "' has " + std::to_string(n.out) +
+              " outputs and cannot be used as a scalar",
+          "a net with several outputs defines a field with as many names, "
+          "e.g. 'field u, v (x, y) = " +
+              e.callee + "(x, y)'");
+    info.ok = false;
+  }
+  return info;
+}
+
+Info SemaImpl::checkDeriv(ast::DerivExpr &e, const Scope &scope) {
+  Info info;
+  info.deps.resize(out.coords.size());
+  if (scope.ctx != Context::Body) {
+    error(e.getLoc(), "derivatives cannot be used in " + contextName(scope),
+          scope.ctx == Context::Field
+              ? "derivatives of fields belong in equations and lets"
+              : "");
+    info.ok = false;
+    return info;
+  }
+  Info f = check(*e.operand, scope);
+  info = f;
+  info.ok = requireScalar(f, *e.operand, "as the operand of 'd'");
+  e.wrtIndex.clear();
+  for (auto [i, name] : llvm::enumerate(e.wrt)) {
+    const Symbol *sym = lookup(name);
+    if (!sym || sym->kind != SymKind::Coord) {
+      error(e.wrtLocs[i],
+            "derivative with respect to '" + name +
+                "', which is not a coordinate",
+            didYouMean(Diagnostics::nearest(name, coordNames())));
+      info.ok = false;
+      e.wrtIndex.push_back(-1);
+      continue;
+    }
+    e.wrtIndex.push_back(sym->index);
+    // d of a constant is zero: allowed. d of something that depends on
+    // other coordinates but not on this one is almost surely a mistake.
+    if (f.ok && f.deps.any() && !f.deps.test(sym->index)) {
+      std::string depNames;
+      for (int c : f.deps.set_bits())
+        depNames += (depNames.empty() ? "'" : ", '") + out.coords[c].name + "'";
+      error(e.wrtLocs[i],
+            "derivative with respect to '" + name +
+                "' of an expression that does not depend on it",
+            "the expression depends on " + depNames + " only");
+      info.ok = false;
+    }
+  }
+  return info;
+}
+
+std::optional<double> SemaImpl::evaluate(const ast::Expr &e) const {
+  switch (e.getKind()) {
+  case ast::Expr::Kind::Number:
+    return llvm::cast<ast::NumberExpr>(e).value;
+  case ast::Expr::Kind::Name: {
+    auto &n = llvm::cast<ast::NameExpr>(e);
+    if (n.ref == ast::NameKind::Const || n.ref == ast::NameKind::Builtin)
+      return n.constValue;
+    return std::nullopt;
+  }
+  case ast::Expr::Kind::Unary: {
+    auto v = evaluate(*llvm::cast<ast::UnaryExpr>(e).operand);
+    return v ? std::optional<double>(-*v) : std::nullopt;
+  }
+  case ast::Expr::Kind::Binary: {
+    auto &b = llvm::cast<ast::BinaryExpr>(e);
+    auto l = evaluate(*b.lhs), r = evaluate(*b.rhs);
+    if (!l || !r)
+      return std::nullopt;
+    switch (b.op) {
+    case '+': return *l + *r;
+    case '-': return *l - *r;
+    case '*': return *l * *r;
+    case '/': return *l / *r;
+    default: return std::pow(*l, *r);
+    }
+  }
+  case ast::Expr::Kind::Call: {
+    auto &c = llvm::cast<ast::CallExpr>(e);
+    if (!mathArity(c.callee) || int(c.args.size()) != mathArity(c.callee))
+      return std::nullopt;
+    std::vector<double> a;
+    for (auto &arg : c.args) {
+      auto v = evaluate(*arg);
+      if (!v)
+        return std::nullopt;
+      a.push_back(*v);
+    }
+    double x = a[0];
+    return llvm::StringSwitch<std::function<double()>>(c.callee)
+        .Case("sin", [&] { return std::sin(x); })
+        .Case("cos", [&] { return std::cos(x); })
+        .Case("tan", [&] { return std::tan(x); })
+        .Case("exp", [&] { return std::exp(x); })
+        .Case("log", [&] { return std::log(x); })
+        .Case("sqrt", [&] { return std::sqrt(x); })
+        .Case("tanh", [&] { return std::tanh(x); })
+        .Case("sinh", [&] { return std::sinh(x); })
+        .Case("cosh", [&] { return std::cosh(x); })
+        .Case("abs", [&] { return std::fabs(x); })
+        .Case("sigmoid", [&] { return 1 / (1 + std::exp(-x)); })
+        .Case("softplus",
+              [&] { return x > 30 ? x : std::log1p(std::exp(x)); })
+        .Case("min", [&] { return std::min(x, a[1]); })
+        .Default([&] { return std::max(x, a[1]); })();
+  }
+  case ast::Expr::Kind::Deriv:
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> SemaImpl::foldConst(ast::Expr &e, llvm::StringRef what,
+                                          int constLimit) {
+  Scope scope{Context::Const, constLimit, {}, ""};
+  Info info = check(e, scope);
+  if (!info.ok)
+    return std::nullopt;
+  std::optional<double> v = evaluate(e);
+  if (!v) {
+    error(e.getLoc(), "expected a constant for " + what);
+    return std::nullopt;
+  }
+  if (!std::isfinite(*v)) {
+    error(e.getLoc(), what + " evaluates to " +
+                          (std::isnan(*v) ? "NaN" : "infinity"));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<int64_t> SemaImpl::foldInteger(ast::Expr &e,
+                                             llvm::StringRef what, int64_t lo,
+                                             int64_t hi) {
+  std::optional<double> v = foldConst(e, what);
+  if (!v)
+    return std::nullopt;
+  if (*v != std::floor(*v) || *v < double(lo) || *v > double(hi)) {
+    error(e.getLoc(), what + " must be an integer from " + std::to_string(lo) +
+                          " to " + std::to_string(hi) + ", got " +
+                          formatNumber(*v));
+    return std::nullopt;
+  }
+  return int64_t(*v);
+}
+
+//===----------------------------------------------------------------------===//
+// Consts, coordinates, params
+//===----------------------------------------------------------------------===//
+
+void SemaImpl::checkConsts() {
+  out.constValues.assign(m.consts.size(), 0.0);
+  constOk.assign(m.consts.size(), false);
+  for (auto [i, c] : llvm::enumerate(m.consts)) {
+    out.constNames.push_back(c.name);
+    std::optional<double> v =
+        foldConst(*c.value, "const '" + c.name + "'", int(i));
+    if (v) {
+      out.constValues[i] = *v;
+      constOk[i] = true;
+    }
+  }
+}
+
+void SemaImpl::checkCoords() {
+  for (ast::CoordStmt &c : m.coords) {
+    CheckedCoord cc;
+    cc.name = c.name;
+    cc.isTime = c.isTime;
+    cc.loc = c.nameLoc;
+    numSpace += !c.isTime;
+    out.coords.push_back(cc);
+  }
+  for (auto [i, c] : llvm::enumerate(m.coords)) {
+    auto lo = foldConst(*c.lo, "the lower bound of '" + c.name + "'");
+    auto hi = foldConst(*c.hi, "the upper bound of '" + c.name + "'");
+    if (!lo || !hi)
+      continue;
+    if (!(*lo < *hi)) {
+      error({c.lo->getLoc().begin, c.hi->getLoc().end},
+            "the range of '" + c.name + "' is empty: [" + formatNumber(*lo) +
+                ", " + formatNumber(*hi) + "]",
+            "a range [A, B] needs A < B");
+      continue;
+    }
+    out.coords[i].lo = *lo;
+    out.coords[i].hi = *hi;
+  }
+}
+
+void SemaImpl::checkParams() {
+  for (ast::ParamStmt &p : m.params) {
+    CheckedParam cp;
+    cp.name = p.name;
+    cp.trainable = p.trainable;
+    cp.loc = p.nameLoc;
+    auto v = foldConst(*p.value, "the value of param '" + p.name + "'");
+    if (v)
+      cp.value = *v;
+    if (p.lo && p.hi) {
+      auto lo = foldConst(*p.lo, "the lower bound of '" + p.name + "'");
+      auto hi = foldConst(*p.hi, "the upper bound of '" + p.name + "'");
+      if (lo && hi) {
+        cp.bounded = true;
+        cp.lo = *lo;
+        cp.hi = *hi;
+        if (!(*lo < *hi))
+          error({p.lo->getLoc().begin, p.hi->getLoc().end},
+                "the range of param '" + p.name + "' is empty: [" +
+                    formatNumber(*lo) + ", " + formatNumber(*hi) + "]");
+        else if (v && (*v < *lo || *v > *hi))
+          error(p.value->getLoc(),
+                "the value of param '" + p.name + "' (" + formatNumber(*v) +
+                    ") is outside its range [" + formatNumber(*lo) + ", " +
+                    formatNumber(*hi) + "]");
+      }
+    }
+    if (p.trainable)
+      error(p.loc, "trainable params are not supported yet");
+    out.params.push_back(cp);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Nets
+//===----------------------------------------------------------------------===//
+
+std::optional<double> SemaImpl::argNumber(ast::Arg &arg,
+                                          llvm::StringRef owner) {
+  std::string what = "'" + arg.key + "' of '" + owner.str() + "'";
+  switch (arg.kind) {
+  case ast::Arg::Kind::Number:
+    return foldConst(*arg.number, what);
+  case ast::Arg::Kind::List:
+    error(arg.loc, "expected a number for " + what + ", not a list");
+    return std::nullopt;
+  case ast::Arg::Kind::Ident: {
+    if (arg.ident == "pi" || arg.ident == "e")
+      return arg.ident == "pi" ? kPi : kE;
+    const Symbol *sym = lookup(arg.ident);
+    ast::Location valueLoc{arg.loc.end - arg.ident.size(), arg.loc.end};
+    if (sym && sym->kind == SymKind::Const) {
+      if (!constOk[sym->index])
+        return std::nullopt;
+      return out.constValues[sym->index];
+    }
+    if (sym)
+      error(valueLoc, "expected a number for " + what + ", but '" +
+                          arg.ident + "' is " + describe(sym->kind));
+    else
+      error(valueLoc,
+            "expected a number for " + what + ", got '" + arg.ident + "'",
+            didYouMean(Diagnostics::nearest(arg.ident,
+                                            namesOf(SymKind::Const))));
+    return std::nullopt;
+  }
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> SemaImpl::argInteger(ast::Arg &arg,
+                                            llvm::StringRef owner, int64_t lo,
+                                            int64_t hi) {
+  std::optional<double> v = argNumber(arg, owner);
+  if (!v)
+    return std::nullopt;
+  if (*v != std::floor(*v) || *v < double(lo) || *v > double(hi)) {
+    error(arg.loc, "'" + arg.key + "' of '" + owner +
+                       "' must be an integer from " + std::to_string(lo) +
+                       " to " + std::to_string(hi) + ", got " +
+                       formatNumber(*v));
+    return std::nullopt;
+  }
+  return int64_t(*v);
+}
+
+/// Location of the value of an argument (after `key:`).
+ast::Location argValueLoc(const ast::Arg &arg) {
+  if (arg.kind == ast::Arg::Kind::Number && arg.number)
+    return arg.number->getLoc();
+  if (arg.kind == ast::Arg::Kind::Ident)
+    return {arg.loc.end - arg.ident.size(), arg.loc.end};
+  return arg.loc;
+}
+
+/// Reports keys that are unknown or given twice; returns false if any.
+bool checkKeys(std::vector<ast::Arg> &args,
+               const std::vector<std::string> &known, llvm::StringRef owner,
+               Diagnostics &diags) {
+  bool ok = true;
+  llvm::StringMap<const ast::Arg *> seen;
+  for (ast::Arg &arg : args) {
+    if (!llvm::is_contained(known, arg.key)) {
+      std::string near = Diagnostics::nearest(arg.key, known);
+      diags.error(arg.keyLoc,
+                  "unknown argument '" + arg.key + "' of '" + owner + "'",
+                  near.empty() ? "known arguments: " + llvm::join(known, ", ")
+                               : "did you mean '" + near + "'?");
+      ok = false;
+      continue;
+    }
+    auto [it, inserted] = seen.try_emplace(arg.key, &arg);
+    if (!inserted) {
+      diags.error(arg.keyLoc, "argument '" + arg.key + "' is given twice");
+      diags.note(it->second->keyLoc, "first given here");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/// The value of an identifier argument among `choices`; `unsupported` lists
+/// values of the language reference that are not implemented yet.
+std::optional<std::string> identChoice(ast::Arg &arg,
+                                       const std::vector<std::string> &choices,
+                                       const std::vector<std::string> &unsupported,
+                                       llvm::StringRef what,
+                                       Diagnostics &diags) {
+  if (arg.kind != ast::Arg::Kind::Ident) {
+    diags.error(argValueLoc(arg), "expected " + what + " (" +
+                                      llvm::join(choices, ", ") + ")");
+    return std::nullopt;
+  }
+  if (llvm::is_contained(choices, arg.ident))
+    return arg.ident;
+  if (llvm::is_contained(unsupported, arg.ident)) {
+    diags.error(argValueLoc(arg),
+                what + " '" + arg.ident + "' is not supported yet",
+                "supported: " + llvm::join(choices, ", "));
+    return std::nullopt;
+  }
+  std::string near = Diagnostics::nearest(arg.ident, choices);
+  diags.error(argValueLoc(arg), "unknown " + what + " '" + arg.ident + "'",
+              near.empty() ? "expected one of: " + llvm::join(choices, ", ")
+                           : "did you mean '" + near + "'?");
+  return std::nullopt;
+}
+
+void SemaImpl::checkNets() {
+  static const std::vector<std::string> keys = {"in",    "out",   "hidden",
+                                                "width", "depth", "act",
+                                                "init"};
+  static const std::vector<std::string> acts = {"tanh",     "sin",   "gelu",
+                                                "softplus", "swish", "sigmoid"};
+  static const std::vector<std::string> inits = {"glorot", "he"};
+  static const std::vector<std::string> laterKinds = {
+      "resnet", "modified_mlp", "siren", "deeponet", "unet"};
+  constexpr int64_t kMaxWidth = 1 << 16, kMaxLayers = 1000, kMaxIO = 1 << 16;
+
+  for (ast::NetStmt &n : m.nets) {
+    CheckedNet cn;
+    cn.name = n.name;
+    cn.loc = n.nameLoc;
+    bool ok = true;
+    if (n.kind != "mlp") {
+      if (llvm::is_contained(laterKinds, n.kind))
+        error(n.kindLoc, "'" + n.kind + "' nets are not supported yet",
+              "only 'mlp' is supported");
+      else
+        error(n.kindLoc, "unknown kind of net '" + n.kind + "'",
+              Diagnostics::nearest(n.kind, {"mlp"}).empty()
+                  ? "supported: mlp"
+                  : "did you mean 'mlp'?");
+      out.nets.push_back(cn);
+      continue;
+    }
+    for (ast::Arg &arg : n.args)
+      if (arg.key == "w0") {
+        error(arg.keyLoc, "'w0' (siren nets) is not supported yet");
+        ok = false;
+      }
+    llvm::erase_if(n.args, [](const ast::Arg &a) { return a.key == "w0"; });
+    ok &= checkKeys(n.args, keys, n.kind, diags);
+    const ast::Arg *hidden = nullptr, *width = nullptr, *depth = nullptr;
+    bool hasIn = false, hasOut = false;
+    int64_t w = 0, dpt = 0;
+    for (ast::Arg &arg : n.args) {
+      if (!llvm::is_contained(keys, arg.key))
+        continue;
+      if (arg.key == "in" || arg.key == "out") {
+        auto v = argInteger(arg, n.kind, 1, kMaxIO);
+        (arg.key == "in" ? hasIn : hasOut) = true;
+        if (!v) {
+          ok = false;
+          continue;
+        }
+        (arg.key == "in" ? cn.in : cn.out) = int(*v);
+      } else if (arg.key == "hidden") {
+        hidden = &arg;
+        if (arg.kind != ast::Arg::Kind::List) {
+          error(argValueLoc(arg), "'hidden' expects a list of layer widths, "
+                                  "e.g. 'hidden: [64, 64]'");
+          ok = false;
+          continue;
+        }
+        if (arg.list.empty() || arg.list.size() > size_t(kMaxLayers)) {
+          error(arg.loc, "'hidden' needs from 1 to " +
+                             std::to_string(kMaxLayers) + " layer widths");
+          ok = false;
+          continue;
+        }
+        for (auto &e : arg.list) {
+          auto v = foldInteger(*e, "a hidden layer width", 1, kMaxWidth);
+          if (!v) {
+            ok = false;
+            continue;
+          }
+          cn.hidden.push_back(int(*v));
+        }
+      } else if (arg.key == "width") {
+        width = &arg;
+        auto v = argInteger(arg, n.kind, 1, kMaxWidth);
+        ok &= bool(v);
+        w = v.value_or(0);
+      } else if (arg.key == "depth") {
+        depth = &arg;
+        auto v = argInteger(arg, n.kind, 1, kMaxLayers);
+        ok &= bool(v);
+        dpt = v.value_or(0);
+      } else if (arg.key == "act") {
+        auto v = identChoice(arg, acts, {"relu"}, "activation", diags);
+        ok &= bool(v);
+        if (v)
+          cn.act = *v;
+      } else if (arg.key == "init") {
+        auto v = identChoice(arg, inits, {"siren"}, "initialization", diags);
+        ok &= bool(v);
+        if (v)
+          cn.init = *v;
+      }
+    }
+    if (!hasIn) {
+      error(n.nameLoc, "net '" + n.name + "' needs its number of inputs, "
+                       "e.g. 'in: 2'");
+      ok = false;
+    }
+    if (!hasOut) {
+      error(n.nameLoc, "net '" + n.name + "' needs its number of outputs, "
+                       "e.g. 'out: 1'");
+      ok = false;
+    }
+    if (hidden && (width || depth)) {
+      error((width ? width : depth)->keyLoc,
+            "give either 'hidden: [...]' or 'width' and 'depth', not both");
+      ok = false;
+    } else if (!hidden && !(width && depth)) {
+      error(n.nameLoc,
+            width || depth
+                ? "net '" + n.name + "' needs both 'width' and 'depth'"
+                : "net '" + n.name + "' needs its hidden layers: 'hidden: "
+                                     "[64, 64]' or 'width: 64, depth: 2'");
+      ok = false;
+    } else if (!hidden && w && dpt) {
+      cn.hidden.assign(size_t(dpt), int(w));
+    }
+    if (!ok)
+      cn.in = cn.out = 0; // marks the net as bad: calls do not re-report
+    out.nets.push_back(cn);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Fields and lets
+//===----------------------------------------------------------------------===//
+
+void SemaImpl::checkFields() {
+  fieldOk.assign(m.fields.size(), false);
+  for (auto [i, f] : llvm::enumerate(m.fields)) {
+    CheckedField cf;
+    cf.outputs = f.names;
+    cf.value = f.value.get();
+    cf.loc = f.nameLocs.front();
+    bool ok = true;
+    Scope scope{Context::Field, INT_MAX, llvm::SmallBitVector(out.coords.size()),
+                llvm::join(f.names, ", ")};
+    for (auto [k, name] : llvm::enumerate(f.coords)) {
+      const Symbol *sym = lookup(name);
+      if (!sym || sym->kind != SymKind::Coord) {
+        if (sym)
+          error(f.coordLocs[k], "'" + name + "' is " + describe(sym->kind) +
+                                    ", not a coordinate");
+        else
+          error(f.coordLocs[k], "unknown coordinate '" + name + "'",
+                didYouMean(Diagnostics::nearest(name, coordNames())));
+        ok = false;
+        continue;
+      }
+      if (scope.allowedCoords.test(sym->index)) {
+        error(f.coordLocs[k], "coordinate '" + name + "' is listed twice");
+        ok = false;
+        continue;
+      }
+      scope.allowedCoords.set(sym->index);
+      cf.coords.push_back(sym->index);
+    }
+    // Fields are stored before their expressions are checked so that errors
+    // in one do not hide the coordinates of another.
+    out.fields.push_back(cf);
+    if (!ok)
+      continue;
+
+    auto *call = llvm::dyn_cast<ast::CallExpr>(f.value.get());
+    const Symbol *callee = call ? lookup(call->callee) : nullptr;
+    if (f.names.size() > 1) {
+      if (!callee || callee->kind != SymKind::Net) {
+        error(f.value->getLoc(),
+              "a field with " + std::to_string(f.names.size()) +
+                  " names must be defined by a single call of a net with "
+                  "'out: " +
+                  std::to_string(f.names.size()) + "'",
+              "e.g. 'field " + llvm::join(f.names, ", ") + " (...) = N(...)'");
+        continue;
+      }
+      const CheckedNet &net = out.nets[callee->index];
+      Info info = checkNetCall(*call, scope, callee->index,
+                               /*allowMultiOutput=*/true);
+      if (!info.ok)
+        continue;
+      if (net.out != int(f.names.size())) {
+        error(f.value->getLoc(),
+              "net '" + net.name + "' has " + std::to_string(net.out) +
+                  " output" + (net.out == 1 ? "" : "s") + ", but the field "
+                  "names " + std::to_string(f.names.size()) + " (" +
+                  llvm::join(f.names, ", ") + ")");
+        diags.note(net.loc, "'" + net.name + "' is defined here");
+        continue;
+      }
+      fieldOk[i] = true;
+      continue;
+    }
+    Info info = check(*f.value, scope);
+    if (requireScalar(info, *f.value, "as the value of a field"))
+      fieldOk[i] = true;
+  }
+}
+
+void SemaImpl::collectLetRefs(const ast::Expr &e,
+                              std::vector<int> &refs) const {
+  switch (e.getKind()) {
+  case ast::Expr::Kind::Number:
+    return;
+  case ast::Expr::Kind::Name: {
+    const Symbol *sym = lookup(llvm::cast<ast::NameExpr>(e).name);
+    if (sym && sym->kind == SymKind::Let)
+      refs.push_back(sym->index);
+    return;
+  }
+  case ast::Expr::Kind::Unary:
+    return collectLetRefs(*llvm::cast<ast::UnaryExpr>(e).operand, refs);
+  case ast::Expr::Kind::Binary:
+    collectLetRefs(*llvm::cast<ast::BinaryExpr>(e).lhs, refs);
+    return collectLetRefs(*llvm::cast<ast::BinaryExpr>(e).rhs, refs);
+  case ast::Expr::Kind::Call:
+    for (const auto &arg : llvm::cast<ast::CallExpr>(e).args)
+      collectLetRefs(*arg, refs);
+    return;
+  case ast::Expr::Kind::Deriv:
+    return collectLetRefs(*llvm::cast<ast::DerivExpr>(e).operand, refs);
+  }
+}
+
+void SemaImpl::checkLets() {
+  size_t n = m.lets.size();
+  letOrder.assign(n, -1);
+  letInfo.assign(n, Info());
+  letDone.assign(n, false);
+  letOk.assign(n, false);
+  // Only lets whose name resolves to themselves take part (a duplicate name
+  // was reported by declare()).
+  std::vector<std::vector<int>> refs(n);
+  for (size_t i = 0; i < n; ++i)
+    collectLetRefs(*m.lets[i].value, refs[i]);
+
+  // Depth-first search in source order; an edge to a let on the current path
+  // closes a cycle, which is reported once, at the let where it is entered.
+  enum State { Unvisited, OnPath, Finished };
+  std::vector<State> state(n, Unvisited);
+  std::vector<bool> inCycle(n, false);
+  std::vector<int> path, topo;
+  std::function<void(int)> visit = [&](int v) {
+    state[v] = OnPath;
+    path.push_back(v);
+    for (int w : refs[v]) {
+      if (state[w] == OnPath) {
+        auto start = llvm::find(path, w);
+        std::string chain;
+        for (auto it = start; it != path.end(); ++it) {
+          chain += m.lets[*it].name + " -> ";
+          inCycle[*it] = true;
+        }
+        chain += m.lets[w].name;
+        if (path.back() == w)
+          error(m.lets[w].nameLoc,
+                "let '" + m.lets[w].name + "' refers to itself");
+        else
+          error(m.lets[w].nameLoc, "cycle among lets: " + chain);
+      } else if (state[w] == Unvisited) {
+        visit(w);
+      }
+    }
+    path.pop_back();
+    state[v] = Finished;
+    topo.push_back(v);
+  };
+  for (size_t i = 0; i < n; ++i)
+    if (state[i] == Unvisited)
+      visit(int(i));
+
+  for (auto [pos, i] : llvm::enumerate(topo)) {
+    letOrder[i] = int(pos);
+    CheckedLet cl;
+    cl.name = m.lets[i].name;
+    cl.value = m.lets[i].value.get();
+    cl.loc = m.lets[i].nameLoc;
+    out.lets.push_back(cl);
+  }
+  Scope scope{Context::Body, INT_MAX, {}, ""};
+  for (int i : topo) {
+    if (!inCycle[i]) {
+      letInfo[i] = check(*m.lets[i].value, scope);
+      letOk[i] = letInfo[i].ok;
+    }
+    letDone[i] = true;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Equations
+//===----------------------------------------------------------------------===//
+
+bool SemaImpl::checkRegion(ast::EquationStmt &eq, CheckedRegion &region) {
+  ast::Region &r = eq.region;
+  region.kind = static_cast<CheckedRegion::Kind>(r.kind);
+  bool ok = true;
+  auto coordOf = [&](const std::string &name, ast::Location loc) -> int {
+    const Symbol *sym = lookup(name);
+    if (sym && sym->kind == SymKind::Coord)
+      return sym->index;
+    if (sym)
+      error(loc, "'" + name + "' is " + describe(sym->kind) +
+                     ", not a coordinate; a region is given by coordinates");
+    else
+      error(loc, "region on unknown coordinate '" + name + "'",
+            didYouMean(Diagnostics::nearest(name, coordNames())));
+    return -1;
+  };
+  if (r.kind == ast::Region::Kind::Boundary && numSpace == 0) {
+    error(r.loc, "'on boundary' needs at least one 'space' coordinate",
+          "for a condition at an instant, write e.g. 'on t == 0'");
+    ok = false;
+  }
+  llvm::SmallBitVector faceCoords(out.coords.size());
+  for (ast::Face &f : r.faces) {
+    ast::Location nameLoc{f.loc.begin, f.loc.begin + f.coord.size()};
+    int c = coordOf(f.coord, nameLoc);
+    auto v = foldConst(*f.value, "the position of the face");
+    if (c < 0 || !v) {
+      ok = false;
+      continue;
+    }
+    const CheckedCoord &cc = out.coords[c];
+    if (*v < cc.lo || *v > cc.hi) {
+      error(f.value->getLoc(),
+            "face '" + f.coord + " == " + formatNumber(*v) +
+                "' is outside the range of '" + f.coord + "' [" +
+                formatNumber(cc.lo) + ", " + formatNumber(cc.hi) + "]");
+      ok = false;
+      continue;
+    }
+    faceCoords.set(c);
+    region.faces.push_back({c, *v});
+  }
+  llvm::SmallBitVector restricted(out.coords.size());
+  for (ast::Restriction &res : r.restrictions) {
+    ast::Location nameLoc{res.loc.begin, res.loc.begin + res.coord.size()};
+    int c = coordOf(res.coord, nameLoc);
+    auto lo = foldConst(*res.lo, "the lower bound of the restriction");
+    auto hi = foldConst(*res.hi, "the upper bound of the restriction");
+    if (c < 0 || !lo || !hi) {
+      ok = false;
+      continue;
+    }
+    const CheckedCoord &cc = out.coords[c];
+    ast::Location rangeLoc{res.lo->getLoc().begin, res.hi->getLoc().end};
+    if (restricted.test(c)) {
+      error(nameLoc, "'" + res.coord + "' is restricted twice");
+      ok = false;
+    } else if (faceCoords.test(c)) {
+      error(nameLoc, "'" + res.coord +
+                         "' is both a face and a restriction of this region");
+      ok = false;
+    } else if (!(*lo < *hi)) {
+      error(rangeLoc, "the restriction of '" + res.coord + "' is empty: [" +
+                          formatNumber(*lo) + ", " + formatNumber(*hi) + "]");
+      ok = false;
+    } else if (*lo < cc.lo || *hi > cc.hi) {
+      error(rangeLoc, "the restriction [" + formatNumber(*lo) + ", " +
+                          formatNumber(*hi) + "] is outside the range of '" +
+                          res.coord + "' [" + formatNumber(cc.lo) + ", " +
+                          formatNumber(cc.hi) + "]");
+      ok = false;
+    } else {
+      region.restrictions.push_back({c, *lo, *hi});
+    }
+    restricted.set(c);
+  }
+  return ok;
+}
+
+void SemaImpl::checkEquations() {
+  Scope scope{Context::Body, INT_MAX, {}, ""};
+  for (ast::EquationStmt &eq : m.equations) {
+    CheckedEquation ce;
+    ce.name = eq.name;
+    ce.lhs = eq.lhs.get();
+    ce.rhs = eq.rhs.get();
+    ce.loc = eq.nameLoc;
+    Info lhs = check(*eq.lhs, scope);
+    Info rhs = check(*eq.rhs, scope);
+    bool ok = requireScalar(lhs, *eq.lhs, "on the left of '=='") &
+              requireScalar(rhs, *eq.rhs, "on the right of '=='");
+    if (ok && !lhs.usesField && !rhs.usesField)
+      error({eq.lhs->getLoc().begin, eq.rhs->getLoc().end},
+            "equation '" + eq.name + "' does not involve any field",
+            "an equation constrains fields; training cannot change its "
+            "residual");
+    checkRegion(eq, ce.region);
+    if (eq.samples) {
+      if (auto n = foldInteger(*eq.samples, "'samples'", 1,
+                               int64_t(kMaxSamples)))
+        ce.samples = *n;
+    }
+    if (eq.weight) {
+      if (auto w = foldConst(*eq.weight, "'weight'")) {
+        if (*w < 0)
+          error(eq.weight->getLoc(), "'weight' must not be negative, got " +
+                                         formatNumber(*w));
+        ce.weight = *w;
+      }
+    }
+    out.equations.push_back(ce);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Loss
+//===----------------------------------------------------------------------===//
+
+/// A linear combination of equations plus a constant.
+struct Linear {
+  bool ok = true;
+  double constant = 0;
+  std::map<int, double> terms;
+  bool isConstant() const { return terms.empty(); }
+};
+
+void SemaImpl::checkLoss() {
+  out.lossWeights.assign(out.equations.size(), 0.0);
+  if (m.losses.size() > 1) {
+    for (size_t i = 1; i < m.losses.size(); ++i) {
+      error(m.losses[i].loc, "the model has more than one 'loss'",
+            "combine the terms in one statement: 'loss a + 10 * b'");
+      diags.note(m.losses[0].loc, "the first 'loss' is here");
+    }
+    return;
+  }
+  if (m.losses.empty())
+    return;
+  std::vector<std::string> eqNames = namesOf(SymKind::Equation);
+  auto notLinear = [&](const ast::Expr &e, const llvm::Twine &why) {
+    error(e.getLoc(), why,
+          "the loss is a weighted sum of equation names with constant "
+          "weights, e.g. 'loss pde + 100 * bc'");
+    Linear l;
+    l.ok = false;
+    return l;
+  };
+  std::function<Linear(ast::Expr &)> lin = [&](ast::Expr &e) -> Linear {
+    Linear l;
+    switch (e.getKind()) {
+    case ast::Expr::Kind::Number:
+      l.constant = llvm::cast<ast::NumberExpr>(e).value;
+      return l;
+    case ast::Expr::Kind::Name: {
+      auto &n = llvm::cast<ast::NameExpr>(e);
+      const Symbol *sym = lookup(n.name);
+      if (sym && sym->kind == SymKind::Equation) {
+        n.index = sym->index;
+        l.terms[sym->index] = 1;
+        return l;
+      }
+      if (!sym && n.name != "pi" && n.name != "e") {
+        error(e.getLoc(), "unknown equation '" + n.name + "' in the loss",
+              didYouMean(Diagnostics::nearest(n.name, eqNames)));
+        l.ok = false;
+        return l;
+      }
+      if (sym && sym->kind != SymKind::Const) {
+        error(e.getLoc(), "'" + n.name + "' is " + describe(sym->kind) +
+                              "; the loss combines equations",
+              sym->kind == SymKind::Param
+                  ? "weights in the loss must be consts"
+                  : "name an equation, e.g. 'equation " + n.name +
+                        "_eq: ...', and use that name");
+        l.ok = false;
+        return l;
+      }
+      auto v = foldConst(e, "a weight of the loss");
+      if (!v)
+        l.ok = false;
+      else
+        l.constant = *v;
+      return l;
+    }
+    case ast::Expr::Kind::Unary: {
+      Linear a = lin(*llvm::cast<ast::UnaryExpr>(e).operand);
+      a.constant = -a.constant;
+      for (auto &t : a.terms)
+        t.second = -t.second;
+      return a;
+    }
+    case ast::Expr::Kind::Binary: {
+      auto &b = llvm::cast<ast::BinaryExpr>(e);
+      Linear a = lin(*b.lhs);
+      Linear c = lin(*b.rhs);
+      if (!a.ok || !c.ok) {
+        l.ok = false;
+        return l;
+      }
+      switch (b.op) {
+      case '+':
+      case '-': {
+        double sign = b.op == '+' ? 1 : -1;
+        if (a.isConstant() != c.isConstant())
+          return notLinear(a.isConstant() ? *b.lhs : *b.rhs,
+                           "a constant term in the loss");
+        l.constant = a.constant + sign * c.constant;
+        l.terms = a.terms;
+        for (auto &t : c.terms)
+          l.terms[t.first] += sign * t.second;
+        return l;
+      }
+      case '*':
+        if (!a.isConstant() && !c.isConstant())
+          return notLinear(e, "product of two loss terms");
+        if (a.isConstant())
+          std::swap(a, c);
+        for (auto &t : a.terms)
+          t.second *= c.constant;
+        a.constant *= c.constant;
+        return a;
+      case '/':
+        if (!c.isConstant())
+          return notLinear(*b.rhs, "division by a loss term");
+        if (c.constant == 0)
+          return notLinear(*b.rhs, "division by zero in the loss");
+        for (auto &t : a.terms)
+          t.second /= c.constant;
+        a.constant /= c.constant;
+        return a;
+      default:
+        if (!a.isConstant() || !c.isConstant())
+          return notLinear(e, "'^' of a loss term");
+        l.constant = std::pow(a.constant, c.constant);
+        return l;
+      }
+    }
+    case ast::Expr::Kind::Call: {
+      auto &c = llvm::cast<ast::CallExpr>(e);
+      if (c.callee == "mse" || c.callee == "l1") {
+        error(c.calleeLoc, "'" + c.callee + "(...)' in the loss is not "
+                                             "supported yet",
+              "a bare equation name means its mean squared residual");
+        l.ok = false;
+        return l;
+      }
+      if (mathArity(c.callee)) {
+        auto v = foldConst(e, "a weight of the loss");
+        if (!v)
+          l.ok = false;
+        else
+          l.constant = *v;
+        return l;
+      }
+      return notLinear(e, "a call in the loss");
+    }
+    case ast::Expr::Kind::Deriv:
+      return notLinear(e, "a derivative in the loss");
+    }
+    return l;
+  };
+  ast::LossStmt &loss = m.losses.front();
+  Linear total = lin(*loss.value);
+  if (!total.ok)
+    return;
+  if (total.isConstant()) {
+    notLinear(*loss.value, "the loss names no equation");
+    return;
+  }
+  for (auto [eq, w] : total.terms) {
+    if (w < 0 || !std::isfinite(w)) {
+      error(loss.value->getLoc(),
+            "the weight of '" + m.equations[eq].name + "' in the loss is " +
+                formatNumber(w) + "; weights must be finite and >= 0");
+      continue;
+    }
+    out.lossWeights[eq] = w;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Train
+//===----------------------------------------------------------------------===//
+
+void SemaImpl::checkTrain() {
+  if (m.trains.size() > 1) {
+    for (size_t i = 1; i < m.trains.size(); ++i) {
+      error(m.trains[i].loc, "the model has more than one 'train'",
+            "optimizers run in sequence: 'train adam(...), lbfgs(...)'");
+      diags.note(m.trains[0].loc, "the first 'train' is here");
+    }
+    return;
+  }
+  if (m.trains.empty())
+    return;
+  ast::TrainStmt &train = m.trains.front();
+  struct Key {
+    const char *name;
+    double def;
+    double lo, hi;
+    bool integer, loOpen, hiOpen;
+  };
+  static const std::vector<Key> adamKeys = {
+      {"lr", 1e-3, 0, 10, false, true, false},
+      {"steps", 1000, 1, 1e9, true, false, false},
+      {"beta1", 0.9, 0, 1, false, false, true},
+      {"beta2", 0.999, 0, 1, false, false, true},
+      {"eps", 1e-8, 0, 1, false, true, false}};
+  static const std::vector<Key> lbfgsKeys = {
+      {"steps", 1000, 1, 1e9, true, false, false},
+      {"history", 50, 1, 1000, true, false, false},
+      {"tolerance", 1e-9, 0, 1, false, false, false}};
+
+  for (ast::OptimizerCall &call : train.stages) {
+    CheckedStage stage;
+    stage.optimizer = call.name;
+    stage.loc = call.nameLoc;
+    const std::vector<Key> *keys = nullptr;
+    if (call.name == "adam")
+      keys = &adamKeys;
+    else if (call.name == "lbfgs")
+      keys = &lbfgsKeys;
+    else if (call.name == "multiadam") {
+      error(call.nameLoc, "optimizer 'multiadam' is not supported yet",
+            "supported: adam, lbfgs");
+      continue;
+    } else {
+      std::string near = Diagnostics::nearest(call.name, {"adam", "lbfgs"});
+      error(call.nameLoc, "unknown optimizer '" + call.name + "'",
+            near.empty() ? "supported optimizers: adam, lbfgs"
+                         : "did you mean '" + near + "'?");
+      continue;
+    }
+    std::vector<std::string> names;
+    for (const Key &k : *keys)
+      names.push_back(k.name);
+    checkKeys(call.args, names, call.name, diags);
+    for (const Key &k : *keys)
+      stage.args[k.name] = k.def;
+    for (ast::Arg &arg : call.args) {
+      auto key = llvm::find_if(*keys, [&](const Key &k) { return arg.key == k.name; });
+      if (key == keys->end())
+        continue;
+      std::optional<double> v = argNumber(arg, call.name);
+      if (!v)
+        continue;
+      bool below = key->loOpen ? *v <= key->lo : *v < key->lo;
+      bool above = key->hiOpen ? *v >= key->hi : *v > key->hi;
+      if (below || above || (key->integer && *v != std::floor(*v))) {
+        error(argValueLoc(arg),
+              "'" + arg.key + "' of '" + call.name + "' must be " +
+                  (key->integer ? "an integer " : "") + "in " +
+                  (key->loOpen ? "(" : "[") + formatNumber(key->lo) + ", " +
+                  formatNumber(key->hi) + (key->hiOpen ? ")" : "]") +
+                  ", got " + formatNumber(*v));
+        continue;
+      }
+      stage.args[arg.key] = *v;
+    }
+    stage.steps = int64_t(stage.args["steps"]);
+    out.stages.push_back(stage);
+  }
+
+  static const std::vector<std::string> optionKeys = {"sampler"};
+  checkKeys(train.options, optionKeys, "train", diags);
+  for (ast::Arg &opt : train.options)
+    if (opt.key == "sampler")
+      if (auto s = identChoice(opt, {"uniform", "sobol"}, {"halton", "lhs"},
+                               "sampler", diags))
+        out.sampler = *s;
+}
+
+//===----------------------------------------------------------------------===//
+// Exact solutions
+//===----------------------------------------------------------------------===//
+
+void SemaImpl::checkExacts() {
+  std::map<std::pair<int, int>, const ast::ExactStmt *> seen;
+  for (ast::ExactStmt &ex : m.exacts) {
+    const Symbol *sym = lookup(ex.field);
+    if (!sym || sym->kind != SymKind::Field) {
+      if (sym)
+        error(ex.fieldLoc, "'" + ex.field + "' is " + describe(sym->kind) +
+                               "; 'exact' gives the solution of a field");
+      else
+        error(ex.fieldLoc, "unknown field '" + ex.field + "'",
+              didYouMean(Diagnostics::nearest(ex.field,
+                                              namesOf(SymKind::Field))));
+      continue;
+    }
+    auto [it, inserted] =
+        seen.try_emplace({sym->index, sym->output}, &ex);
+    if (!inserted) {
+      error(ex.fieldLoc, "field '" + ex.field + "' has two exact solutions");
+      diags.note(it->second->fieldLoc, "the first is given here");
+      continue;
+    }
+    CheckedExact ce;
+    ce.field = sym->index;
+    ce.output = sym->output;
+    ce.loc = ex.loc;
+    if (ex.value) {
+      Scope scope{Context::Exact, INT_MAX,
+                  llvm::SmallBitVector(out.coords.size()), ex.field};
+      if (fieldOk[sym->index])
+        for (int c : out.fields[sym->index].coords)
+          scope.allowedCoords.set(c);
+      Info info = check(*ex.value, scope);
+      requireScalar(info, *ex.value, "as an exact solution");
+      ce.value = ex.value.get();
+    } else {
+      llvm::SmallString<256> path(ex.file);
+      if (ex.file.empty()) {
+        error(ex.fileLoc, "empty file name");
+        continue;
+      }
+      if (!llvm::sys::path::is_absolute(path)) {
+        llvm::SmallString<256> dir;
+        if (m.filename != "-" && m.filename != "<stdin>")
+          dir = llvm::sys::path::parent_path(m.filename);
+        llvm::sys::path::append(dir, path);
+        path = dir;
+      }
+      llvm::sys::fs::make_absolute(path);
+      llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/true);
+      ce.file = std::string(path);
+    }
+    out.exacts.push_back(ce);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Driver
+//===----------------------------------------------------------------------===//
+
+void SemaImpl::checkRequired() {
+  ast::Location at = m.model.loc;
+  std::string model = "model '" + m.model.name + "'";
+  if (m.coords.empty())
+    error(at, model + " declares no coordinate",
+          "add e.g. 'space x in [0, 1]'");
+  if (m.nets.empty())
+    error(at, model + " declares no net",
+          "add e.g. 'net N = mlp(in: 1, out: 1, hidden: [32, 32], act: "
+          "tanh)'");
+  if (m.fields.empty())
+    error(at, model + " declares no field", "add e.g. 'field u(x) = N(x)'");
+  if (m.equations.empty())
+    error(at, model + " has no equation",
+          "add e.g. 'equation pde: d(u, x, x) == 1 in interior'");
+  if (m.losses.empty())
+    error(at, model + " has no 'loss' statement",
+          "add e.g. 'loss pde + 100 * bc'");
+  if (m.trains.empty())
+    error(at, model + " has no 'train' statement",
+          "add e.g. 'train adam(lr: 1e-3, steps: 1000)'");
+}
+
+bool SemaImpl::run() {
+  unsigned before = diags.errorCount();
+  out = CheckedModel();
+  out.name = m.model.name;
+  out.filename = m.filename;
+  declare();
+  checkConsts();
+  checkCoords();
+  checkParams();
+  checkNets();
+  checkFields();
+  checkLets();
+  checkEquations();
+  checkLoss();
+  checkTrain();
+  checkExacts();
+  checkRequired();
+  return diags.errorCount() == before;
+}
+
+} // namespace
+
+bool physc::analyze(ast::Module &module, CheckedModel &out,
+                    Diagnostics &diags) {
+  return SemaImpl(module, out, diags).run();
+}

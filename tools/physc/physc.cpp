@@ -1,0 +1,135 @@
+//===- physc.cpp - The physc driver ---------------------------------------===//
+//
+// Part of physc. One llvm::cl::SubCommand per verb (`physc check FILE`,
+// `physc emit KIND FILE`, ...), each with its own options and one function
+// that runs it; main() only parses the command line and dispatches. To add a
+// verb: declare its SubCommand and options next to the others, write its
+// run function, and add one line to the dispatch in main(). To add an `emit`
+// kind: add an EmitKind value, its row in emitKinds, and a case in runEmit().
+//
+// Exit status: 0 on success, 1 on any error (diagnostics go to stderr).
+//
+//===----------------------------------------------------------------------===//
+
+#include "physc/Frontend/Diagnostics.h"
+#include "physc/Frontend/Frontend.h"
+#include "physc/Frontend/Parser.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace physc;
+namespace cl = llvm::cl;
+
+namespace {
+
+/// Reports a misuse of a subcommand; returns the exit status.
+int usageError(llvm::StringRef subcommand, const llvm::Twine &msg) {
+  std::string tool = subcommand.empty() ? "physc" : "physc " + subcommand.str();
+  llvm::errs() << tool << ": error: " << msg << "\nsee '" << tool
+               << " --help'\n";
+  return 1;
+}
+
+//===----------------------------------------------------------------------===//
+// physc check FILE
+//===----------------------------------------------------------------------===//
+
+cl::SubCommand checkCmd("check",
+                        "Parse and check a .phys file; prints nothing and "
+                        "exits 0 when it is valid");
+cl::opt<std::string> checkInput(cl::Positional, cl::desc("<file.phys>"),
+                                cl::sub(checkCmd));
+
+int runCheck() {
+  if (checkInput.empty())
+    return usageError("check", "expected a file: 'physc check FILE'");
+  return loadModel(checkInput, llvm::errs()) ? 0 : 1;
+}
+
+//===----------------------------------------------------------------------===//
+// physc emit KIND FILE
+//===----------------------------------------------------------------------===//
+
+cl::SubCommand emitCmd("emit", "Print an intermediate form of a .phys file "
+                               "to standard output");
+/// What `emit` can print: the KIND word and what it means (for messages).
+/// (llvm::cl cannot parse an enum from a positional argument, so the kind is
+/// a plain string matched against this table.)
+enum class EmitKind { AST };
+struct EmitKindInfo {
+  const char *word;
+  EmitKind kind;
+  const char *help;
+};
+const EmitKindInfo emitKinds[] = {
+    {"ast", EmitKind::AST,
+     "the syntax tree, with line:col of every node and what names resolve "
+     "to"},
+};
+cl::list<std::string> emitArgs(cl::Positional,
+                               cl::desc("<kind> <file.phys>  (kinds: ast)"),
+                               cl::sub(emitCmd));
+cl::opt<bool> emitParseOnly(
+    "parse-only",
+    cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
+    cl::sub(emitCmd));
+
+int emitAST(const std::string &emitInput) {
+  if (emitParseOnly) {
+    std::unique_ptr<llvm::SourceMgr> srcMgr =
+        openSource(emitInput, llvm::errs());
+    if (!srcMgr)
+      return 1;
+    std::unique_ptr<ast::Module> module = parseSource(*srcMgr, llvm::errs());
+    if (!module)
+      return 1;
+    Diagnostics diags(*srcMgr, llvm::errs());
+    dumpAST(*module, diags, llvm::outs());
+    return 0;
+  }
+  std::optional<LoadedModel> loaded = loadModel(emitInput, llvm::errs());
+  if (!loaded)
+    return 1;
+  Diagnostics diags(*loaded->srcMgr, llvm::errs());
+  dumpAST(*loaded->module, diags, llvm::outs());
+  return 0;
+}
+
+int runEmit() {
+  if (emitArgs.size() != 2)
+    return usageError("emit", "expected a kind and a file: 'physc emit ast "
+                              "FILE'");
+  const EmitKindInfo *info = nullptr;
+  std::string kinds;
+  for (const EmitKindInfo &k : emitKinds) {
+    kinds += std::string(kinds.empty() ? "" : ", ") + k.word;
+    if (emitArgs[0] == k.word)
+      info = &k;
+  }
+  if (!info)
+    return usageError("emit", "unknown kind '" + emitArgs[0] +
+                                  "' (expected one of: " + kinds + ")");
+  switch (info->kind) {
+  case EmitKind::AST:
+    return emitAST(emitArgs[1]);
+  }
+  return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "physc - compiler of physics-informed ML specs (.phys files)\n\n"
+      "  physc check FILE       check a file (no output when it is valid)\n"
+      "  physc emit ast FILE    print its syntax tree\n");
+  if (checkCmd)
+    return runCheck();
+  if (emitCmd)
+    return runEmit();
+  return usageError("", "expected a subcommand: check or emit");
+}
