@@ -53,8 +53,9 @@ struct ParamBlock {
   std::string name;          ///< e.g. "N.layer0.weight"
   int64_t offset = 0, rows = 0, cols = 1;
   bool isBias = false;
-  std::string init = "glorot"; ///< glorot|he|zeros
+  std::string init = "glorot"; ///< glorot|glorot_uniform|he|zeros|constant
   int64_t fanIn = 1, fanOut = 1;
+  double initValue = 0; ///< for init "constant" (e.g. a trainable param)
 };
 
 struct RuntimeParam {
@@ -68,6 +69,13 @@ struct Term {
   int64_t samples = 1024;
   double weight = 1.0; ///< from `loss` times the equation's own `weight`
   LossGradFn lossGrad;
+  /// Fixed points of a `data` term (observations), SoA with ld = dataCount:
+  /// `dataColumns` columns, the coordinates then the observed values. When
+  /// dataCount > 0 the runtime passes these rows (padded) at every step
+  /// instead of sampling `region`.
+  std::vector<double> data;
+  int64_t dataCount = 0;
+  int dataColumns = 0;
 };
 
 /// One named scalar output of the model that can be evaluated on points

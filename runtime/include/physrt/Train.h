@@ -1,0 +1,81 @@
+//===- Train.h - The training loop ------------------------------*- C++ -*-===//
+//
+// Part of physc's runtime (libphysrt). `physc train` ends here: initialise
+// the parameters, run the model's optimiser stages on sampled points, report
+// progress, and leave a checkpoint, the fields on a grid and a JSON summary.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSRT_TRAIN_H
+#define PHYSRT_TRAIN_H
+
+#include "physrt/Model.h"
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace physrt {
+
+struct TrainOptions {
+  uint64_t seed = 0;
+  int64_t maxSteps = -1;   ///< caps total optimizer steps across stages
+  std::string outDir;      ///< checkpoint.bin and fields.csv go here
+  std::string summaryPath; ///< JSON summary
+  int threads = 0;         ///< <= 0: hardware concurrency
+  bool quiet = false;      ///< no progress and no summary on the log
+  int64_t logEvery = 0;    ///< 0 = auto (~20 lines per run, non-terminal)
+  std::string device = "cpu";
+  std::string precision = "f32";
+  std::vector<std::pair<std::string, double>> setParams; ///< --set NAME=V
+  /// Progress display: -1 decides by whether the log stream is a terminal,
+  /// 0 forces plain lines, 1 forces the rewritten '\r' line.
+  int tty = -1;
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double seconds = 0;
+  /// Final unweighted mean squared residual per term, on a fresh batch of
+  /// each term's `samples` points (data terms: their data).
+  std::vector<double> termLoss;
+  double totalLoss = 0; ///< weighted sum of termLoss
+  /// Relative L2 error per field output (like CompiledModel::fields), NaN
+  /// for a field without an exact.
+  std::vector<double> relL2;
+  std::vector<double> params;
+  std::vector<double> runtimeParams; ///< values used, after --set
+  int threads = 0;                   ///< threads actually used
+};
+
+/// The runtime scalars in model order with the `--set` overrides applied.
+/// Throws Error naming an unknown name and listing the known ones.
+std::vector<double>
+runtimeValues(const CompiledModel &M,
+              const std::vector<std::pair<std::string, double>> &set);
+
+/// The summary JSON document (pretty-printed): model, steps, seconds, loss
+/// {term: value}, total_loss, rel_l2 {field: value} (fields with an exact),
+/// params {name: value} (every runtime param), seed, device, precision,
+/// threads, sampler, stages.
+std::string summaryJSON(const CompiledModel &M, const TrainOptions &opts,
+                        const TrainResult &R);
+
+/// Trains `M`: parameters from initParams(M, seed), then each stage in
+/// order. Adam draws fresh points for every term at every step from a stream
+/// determined by (seed, step, term); L-BFGS draws one batch at its stage's
+/// start and keeps it (resampling would invalidate its curvature pairs).
+/// Progress and a final summary go to `log`. With `outDir`, writes
+/// `checkpoint.bin` and `fields.csv` there; with `summaryPath`, the JSON
+/// summary. Same model, options and seed give bit-identical results for any
+/// thread count. Throws Error on invalid options (device, precision, --set,
+/// stage), an unwritable output path (checked before training starts) or a
+/// diverged Adam run (non-finite loss).
+TrainResult train(const CompiledModel &M, const TrainOptions &opts,
+                  std::ostream &log);
+
+} // namespace physrt
+
+#endif // PHYSRT_TRAIN_H

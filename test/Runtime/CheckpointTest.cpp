@@ -1,0 +1,142 @@
+//===- CheckpointTest.cpp - Tests of checkpoint files ---------------------===//
+//
+// Part of physc's runtime tests.
+//
+//===----------------------------------------------------------------------===//
+
+#include "physrt/Checkpoint.h"
+#include "TestFiles.h"
+#include "physrt/Error.h"
+#include "physrt/File.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+using namespace physrt;
+using physrt::test::ScratchDir;
+
+namespace {
+
+Checkpoint sampleCheckpoint() {
+  Checkpoint C;
+  C.model = "burgers";
+  C.params = {1.5, -0.0, 1e-310, std::numeric_limits<double>::max(),
+              -3.141592653589793};
+  C.steps = 21000;
+  return C;
+}
+
+std::string errorOf(const std::string &path) {
+  try {
+    loadCheckpoint(path);
+  } catch (const Error &e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+} // namespace
+
+TEST(Checkpoint, Fnv1aReferenceValues) {
+  EXPECT_EQ(fnv1a64(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(fnv1a64("foobar"), 0x85944171f73967e8ULL);
+}
+
+TEST(Checkpoint, RoundTripIsBitExact) {
+  ScratchDir D;
+  std::string p = D.file("checkpoint.bin");
+  Checkpoint C = sampleCheckpoint();
+  saveCheckpoint(p, C);
+  Checkpoint R = loadCheckpoint(p);
+  EXPECT_EQ(R.model, C.model);
+  EXPECT_EQ(R.steps, C.steps);
+  ASSERT_EQ(R.params.size(), C.params.size());
+  for (size_t i = 0; i < C.params.size(); ++i)
+    EXPECT_EQ(std::memcmp(&R.params[i], &C.params[i], sizeof(double)), 0) << i;
+  EXPECT_TRUE(std::signbit(R.params[1]));
+  // No temporary file is left behind.
+  size_t files = 0;
+  for (auto &e : std::filesystem::directory_iterator(D.path))
+    files += e.is_regular_file();
+  EXPECT_EQ(files, 1u);
+}
+
+TEST(Checkpoint, LayoutIsLittleEndianAndVersioned) {
+  std::string b = encodeCheckpoint(sampleCheckpoint());
+  EXPECT_EQ(b.substr(0, 8), "PHYSCKPT");
+  EXPECT_EQ(b[8], 1); // version 1, little-endian
+  EXPECT_EQ(b[9], 0);
+  EXPECT_EQ(b[12], 7); // name length
+  EXPECT_EQ(b.substr(16, 7), "burgers");
+  EXPECT_EQ(b.size(), 8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + 8u);
+}
+
+TEST(Checkpoint, EmptyModelAndNoParams) {
+  Checkpoint C;
+  Checkpoint R = decodeCheckpoint(encodeCheckpoint(C), "x");
+  EXPECT_EQ(R.model, "");
+  EXPECT_TRUE(R.params.empty());
+  EXPECT_EQ(R.steps, 0);
+}
+
+TEST(Checkpoint, CorruptedByteIsDetected) {
+  ScratchDir D;
+  std::string b = encodeCheckpoint(sampleCheckpoint());
+  b[40] ^= 0x10; // inside the parameters
+  std::string p = D.write("bad.bin", b);
+  EXPECT_EQ(errorOf(p),
+            p + ": error: checkpoint is corrupted (checksum mismatch)");
+}
+
+TEST(Checkpoint, TruncatedFileIsDetected) {
+  ScratchDir D;
+  std::string b = encodeCheckpoint(sampleCheckpoint());
+  std::string p = D.write("short.bin", b.substr(0, b.size() - 3));
+  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (84 bytes, "
+                            "expected at least 87)");
+  p = D.write("tiny.bin", b.substr(0, 10));
+  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (10 bytes, "
+                            "expected at least 16)");
+  p = D.write("empty.bin", "");
+  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (0 bytes, "
+                            "expected at least 16)");
+}
+
+TEST(Checkpoint, TrailingBytesAreDetected) {
+  ScratchDir D;
+  std::string p =
+      D.write("long.bin", encodeCheckpoint(sampleCheckpoint()) + "xy");
+  EXPECT_EQ(errorOf(p),
+            p + ": error: checkpoint has 2 unexpected trailing bytes");
+}
+
+TEST(Checkpoint, ForeignFileAndOtherVersion) {
+  ScratchDir D;
+  std::string p = D.write("model.csv", "x,u\n1,2\n");
+  EXPECT_EQ(errorOf(p), p + ": error: not a physc checkpoint (bad magic)");
+  std::string b = encodeCheckpoint(sampleCheckpoint());
+  b[8] = 2;
+  p = D.write("v2.bin", b);
+  EXPECT_EQ(errorOf(p), p + ": error: unsupported checkpoint version 2 (this "
+                            "runtime reads version 1)");
+}
+
+TEST(Checkpoint, MissingFileAndUnwritablePath) {
+  ScratchDir D;
+  std::string p = D.file("none.bin");
+  EXPECT_EQ(errorOf(p),
+            p + ": error: cannot open file: No such file or directory");
+  std::string q = D.file("no/such/dir/ckpt.bin");
+  try {
+    saveCheckpoint(q, sampleCheckpoint());
+    FAIL();
+  } catch (const Error &e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot write '" + q + "': No such file or directory");
+  }
+}
