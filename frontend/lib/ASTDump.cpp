@@ -1,4 +1,4 @@
-//===- ASTDump.cpp - `physc emit ast` -------------------------------------===//
+//===- ASTDump.cpp - `physc emit ast` and `physc emit checked` ------------===//
 //
 // Part of physc. One node per line, children indented by two spaces, every
 // node with `@line:col` of its first character. Statements appear in source
@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "physc/Frontend/Diagnostics.h"
+#include "physc/Frontend/Frontend.h"
 #include "physc/Frontend/Parser.h"
 
 #include "FormatNumber.h"
@@ -330,4 +331,101 @@ void Dumper::module(const ast::Module &m) {
 void physc::dumpAST(const ast::Module &module, Diagnostics &diags,
                     llvm::raw_ostream &os) {
   Dumper(diags, os).module(module);
+}
+
+//===----------------------------------------------------------------------===//
+// `physc emit checked`
+//===----------------------------------------------------------------------===//
+
+void physc::dumpCheckedModel(const CheckedModel &model,
+                             const llvm::SourceMgr &srcMgr,
+                             llvm::raw_ostream &os) {
+  auto at = [&](ast::Location loc) {
+    SourcePosition pos = resolveLocation(srcMgr, loc);
+    os << " @" << pos.line << ":" << pos.column;
+  };
+  auto coordList = [&](const std::vector<int> &coords) {
+    std::vector<std::string> names;
+    for (int c : coords)
+      names.push_back(model.coords[c].name);
+    return llvm::join(names, ", ");
+  };
+  os << "Model " << model.name << "\n";
+  for (const CheckedCoord &c : model.coords) {
+    os << "  Coord " << c.name << (c.isTime ? " time" : " space") << " ["
+       << formatNumber(c.lo) << ", " << formatNumber(c.hi) << "]";
+    at(c.loc);
+    os << "\n";
+  }
+  for (auto [name, value] : llvm::zip(model.constNames, model.constValues))
+    os << "  Const " << name << " = " << formatNumber(value) << "\n";
+  for (const CheckedParam &p : model.params) {
+    os << "  Param " << p.name << " = " << formatNumber(p.value);
+    if (p.bounded)
+      os << " in [" << formatNumber(p.lo) << ", " << formatNumber(p.hi) << "]";
+    if (p.trainable)
+      os << " trainable";
+    at(p.loc);
+    os << "\n";
+  }
+  for (const CheckedNet &n : model.nets) {
+    os << "  Net " << n.name << " = " << n.kind << " in " << n.in << " out "
+       << n.out << " hidden [";
+    llvm::interleaveComma(n.hidden, os);
+    os << "] act " << n.act << " init " << n.init;
+    at(n.loc);
+    os << "\n";
+  }
+  for (const CheckedField &f : model.fields) {
+    os << "  Field " << llvm::join(f.outputs, ", ") << " ("
+       << coordList(f.coords) << ")";
+    at(f.loc);
+    os << "\n";
+  }
+  for (const CheckedLet &l : model.lets) {
+    os << "  Let " << l.name;
+    at(l.loc);
+    os << "\n";
+  }
+  for (auto [i, eq] : llvm::enumerate(model.equations)) {
+    os << "  Equation " << eq.name;
+    switch (eq.region.kind) {
+    case CheckedRegion::Kind::Interior:
+      os << " interior";
+      break;
+    case CheckedRegion::Kind::Boundary:
+      os << " boundary";
+      break;
+    case CheckedRegion::Kind::Faces:
+      os << " faces";
+      for (auto [k, f] : llvm::enumerate(eq.region.faces))
+        os << (k ? " or " : " ") << model.coords[f.coord].name
+           << " == " << formatNumber(f.value);
+      break;
+    }
+    for (const CheckedRegion::Restriction &r : eq.region.restrictions)
+      os << " restrict " << model.coords[r.coord].name << " in ["
+         << formatNumber(r.lo) << ", " << formatNumber(r.hi) << "]";
+    os << " samples " << eq.samples << " weight " << formatNumber(eq.weight)
+       << " loss " << formatNumber(model.lossWeights[i]);
+    at(eq.loc);
+    os << "\n";
+  }
+  for (const CheckedStage &s : model.stages) {
+    os << "  Stage " << s.optimizer << " steps " << s.steps;
+    for (const auto &[key, value] : s.args)
+      os << " " << key << "=" << formatNumber(value);
+    at(s.loc);
+    os << "\n";
+  }
+  os << "  Sampler " << model.sampler << "\n";
+  for (const CheckedExact &e : model.exacts) {
+    os << "  Exact " << model.fields[e.field].outputs[e.output];
+    if (e.value)
+      os << " = expression";
+    else
+      os << " = file \"" << e.file << "\"";
+    at(e.loc);
+    os << "\n";
+  }
 }

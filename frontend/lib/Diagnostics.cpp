@@ -6,8 +6,6 @@
 
 #include "physc/Frontend/Diagnostics.h"
 
-#include "llvm/Support/ConvertUTF.h"
-
 #include <algorithm>
 
 using namespace physc;
@@ -15,17 +13,17 @@ using namespace physc;
 namespace {
 
 /// The source line as it is safe to print: control characters become ' '
-/// and, when the line is not valid UTF-8, so do all non-ASCII bytes. Every
-/// byte keeps its column, so the caret still lines up with the byte column
-/// that `file:line:col` reports.
+/// and non-ASCII bytes '?'. Every byte keeps its column, so the caret lines
+/// up with the byte column that `file:line:col` reports (SMDiagnostic drops
+/// the caret line altogether when the line is not plain ASCII).
 std::string printableLine(llvm::StringRef line) {
   std::string out(line);
-  const auto *begin = reinterpret_cast<const llvm::UTF8 *>(out.data());
-  bool utf8 = llvm::isLegalUTF8String(&begin, begin + out.size());
   for (char &c : out) {
     auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && u != '\t') || u == 0x7f || (!utf8 && u >= 0x80))
+    if ((u < 0x20 && u != '\t') || u == 0x7f)
       c = ' ';
+    else if (u >= 0x80)
+      c = '?';
   }
   return out;
 }
@@ -33,7 +31,8 @@ std::string printableLine(llvm::StringRef line) {
 void emit(llvm::SourceMgr &srcMgr, llvm::raw_ostream &os, ast::Location loc,
           llvm::SourceMgr::DiagKind kind, const llvm::Twine &msg) {
   if (!loc.valid()) {
-    srcMgr.PrintMessage(os, llvm::SMLoc(), kind, msg);
+    // No location: just `note: ...` (SourceMgr would print `<unknown>:0:`).
+    llvm::SMDiagnostic(/*filename=*/"", kind, msg.str()).print(nullptr, os);
     return;
   }
   llvm::SmallVector<llvm::SMRange, 1> ranges;
@@ -71,7 +70,9 @@ Diagnostics::lineAndColumn(ast::Location loc) const {
 
 std::string Diagnostics::nearest(llvm::StringRef name,
                                  const std::vector<std::string> &candidates) {
-  unsigned threshold = std::max<unsigned>(1, name.size() / 3);
+  // One edit per three characters, rounded up: 'nuu' -> 'nu', 'tahn' ->
+  // 'tanh' (a transposition is two edits), but not 'x' -> 'nu'.
+  unsigned threshold = std::max<unsigned>(1, (name.size() + 2) / 3);
   std::string best;
   unsigned bestDistance = threshold + 1;
   for (const std::string &candidate : candidates) {

@@ -54,7 +54,6 @@ struct SyntaxError {
   std::string hint;
 };
 
-ast::Location makeLoc(It begin, It end) { return {begin, end}; }
 ast::Location makeLoc(const Range &r) { return {r.begin(), r.end()}; }
 
 /// Words that start statements. They cannot be used as names inside
@@ -926,14 +925,31 @@ const auto face =
            ident[onFaceCoord]) >>
     expect("expected '==' after the coordinate's name", x3::lit("==")) >>
     requiredExpr[onFace];
+/// `in boundary` / `on interior`: the other preposition was meant.
+const auto swappedPreposition = failWith([](It where, It last, Builder &) -> bool {
+  It end = where;
+  while (end < last && isIdentChar(*end))
+    ++end;
+  llvm::StringRef word(where, end - where);
+  if (word == "boundary")
+    throw SyntaxError{where, "the boundary is written 'on boundary', not 'in "
+                             "boundary'",
+                      end};
+  if (word == "interior")
+    throw SyntaxError{where, "the interior is written 'in interior', not 'on "
+                             "interior'",
+                      end};
+  return false;
+});
 const auto regionHead =
     (x3::raw[kw("in")][onRegionBegin] >>
-     expect("expected 'interior' after 'in' (or write 'on X == V' for a "
-            "face)",
-            x3::raw[kw("interior")][onInterior]) >>
+     (x3::raw[kw("interior")][onInterior] | swappedPreposition |
+      expect("expected 'interior' after 'in' (or write 'on X == V' for a "
+             "face)",
+             x3::eps[([](auto &ctx) { x3::_pass(ctx) = false; })])) >>
      gridRegion) |
     (x3::raw[kw("on")][onRegionBegin] >>
-     (x3::raw[kw("boundary")][onBoundary] |
+     (x3::raw[kw("boundary")][onBoundary] | swappedPreposition |
       (face >> *(kw("or") >> face))));
 const auto restriction =
     kw("in") >>
@@ -1226,7 +1242,11 @@ std::unique_ptr<ast::Module> physc::parseModule(Diagnostics &diags) {
       return nullptr;
     }
   } catch (const SyntaxError &err) {
+    // Without an explicit end, underline the word or character found.
     It end = err.end ? err.end : err.where;
+    if (!err.end)
+      while (end < last && isIdentChar(*end))
+        ++end;
     if (end == err.where && err.where < last)
       ++end;
     diags.error({err.where, end}, err.message, err.hint);

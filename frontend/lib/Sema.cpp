@@ -398,9 +398,13 @@ Info SemaImpl::checkName(ast::NameExpr &e, const Scope &scope) {
     if (mathArity(e.name) || isVectorOp(e.name))
       error(e.getLoc(), "'" + e.name + "' is a function; call it as '" +
                             e.name + "(...)'");
-    else
+    else {
+      std::vector<std::string> candidates = visibleNames(scope);
+      if (e.name.size() == 1) // 'x' -> 'e' would be noise
+        llvm::erase(candidates, std::string("e"));
       error(e.getLoc(), msg,
-            didYouMean(Diagnostics::nearest(e.name, visibleNames(scope))));
+            didYouMean(Diagnostics::nearest(e.name, candidates)));
+    }
     info.ok = false;
     return info;
   }
@@ -1408,6 +1412,7 @@ struct Linear {
   bool ok = true;
   double constant = 0;
   std::map<int, double> terms;
+  std::map<int, ast::Location> where; ///< first mention of each equation
   bool isConstant() const { return terms.empty(); }
 };
 
@@ -1444,6 +1449,7 @@ void SemaImpl::checkLoss() {
       if (sym && sym->kind == SymKind::Equation) {
         n.index = sym->index;
         l.terms[sym->index] = 1;
+        l.where[sym->index] = e.getLoc();
         return l;
       }
       if (!sym && n.name != "pi" && n.name != "e") {
@@ -1493,8 +1499,10 @@ void SemaImpl::checkLoss() {
                            "a constant term in the loss");
         l.constant = a.constant + sign * c.constant;
         l.terms = a.terms;
+        l.where = a.where;
         for (auto &t : c.terms)
           l.terms[t.first] += sign * t.second;
+        l.where.insert(c.where.begin(), c.where.end());
         return l;
       }
       case '*':
@@ -1556,7 +1564,7 @@ void SemaImpl::checkLoss() {
   }
   for (auto [eq, w] : total.terms) {
     if (w < 0 || !std::isfinite(w)) {
-      error(loss.value->getLoc(),
+      error(total.where[eq],
             "the weight of '" + m.equations[eq].name + "' in the loss is " +
                 formatNumber(w) + "; weights must be finite and >= 0");
       continue;
@@ -1721,26 +1729,40 @@ void SemaImpl::checkExacts() {
 //===----------------------------------------------------------------------===//
 
 void SemaImpl::checkRequired() {
-  ast::Location at = m.model.loc;
+  struct Need {
+    bool missing;
+    const char *what;
+    const char *example;
+  };
+  const Need needs[] = {
+      {m.coords.empty(), "coordinate", "space x in [0, 1]"},
+      {m.nets.empty(), "net",
+       "net N = mlp(in: 1, out: 1, hidden: [32, 32], act: tanh)"},
+      {m.fields.empty(), "field", "field u(x) = N(x)"},
+      {m.equations.empty(), "equation",
+       "equation pde: d(u, x, x) == -1 in interior"},
+      {m.losses.empty(), "'loss' statement", "loss pde + 100 * bc"},
+      {m.trains.empty(), "'train' statement",
+       "train adam(lr: 1e-3, steps: 1000)"}};
+  std::vector<const Need *> missing;
+  for (const Need &n : needs)
+    if (n.missing)
+      missing.push_back(&n);
+  if (missing.empty())
+    return;
   std::string model = "model '" + m.model.name + "'";
-  if (m.coords.empty())
-    error(at, model + " declares no coordinate",
-          "add e.g. 'space x in [0, 1]'");
-  if (m.nets.empty())
-    error(at, model + " declares no net",
-          "add e.g. 'net N = mlp(in: 1, out: 1, hidden: [32, 32], act: "
-          "tanh)'");
-  if (m.fields.empty())
-    error(at, model + " declares no field", "add e.g. 'field u(x) = N(x)'");
-  if (m.equations.empty())
-    error(at, model + " has no equation",
-          "add e.g. 'equation pde: d(u, x, x) == 1 in interior'");
-  if (m.losses.empty())
-    error(at, model + " has no 'loss' statement",
-          "add e.g. 'loss pde + 100 * bc'");
-  if (m.trains.empty())
-    error(at, model + " has no 'train' statement",
-          "add e.g. 'train adam(lr: 1e-3, steps: 1000)'");
+  if (missing.size() == 1) {
+    error(m.model.loc, model + " has no " + missing[0]->what,
+          "add one, e.g. '" + std::string(missing[0]->example) + "'");
+    return;
+  }
+  std::string list;
+  for (auto [i, n] : llvm::enumerate(missing))
+    list += std::string(i == 0 ? "" : i + 1 == missing.size() ? " or " : ", ") +
+            n->what;
+  error(m.model.loc, model + " is incomplete: it has no " + list,
+        "a model needs at least one coordinate, net, field and equation, "
+        "one 'loss' and one 'train' statement");
 }
 
 bool SemaImpl::run() {

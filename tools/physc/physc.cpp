@@ -57,7 +57,7 @@ cl::SubCommand emitCmd("emit", "Print an intermediate form of a .phys file "
 /// What `emit` can print: the KIND word and what it means (for messages).
 /// (llvm::cl cannot parse an enum from a positional argument, so the kind is
 /// a plain string matched against this table.)
-enum class EmitKind { AST };
+enum class EmitKind { AST, Checked };
 struct EmitKindInfo {
   const char *word;
   EmitKind kind;
@@ -67,9 +67,12 @@ const EmitKindInfo emitKinds[] = {
     {"ast", EmitKind::AST,
      "the syntax tree, with line:col of every node and what names resolve "
      "to"},
+    {"checked", EmitKind::Checked,
+     "what semantic analysis concluded: ranges, folded consts, nets with "
+     "defaults, regions, loss weights, optimizer stages"},
 };
 cl::list<std::string> emitArgs(cl::Positional,
-                               cl::desc("<kind> <file.phys>  (kinds: ast)"),
+                               cl::desc("<kind> <file.phys>  (kinds: ast, checked)"),
                                cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
@@ -97,6 +100,14 @@ int emitAST(const std::string &emitInput) {
   return 0;
 }
 
+int emitChecked(const std::string &emitInput) {
+  std::optional<LoadedModel> loaded = loadModel(emitInput, llvm::errs());
+  if (!loaded)
+    return 1;
+  dumpCheckedModel(loaded->model, *loaded->srcMgr, llvm::outs());
+  return 0;
+}
+
 int runEmit() {
   if (emitArgs.size() != 2)
     return usageError("emit", "expected a kind and a file: 'physc emit ast "
@@ -114,6 +125,8 @@ int runEmit() {
   switch (info->kind) {
   case EmitKind::AST:
     return emitAST(emitArgs[1]);
+  case EmitKind::Checked:
+    return emitChecked(emitArgs[1]);
   }
   return 1;
 }
@@ -126,7 +139,8 @@ int main(int argc, char **argv) {
       argc, argv,
       "physc - compiler of physics-informed ML specs (.phys files)\n\n"
       "  physc check FILE       check a file (no output when it is valid)\n"
-      "  physc emit ast FILE    print its syntax tree\n");
+      "  physc emit ast FILE    print its syntax tree\n"
+      "  physc emit checked FILE  print what semantic analysis concluded\n");
   if (checkCmd)
     return runCheck();
   if (emitCmd)

@@ -59,6 +59,14 @@ struct SourcePosition {
 SourcePosition resolveLocation(const llvm::SourceMgr &srcMgr,
                                ast::Location loc);
 
+/// Prints what Sema concluded (`physc emit checked`): coordinates with their
+/// ranges, folded consts, params, nets with every default filled in, fields,
+/// lets in dependency order, equations with regions, samples and loss
+/// weights, optimizer stages with all arguments, sampler and exact
+/// solutions. Meant for tests and for reading, not for parsing.
+void dumpCheckedModel(const CheckedModel &model, const llvm::SourceMgr &srcMgr,
+                      llvm::raw_ostream &os);
+
 } // namespace physc
 
 #endif // PHYSC_FRONTEND_FRONTEND_H
