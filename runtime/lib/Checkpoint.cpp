@@ -114,3 +114,17 @@ void physrt::saveCheckpoint(const std::string &path, const Checkpoint &C) {
 Checkpoint physrt::loadCheckpoint(const std::string &path) {
   return decodeCheckpoint(readFile(path), path);
 }
+
+std::vector<double> physrt::loadCheckpointFor(const std::string &path,
+                                              const CompiledModel &M) {
+  Checkpoint C = loadCheckpoint(path);
+  if (C.model != M.name)
+    throw Error(path + ": error: checkpoint is of model '" + C.model +
+                "', not '" + M.name + "'");
+  if (static_cast<int64_t>(C.params.size()) != M.numParams)
+    throw Error(path + ": error: checkpoint has " +
+                std::to_string(C.params.size()) + " parameters but model '" +
+                M.name + "' has " + std::to_string(M.numParams) +
+                " (was the model changed since training?)");
+  return std::move(C.params);
+}

@@ -140,3 +140,30 @@ TEST(Checkpoint, MissingFileAndUnwritablePath) {
               "cannot write '" + q + "': No such file or directory");
   }
 }
+
+TEST(Checkpoint, LoadForAModelChecksNameAndSize) {
+  ScratchDir D;
+  std::string p = D.file("c.bin");
+  saveCheckpoint(p, sampleCheckpoint());
+  CompiledModel M;
+  M.name = "burgers";
+  M.numParams = 5;
+  EXPECT_EQ(loadCheckpointFor(p, M).size(), 5u);
+  M.numParams = 6;
+  try {
+    loadCheckpointFor(p, M);
+    FAIL();
+  } catch (const Error &e) {
+    EXPECT_EQ(std::string(e.what()),
+              p + ": error: checkpoint has 5 parameters but model 'burgers' "
+                  "has 6 (was the model changed since training?)");
+  }
+  M.name = "heat";
+  try {
+    loadCheckpointFor(p, M);
+    FAIL();
+  } catch (const Error &e) {
+    EXPECT_EQ(std::string(e.what()),
+              p + ": error: checkpoint is of model 'burgers', not 'heat'");
+  }
+}

@@ -18,6 +18,8 @@
 #ifndef PHYSRT_CHECKPOINT_H
 #define PHYSRT_CHECKPOINT_H
 
+#include "physrt/Model.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -49,6 +51,13 @@ void saveCheckpoint(const std::string &path, const Checkpoint &C);
 
 /// Reads and validates a checkpoint.
 Checkpoint loadCheckpoint(const std::string &path);
+
+/// Reads a checkpoint of model `M` (for `physc eval` or embedding) and
+/// returns its parameters. Besides loadCheckpoint's checks, throws Error if
+/// it was written for another model name or parameter count, since such
+/// parameters would silently be misread.
+std::vector<double> loadCheckpointFor(const std::string &path,
+                                      const CompiledModel &M);
 
 } // namespace physrt
 
