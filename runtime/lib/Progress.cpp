@@ -68,20 +68,25 @@ std::string Progress::line(int64_t done, const std::string &stage,
 }
 
 void Progress::update(int64_t done, const std::string &stage,
-                      const std::vector<double> &terms, double loss) {
-  if (quiet)
+                      const std::vector<double> &terms, double loss,
+                      bool force) {
+  if (quiet || (done == lastShown && !force))
     return;
   bool last = done >= total;
   if (!tty) {
-    if (done % every == 0 || last)
+    if (done % every == 0 || last) {
       os << line(done, stage, terms, loss) << '\n' << std::flush;
+      lastShown = done;
+    }
     return;
   }
   auto now = std::chrono::steady_clock::now();
-  if (!last && drawn && now - lastDraw < std::chrono::milliseconds(100))
+  if (!last && !force && drawn &&
+      now - lastDraw < std::chrono::milliseconds(100))
     return;
   lastDraw = now;
   drawn = true;
+  lastShown = done;
   std::string s = line(done, stage, terms, loss);
   size_t width = s.size();
   if (width < lastWidth)

@@ -224,6 +224,11 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       // Stopped early: the remaining planned steps will not run.
       planned -= budget - (step - stageStart);
       progress.setTotal(planned);
+      if (step > stageStart) {
+        // Show where it stopped; `terms` may be of a rejected trial point.
+        double f = ev.lossAndGrad(M, R.params, batches, rt, nullptr, &terms);
+        progress.update(step, "lbfgs", terms, f, /*force=*/true);
+      }
       progress.finish();
       if (!opts.quiet)
         log << "lbfgs stopped after " << (step - stageStart)

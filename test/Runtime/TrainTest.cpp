@@ -254,3 +254,22 @@ TEST(Train, ProgressLines) {
   train(M, o, tty);
   EXPECT_NE(tty.str().find("\radam step 100/100"), std::string::npos);
 }
+
+TEST(Train, EarlyLbfgsStopIsShown) {
+  CompiledModel M = test::lineModel();
+  TrainOptions o = quietOptions();
+  o.quiet = false;
+  o.tty = 0;
+  o.logEvery = 1000;
+  std::ostringstream log;
+  TrainResult R = train(M, o, log);
+  ASSERT_LT(R.steps, 350);
+  std::string s = log.str();
+  std::string n = std::to_string(R.steps);
+  EXPECT_NE(s.find("lbfgs step " + n + "/" + n + "  fit "), std::string::npos)
+      << s;
+  EXPECT_NE(s.find("lbfgs stopped after " + std::to_string(R.steps - 300) +
+                   " iterations: "),
+            std::string::npos)
+      << s;
+}

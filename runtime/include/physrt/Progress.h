@@ -34,8 +34,10 @@ public:
 
   /// `done` steps are finished (1-based), with these unweighted term losses
   /// and weighted total. `total` may shrink when an optimiser stops early.
+  /// A step already shown is shown again only if `force`.
   void update(int64_t done, const std::string &stage,
-              const std::vector<double> &terms, double loss);
+              const std::vector<double> &terms, double loss,
+              bool force = false);
   /// Lowers the planned total (an optimiser stopped early).
   void setTotal(int64_t newTotal) { total = newTotal; }
   /// Ends a terminal line so later output starts on a fresh line.
@@ -51,6 +53,7 @@ private:
   std::vector<std::string> names;
   std::chrono::steady_clock::time_point start, lastDraw;
   bool drawn = false;
+  int64_t lastShown = -1; ///< step of the last line shown (no duplicates)
   size_t lastWidth = 0;
 };
 
