@@ -20,7 +20,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/Support/Format.h"
+#include "llvm/Support/thread.h"
 
 #include <boost/spirit/home/x3.hpp>
 
@@ -42,6 +42,8 @@ constexpr unsigned kMaxNesting = 256;
 /// Deepest expression tree accepted (operators chained without parentheses,
 /// e.g. `1+1+1+...`, nest the tree without nesting parentheses).
 constexpr unsigned kMaxExprDepth = 1000;
+/// Stack of the thread that runs the grammar (see parseModule).
+constexpr unsigned kParserStackSize = 64u << 20;
 
 /// A syntax error: where, what was expected, and optionally a note pointing
 /// at a related place (the '(' that is not closed, ...).
@@ -625,7 +627,14 @@ const auto argList =
     -(expr >> *(',' >> requiredExpr)) >>
     expect(closeListMsg, x3::raw[x3::lit(']')][onArgList]);
 const auto argValue = argList | requiredExpr[onArgExpr];
-const auto arg = expect("expected an argument 'name: value'", ident[onArgKey]) >>
+const auto expectedArgMsg = [](It where, Builder &b) {
+  SyntaxError err{where, "expected an argument 'name: value'"};
+  err.hint = "arguments are named, e.g. '" + b.calls.back().callee +
+             (b.calls.back().callee == "mlp" ? "(in: 2, out: 1, ...)'"
+                                             : "(steps: 1000, ...)'");
+  return err;
+};
+const auto arg = expect(expectedArgMsg, ident[onArgKey]) >>
                  expect("expected ':' after the argument name", x3::lit(':')) >>
                  argValue >> x3::eps[onArgDone];
 
@@ -1229,43 +1238,54 @@ std::unique_ptr<ast::Module> physc::parseModule(Diagnostics &diags) {
   if (!prescan(text, diags))
     return nullptr;
 
-  It first = text.begin(), last = text.end();
-  Builder b(first, last, *module);
-  try {
-    bool ok = x3::phrase_parse(first, last,
-                               x3::with<BuilderTag>(b)[file], skipper);
-    if (!ok || first != last) {
-      // `badStatement` throws on anything but the end of input, so this only
-      // happens on inputs the grammar cannot describe at all.
-      It where = skipBlank(first, last);
-      diags.error({where, where}, "unexpected input");
-      return nullptr;
-    }
-  } catch (const SyntaxError &err) {
-    // Without an explicit end, underline the word or character found.
-    It end = err.end ? err.end : err.where;
-    if (!err.end)
-      while (end < last && isIdentChar(*end))
+  // X3 recurses about 1.5 KB of stack per nesting level in an optimised
+  // build and several times that in a debug build; the parse runs on a
+  // thread of its own with a stack large enough for kMaxNesting levels in
+  // any build, whatever the stack of the caller.
+  bool ok = false;
+  auto parse = [&] {
+    It first = text.begin(), last = text.end();
+    Builder b(first, last, *module);
+    try {
+      bool matched = x3::phrase_parse(first, last,
+                                      x3::with<BuilderTag>(b)[file], skipper);
+      if (!matched || first != last) {
+        // `badStatement` throws on anything but the end of input, so this
+        // only happens on inputs the grammar cannot describe at all.
+        It where = skipBlank(first, last);
+        diags.error({where, where}, "unexpected input");
+        return;
+      }
+    } catch (const SyntaxError &err) {
+      // Without an explicit end, underline the word or character found.
+      It end = err.end ? err.end : err.where;
+      if (!err.end)
+        while (end < last && isIdentChar(*end))
+          ++end;
+      if (end == err.where && err.where < last)
         ++end;
-    if (end == err.where && err.where < last)
-      ++end;
-    diags.error({err.where, end}, err.message, err.hint);
-    if (err.noteAt)
-      diags.note({err.noteAt, err.noteAt + 1}, err.note);
+      diags.error({err.where, end}, err.message, err.hint);
+      if (err.noteAt)
+        diags.note({err.noteAt, err.noteAt + 1}, err.note);
+      return;
+    } catch (const x3::expectation_failure<It> &err) {
+      It where = skipBlank(err.where(), last);
+      diags.error({where, where}, "expected " + err.which());
+      return;
+    }
+    if (!b.sawModel) {
+      const char *at = text.begin();
+      diags.error({at, at}, skipBlank(text.begin(), last) == last
+                                ? "empty file: expected 'model NAME'"
+                                : "expected 'model NAME' as the first "
+                                  "statement");
+      return;
+    }
+    ok = true;
+  };
+  llvm::thread parser(std::optional<unsigned>(kParserStackSize), parse);
+  parser.join();
+  if (!ok)
     return nullptr;
-  } catch (const x3::expectation_failure<It> &err) {
-    It where = skipBlank(err.where(), last);
-    diags.error({where, where}, "expected " + err.which());
-    return nullptr;
-  }
-
-  if (!b.sawModel) {
-    const char *at = text.begin();
-    diags.error({at, at},
-                text.trim().empty() || skipBlank(text.begin(), last) == last
-                    ? "empty file: expected 'model NAME'"
-                    : "expected 'model NAME' as the first statement");
-    return nullptr;
-  }
   return module;
 }

@@ -684,10 +684,15 @@ Info SemaImpl::checkDeriv(ast::DerivExpr &e, const Scope &scope) {
   for (auto [i, name] : llvm::enumerate(e.wrt)) {
     const Symbol *sym = lookup(name);
     if (!sym || sym->kind != SymKind::Coord) {
-      error(e.wrtLocs[i],
-            "derivative with respect to '" + name +
-                "', which is not a coordinate",
-            didYouMean(Diagnostics::nearest(name, coordNames())));
+      if (sym)
+        error(e.wrtLocs[i], "derivative with respect to '" + name +
+                                "', which is " + describe(sym->kind) +
+                                ", not a coordinate");
+      else
+        error(e.wrtLocs[i],
+              "derivative with respect to '" + name +
+                  "', which is not a coordinate",
+              didYouMean(Diagnostics::nearest(name, coordNames())));
       info.ok = false;
       e.wrtIndex.push_back(-1);
       continue;
@@ -1031,7 +1036,10 @@ void SemaImpl::checkNets() {
         ok = false;
       }
     llvm::erase_if(n.args, [](const ast::Arg &a) { return a.key == "w0"; });
-    ok &= checkKeys(n.args, keys, n.kind, diags);
+    // After an unknown key (likely a misspelt known one), "missing" errors
+    // would only repeat the same problem.
+    bool keysOk = checkKeys(n.args, keys, n.kind, diags);
+    ok &= keysOk;
     const ast::Arg *hidden = nullptr, *width = nullptr, *depth = nullptr;
     bool hasIn = false, hasOut = false;
     int64_t w = 0, dpt = 0;
@@ -1089,6 +1097,11 @@ void SemaImpl::checkNets() {
         if (v)
           cn.init = *v;
       }
+    }
+    if (!keysOk) {
+      cn.in = cn.out = 0;
+      out.nets.push_back(cn);
+      continue;
     }
     if (!hasIn) {
       error(n.nameLoc, "net '" + n.name + "' needs its number of inputs, "
