@@ -58,13 +58,20 @@ private:
 
 const char *kindName(ast::NameKind kind) {
   switch (kind) {
-  case ast::NameKind::Unresolved: return "";
-  case ast::NameKind::Const: return "const";
-  case ast::NameKind::Param: return "param";
-  case ast::NameKind::Coord: return "coord";
-  case ast::NameKind::Field: return "field";
-  case ast::NameKind::Let: return "let";
-  case ast::NameKind::Builtin: return "builtin";
+  case ast::NameKind::Unresolved:
+    return "";
+  case ast::NameKind::Const:
+    return "const";
+  case ast::NameKind::Param:
+    return "param";
+  case ast::NameKind::Coord:
+    return "coord";
+  case ast::NameKind::Field:
+    return "field";
+  case ast::NameKind::Let:
+    return "let";
+  case ast::NameKind::Builtin:
+    return "builtin";
   }
   return "";
 }
@@ -319,9 +326,8 @@ void Dumper::module(const ast::Module &m) {
         os << "\n";
       }
     });
-  llvm::stable_sort(stmts, [](const auto &a, const auto &b) {
-    return a.first < b.first;
-  });
+  llvm::stable_sort(
+      stmts, [](const auto &a, const auto &b) { return a.first < b.first; });
   for (auto &s : stmts)
     s.second();
 }

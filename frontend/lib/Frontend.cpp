@@ -19,8 +19,8 @@ std::unique_ptr<llvm::SourceMgr> physc::openSource(llvm::StringRef path,
       llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/false,
                                          /*RequiresNullTerminator=*/true);
   if (std::error_code ec = buffer.getError()) {
-    llvm::WithColor::error(errs) << "cannot read '" << path
-                                 << "': " << ec.message() << "\n";
+    llvm::WithColor::error(errs)
+        << "cannot read '" << path << "': " << ec.message() << "\n";
     return nullptr;
   }
   auto srcMgr = std::make_unique<llvm::SourceMgr>();

@@ -63,8 +63,8 @@ ast::Location makeLoc(const Range &r) { return {r.begin(), r.end()}; }
 /// where the next statement starts instead of swallowing its keyword.
 const std::vector<std::string> &statementKeywords() {
   static const std::vector<std::string> words = {
-      "model", "const", "param", "space", "time",  "net",
-      "field", "let",   "equation", "loss", "train", "exact"};
+      "model", "const", "param",    "space", "time",  "net",
+      "field", "let",   "equation", "loss",  "train", "exact"};
   return words;
 }
 
@@ -268,8 +268,8 @@ template <typename Fn> FailParser<Fn> failWith(Fn fn) {
 // blank      ::= ' ' | '\t' | '\r' | '\n' | '\f' | '\v'
 // comment    ::= '#' (any character but a line end)*
 // skipper    ::= blank | comment
-const auto skipper = x3::char_(" \t\r\n\f\v") |
-                     x3::lexeme['#' >> *(x3::char_ - x3::eol)];
+const auto skipper =
+    x3::char_(" \t\r\n\f\v") | x3::lexeme['#' >> *(x3::char_ - x3::eol)];
 
 // identStart ::= 'a'..'z' | 'A'..'Z' | '_'
 // identChar  ::= identStart | '0'..'9'
@@ -278,7 +278,9 @@ const auto identStart =
 const auto identChar = identStart | x3::char_('0', '9');
 
 /// Records the identifier in Builder::lastIdent (backtracking-safe).
-const auto recordIdent = [](auto &ctx) { builder(ctx).lastIdent = x3::_attr(ctx); };
+const auto recordIdent = [](auto &ctx) {
+  builder(ctx).lastIdent = x3::_attr(ctx);
+};
 
 // ident ::= identStart identChar*
 const auto ident = x3::raw[x3::lexeme[identStart >> *identChar]][recordIdent];
@@ -287,10 +289,11 @@ const auto ident = x3::raw[x3::lexeme[identStart >> *identChar]][recordIdent];
 auto kw(const char *word) { return x3::lexeme[x3::lit(word) >> !identChar]; }
 
 // string ::= '"' (any character but '"' or a line end)* '"'
-const auto stringLit = x3::raw[x3::lexeme[
-    '"' >> *(x3::char_ - '"' - x3::eol) >>
-    expect("unterminated string: expected '\"' before the end of the line",
-           x3::lit('"'))]];
+const auto stringLit =
+    x3::raw[x3::lexeme['"' >> *(x3::char_ - '"' - x3::eol) >>
+                       expect("unterminated string: expected '\"' before the "
+                              "end of the line",
+                              x3::lit('"'))]];
 
 //===----------------------------------------------------------------------===//
 // Expressions
@@ -326,8 +329,7 @@ const auto onNumber = [](auto &ctx) {
     bool nonZero = mantissa.find_first_of("123456789") != llvm::StringRef::npos;
     if (std::isinf(value) || (nonZero && std::fabs(value) < DBL_MIN))
       throw SyntaxError{r.begin(),
-                        "number '" + text +
-                            "' is out of the range of a double",
+                        "number '" + text + "' is out of the range of a double",
                         r.end()};
   }
   b.push(std::make_unique<ast::NumberExpr>(makeLoc(r), value), 1);
@@ -335,9 +337,9 @@ const auto onNumber = [](auto &ctx) {
 
 // number ::= (digit+ ('.' digit*)? | '.' digit+) (('e'|'E') ('+'|'-')? digit+)?
 const auto digits = +x3::char_('0', '9');
-const auto number = x3::raw[x3::lexeme[
-    (digits >> -('.' >> *x3::char_('0', '9')) | ('.' >> digits)) >>
-    -(x3::char_("eE") >> -x3::char_("+-") >> digits)]][onNumber];
+const auto number = x3::raw
+    [x3::lexeme[(digits >> -('.' >> *x3::char_('0', '9')) | ('.' >> digits)) >>
+                -(x3::char_("eE") >> -x3::char_("+-") >> digits)]][onNumber];
 
 /// A plain name; fails on statement keywords (see isReservedInExpr).
 const auto onName = [](auto &ctx) {
@@ -380,9 +382,8 @@ const auto onCallEnd = [](auto &ctx) {
   b.operands.resize(frame.height);
   ast::Location loc{frame.calleeLoc.begin, close.end()};
   if (frame.callee != "d") {
-    b.push(std::make_unique<ast::CallExpr>(loc, frame.calleeLoc,
-                                           std::move(frame.callee),
-                                           std::move(args)),
+    b.push(std::make_unique<ast::CallExpr>(
+               loc, frame.calleeLoc, std::move(frame.callee), std::move(args)),
            depth + 1);
     return;
   }
@@ -411,8 +412,8 @@ const auto onCallEnd = [](auto &ctx) {
 
 /// "expected ')' to close 'sin('", with a note at the opening parenthesis.
 const auto closeCallMsg = [](It where, Builder &b) {
-  SyntaxError err{where, "expected ')' to close '" + b.calls.back().callee +
-                             "('"};
+  SyntaxError err{where,
+                  "expected ')' to close '" + b.calls.back().callee + "('"};
   err.noteAt = b.openers.back();
   err.note = "'" + b.calls.back().callee + "(' is opened here";
   return err;
@@ -437,11 +438,10 @@ const auto expectedExprMsg = [](It where, Builder &b) {
 
 // call ::= ident '(' (')' | expr (',' expr)* ')')
 const auto closeParen = x3::raw[x3::lit(')')];
-const auto call =
-    (ident >> openParen)[onCallBegin] >>
-    (closeParen[onCallEnd] |
-     (expr >> *(',' >> expect(expectedExprMsg, expr)) >>
-      expect(closeCallMsg, closeParen[onCallEnd])));
+const auto call = (ident >> openParen)[onCallBegin] >>
+                  (closeParen[onCallEnd] |
+                   (expr >> *(',' >> expect(expectedExprMsg, expr)) >>
+                    expect(closeCallMsg, closeParen[onCallEnd])));
 
 const auto onOpenParen = [](auto &ctx) {
   builder(ctx).openers.push_back(x3::_attr(ctx).begin());
@@ -495,8 +495,8 @@ void foldChain(Builder &b) {
       cur = b.pop();
       continue;
     }
-    assert(tok.kind == ChainToken::Pow && b.chain.back().kind ==
-                                              ChainToken::Primary);
+    assert(tok.kind == ChainToken::Pow &&
+           b.chain.back().kind == ChainToken::Primary);
     b.chain.pop_back();
     Operand base = b.pop();
     ast::Location loc{base.expr->getLoc().begin, cur.expr->getLoc().end};
@@ -512,12 +512,11 @@ const auto onChainDone = [](auto &ctx) { foldChain(builder(ctx)); };
 
 // chain ::= '-'* primary ('^' '-'* primary)*
 const auto minus = x3::raw[x3::lit('-')][onMinus];
-const auto chain_def =
-    x3::eps[onChainBegin] >> *minus >>
-    expect(expectedExprMsg, primary[onChainPrimary]) >>
-    *(x3::raw[x3::lit('^')][onPow] >> *minus >>
-      expect(expectedExprMsg, primary[onChainPrimary])) >>
-    x3::eps[onChainDone];
+const auto chain_def = x3::eps[onChainBegin] >> *minus >>
+                       expect(expectedExprMsg, primary[onChainPrimary]) >>
+                       *(x3::raw[x3::lit('^')][onPow] >> *minus >>
+                         expect(expectedExprMsg, primary[onChainPrimary])) >>
+                       x3::eps[onChainDone];
 
 const auto onBinaryOp = [](auto &ctx) {
   Range r = x3::_attr(ctx);
@@ -537,14 +536,12 @@ const auto onBinary = [](auto &ctx) {
 };
 
 // term ::= chain (('*' | '/') chain)*
-const auto term_def =
-    chain >> *((x3::raw[x3::char_("*/")][onBinaryOp] >>
-                expect(expectedExprMsg, chain))[onBinary]);
+const auto term_def = chain >> *((x3::raw[x3::char_("*/")][onBinaryOp] >>
+                                  expect(expectedExprMsg, chain))[onBinary]);
 
 // expr ::= term (('+' | '-') term)*
-const auto expr_def =
-    term >> *((x3::raw[x3::char_("+-")][onBinaryOp] >>
-               expect(expectedExprMsg, term))[onBinary]);
+const auto expr_def = term >> *((x3::raw[x3::char_("+-")][onBinaryOp] >>
+                                 expect(expectedExprMsg, term))[onBinary]);
 
 BOOST_SPIRIT_DEFINE(expr, term, chain, primary)
 
@@ -556,9 +553,7 @@ const auto requiredExpr = expect(expectedExprMsg, expr);
 //===----------------------------------------------------------------------===//
 
 /// A name being declared: an identifier that is not a statement keyword.
-auto declName(const char *what) {
-  return expect(what, ident);
-}
+auto declName(const char *what) { return expect(what, ident); }
 
 const auto onListOpen = [](auto &ctx) {
   Builder &b = builder(ctx);
@@ -622,10 +617,9 @@ const auto onArgDone = [](auto &ctx) {
 // list     ::= '[' (expr (',' expr)*)? ']'
 // argValue ::= list | expr
 // arg      ::= ident ':' argValue
-const auto argList =
-    x3::raw[x3::lit('[')][onListOpen] >>
-    -(expr >> *(',' >> requiredExpr)) >>
-    expect(closeListMsg, x3::raw[x3::lit(']')][onArgList]);
+const auto argList = x3::raw[x3::lit('[')][onListOpen] >>
+                     -(expr >> *(',' >> requiredExpr)) >>
+                     expect(closeListMsg, x3::raw[x3::lit(']')][onArgList]);
 const auto argValue = argList | requiredExpr[onArgExpr];
 const auto expectedArgMsg = [](It where, Builder &b) {
   SyntaxError err{where, "expected an argument 'name: value'"};
@@ -634,9 +628,10 @@ const auto expectedArgMsg = [](It where, Builder &b) {
                                              : "(steps: 1000, ...)'");
   return err;
 };
-const auto arg = expect(expectedArgMsg, ident[onArgKey]) >>
-                 expect("expected ':' after the argument name", x3::lit(':')) >>
-                 argValue >> x3::eps[onArgDone];
+const auto arg =
+    expect(expectedArgMsg, ident[onArgKey]) >>
+    expect("expected ':' after the argument name", x3::lit(':')) >> argValue
+    >> x3::eps[onArgDone];
 
 /// "expected ')' to close 'mlp('" for argument lists.
 const auto closeArgsMsg = [](It where, Builder &b) {
@@ -659,20 +654,19 @@ const auto onArgsClose = [](auto &ctx) {
 };
 
 // argList ::= '(' (arg (',' arg)*)? ')'     (after the callee's name)
-const auto keywordArgs =
-    openParen[onArgsOpen] >>
-    (x3::lit(')')[onArgsClose] |
-     (arg >> *(',' >> arg) >>
-      expect(closeArgsMsg, x3::lit(')')[onArgsClose])));
+const auto keywordArgs = openParen[onArgsOpen] >>
+                         (x3::lit(')')[onArgsClose] |
+                          (arg >> *(',' >> arg) >>
+                           expect(closeArgsMsg, x3::lit(')')[onArgsClose])));
 
 // range ::= '[' expr ',' expr ']'
-const auto range =
-    expect("expected '[' to start a range '[A, B]'", x3::lit('[')) >>
-    requiredExpr >>
-    expect("expected ',' between the bounds of the range '[A, B]'",
-           x3::lit(',')) >>
-    requiredExpr >>
-    expect("expected ']' to close the range '[A, B]'", x3::lit(']'));
+const auto
+    range = expect("expected '[' to start a range '[A, B]'", x3::lit('[')) >>
+            requiredExpr >>
+            expect("expected ',' between the bounds of the range '[A, B]'",
+                   x3::lit(',')) >>
+            requiredExpr >>
+            expect("expected ']' to close the range '[A, B]'", x3::lit(']'));
 
 //===----------------------------------------------------------------------===//
 // Statements
@@ -700,9 +694,7 @@ const auto onStmtSpan = [](auto &ctx) {
     *b.lastStmtLoc = makeLoc(x3::_attr(ctx));
   b.lastStmtLoc = nullptr;
 };
-template <typename P> auto stmt(const P &p) {
-  return x3::raw[p][onStmtSpan];
-}
+template <typename P> auto stmt(const P &p) { return x3::raw[p][onStmtSpan]; }
 
 // model ::= 'model' ident
 const auto onModel = [](auto &ctx) {
@@ -718,9 +710,9 @@ const auto onModel = [](auto &ctx) {
   b.module.model.name = b.lastIdentStr();
   b.lastStmtLoc = &b.module.model.loc;
 };
-const auto modelStmt =
-    stmtKw("model") >>
-    expect("expected the model's name after 'model'", ident[onModel]);
+const auto modelStmt = stmtKw("model") >>
+                       expect("expected the model's name after 'model'",
+                              ident[onModel]);
 
 // const ::= 'const' ident '=' expr
 const auto onConstName = [](auto &ctx) {
@@ -736,10 +728,9 @@ const auto onConst = [](auto &ctx) {
   b.lastStmtLoc = &b.module.consts.back().loc;
 };
 const auto constStmt =
-    stmtKw("const") >>
-    declName("expected a name after 'const'")[onConstName] >>
-    expect("expected '=' after the const's name", x3::lit('=')) >>
-    requiredExpr >> x3::eps[onConst];
+    stmtKw("const") >> declName("expected a name after 'const'")[onConstName] >>
+    expect("expected '=' after the const's name", x3::lit('=')) >> requiredExpr
+    >> x3::eps[onConst];
 
 // param ::= 'param' ident '=' expr ('trainable')? ('in' range)?
 const auto onParamName = [](auto &ctx) {
@@ -765,10 +756,8 @@ const auto onParam = [](auto &ctx) {
   b.lastStmtLoc = &b.module.params.back().loc;
 };
 const auto paramStmt =
-    stmtKw("param") >>
-    declName("expected a name after 'param'")[onParamName] >>
-    expect("expected '=' and the param's value after its name",
-           x3::lit('=')) >>
+    stmtKw("param") >> declName("expected a name after 'param'")[onParamName] >>
+    expect("expected '=' and the param's value after its name", x3::lit('=')) >>
     requiredExpr[onParamValue] >> -kw("trainable")[onParamTrainable] >>
     -(kw("in") >> range[onParamRange]) >> x3::eps[onParam];
 
@@ -846,7 +835,8 @@ const auto onField = [](auto &ctx) {
   b.module.fields.push_back(std::move(b.fieldStmt));
   b.lastStmtLoc = &b.module.fields.back().loc;
 };
-const auto fieldCoord = expect("expected a coordinate name", ident[onFieldCoord]);
+const auto fieldCoord =
+    expect("expected a coordinate name", ident[onFieldCoord]);
 const auto fieldStmt =
     stmtKw("field")[onFieldBegin] >>
     declName("expected the field's name after 'field'")[onFieldName] >>
@@ -873,11 +863,10 @@ const auto onLet = [](auto &ctx) {
   b.module.lets.push_back(std::move(b.letStmt));
   b.lastStmtLoc = &b.module.lets.back().loc;
 };
-const auto letStmt = stmtKw("let") >>
-                     declName("expected a name after 'let'")[onLetName] >>
-                     expect("expected '=' after the let's name",
-                            x3::lit('=')) >>
-                     requiredExpr >> x3::eps[onLet];
+const auto letStmt =
+    stmtKw("let") >> declName("expected a name after 'let'")[onLetName] >>
+    expect("expected '=' after the let's name", x3::lit('=')) >> requiredExpr
+    >> x3::eps[onLet];
 
 // face   ::= ident '==' expr
 // region ::= ('in' 'interior' | 'on' 'boundary' | 'on' face ('or' face)*)
@@ -929,27 +918,30 @@ const auto gridRegion = failWith([](It where, It last, Builder &) -> bool {
                              "yet"};
   return true;
 });
-const auto face =
-    expect("expected a coordinate name after 'on' (or 'boundary')",
-           ident[onFaceCoord]) >>
-    expect("expected '==' after the coordinate's name", x3::lit("==")) >>
-    requiredExpr[onFace];
+const auto
+    face = expect("expected a coordinate name after 'on' (or 'boundary')",
+                  ident[onFaceCoord]) >>
+           expect("expected '==' after the coordinate's name", x3::lit("==")) >>
+           requiredExpr[onFace];
 /// `in boundary` / `on interior`: the other preposition was meant.
-const auto swappedPreposition = failWith([](It where, It last, Builder &) -> bool {
-  It end = where;
-  while (end < last && isIdentChar(*end))
-    ++end;
-  llvm::StringRef word(where, end - where);
-  if (word == "boundary")
-    throw SyntaxError{where, "the boundary is written 'on boundary', not 'in "
-                             "boundary'",
-                      end};
-  if (word == "interior")
-    throw SyntaxError{where, "the interior is written 'in interior', not 'on "
-                             "interior'",
-                      end};
-  return false;
-});
+const auto swappedPreposition =
+    failWith([](It where, It last, Builder &) -> bool {
+      It end = where;
+      while (end < last && isIdentChar(*end))
+        ++end;
+      llvm::StringRef word(where, end - where);
+      if (word == "boundary")
+        throw SyntaxError{where,
+                          "the boundary is written 'on boundary', not 'in "
+                          "boundary'",
+                          end};
+      if (word == "interior")
+        throw SyntaxError{where,
+                          "the interior is written 'in interior', not 'on "
+                          "interior'",
+                          end};
+      return false;
+    });
 const auto regionHead =
     (x3::raw[kw("in")][onRegionBegin] >>
      (x3::raw[kw("interior")][onInterior] | swappedPreposition |
@@ -964,8 +956,7 @@ const auto restriction =
     kw("in") >>
     expect("expected a coordinate name to restrict, e.g. 'in x in [0, 0.5]'",
            ident[onRestrictionCoord]) >>
-    expect("expected 'in' and a range after the coordinate's name",
-           kw("in")) >>
+    expect("expected 'in' and a range after the coordinate's name", kw("in")) >>
     range >> x3::eps[onRestriction];
 /// Extends the restriction (from its coordinate) and the region to ']'.
 const auto onRestrictionSpan = [](auto &ctx) {
@@ -973,8 +964,8 @@ const auto onRestrictionSpan = [](auto &ctx) {
   b.eqStmt.region.restrictions.back().loc.end = x3::_attr(ctx).end();
   b.eqStmt.region.loc.end = x3::_attr(ctx).end();
 };
-const auto region = expect(kRegionMsg, regionHead) >>
-                    *x3::raw[restriction][onRestrictionSpan];
+const auto region =
+    expect(kRegionMsg, regionHead) >> *x3::raw[restriction][onRestrictionSpan];
 
 // equation ::= 'equation' ident ':' expr '==' expr region
 //              ('samples' expr | 'weight' expr)*
@@ -1033,8 +1024,8 @@ const auto equationStmt =
     stmtKw("equation") >>
     declName("expected a name after 'equation'")[onEqName] >>
     expect("expected ':' after the equation's name", x3::lit(':')) >>
-    requiredExpr[onEqLhs] >> (x3::lit("==") | eqOperator) >>
-    requiredExpr[onEqRhs] >> region >>
+    requiredExpr[onEqLhs] >>
+    (x3::lit("==") | eqOperator) >> requiredExpr[onEqRhs] >> region >>
     *((x3::raw[kw("samples")][onSamplesKw] >> requiredExpr[onSamples]) |
       (x3::raw[kw("weight")][onWeightKw] >> requiredExpr[onWeight])) >>
     x3::eps[onEquation];
@@ -1156,10 +1147,10 @@ const auto badStatement = failWith([](It where, It last, Builder &b) -> bool {
 // statement ::= model | const | param | coord | net | field | let
 //             | equation | loss | train | exact
 // file      ::= statement* end-of-input
-const auto statement =
-    stmt(modelStmt) | stmt(constStmt) | stmt(paramStmt) | stmt(coordStmt) |
-    stmt(netStmt) | stmt(fieldStmt) | stmt(letStmt) | stmt(equationStmt) |
-    stmt(lossStmt) | stmt(trainStmt) | stmt(exactStmt) | badStatement;
+const auto statement = stmt(modelStmt) | stmt(constStmt) | stmt(paramStmt) |
+                       stmt(coordStmt) | stmt(netStmt) | stmt(fieldStmt) |
+                       stmt(letStmt) | stmt(equationStmt) | stmt(lossStmt) |
+                       stmt(trainStmt) | stmt(exactStmt) | badStatement;
 const auto file = *statement >> x3::eoi;
 
 //===----------------------------------------------------------------------===//
@@ -1184,9 +1175,8 @@ bool prescan(llvm::StringRef buf, Diagnostics &diags) {
       while (p < end && *p != '"' && *p != '\n' && *p != '\r') {
         unsigned char s = *p;
         if (s < 0x20 && s != '\t') {
-          diags.error({p, p + 1},
-                      "invalid character in string (byte 0x" +
-                          llvm::utohexstr(s, false, 2) + ")");
+          diags.error({p, p + 1}, "invalid character in string (byte 0x" +
+                                      llvm::utohexstr(s, false, 2) + ")");
           return false;
         }
         ++p;
@@ -1230,7 +1220,8 @@ bool prescan(llvm::StringRef buf, Diagnostics &diags) {
 
 std::unique_ptr<ast::Module> physc::parseModule(Diagnostics &diags) {
   llvm::SourceMgr &srcMgr = diags.getSourceMgr();
-  const llvm::MemoryBuffer *buf = srcMgr.getMemoryBuffer(srcMgr.getMainFileID());
+  const llvm::MemoryBuffer *buf =
+      srcMgr.getMemoryBuffer(srcMgr.getMainFileID());
   llvm::StringRef text = buf->getBuffer();
   auto module = std::make_unique<ast::Module>();
   module->filename = buf->getBufferIdentifier().str();
@@ -1247,8 +1238,8 @@ std::unique_ptr<ast::Module> physc::parseModule(Diagnostics &diags) {
     It first = text.begin(), last = text.end();
     Builder b(first, last, *module);
     try {
-      bool matched = x3::phrase_parse(first, last,
-                                      x3::with<BuilderTag>(b)[file], skipper);
+      bool matched =
+          x3::phrase_parse(first, last, x3::with<BuilderTag>(b)[file], skipper);
       if (!matched || first != last) {
         // `badStatement` throws on anything but the end of input, so this
         // only happens on inputs the grammar cannot describe at all.

@@ -27,11 +27,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
-#include <cmath>
 #include <functional>
+#include <map>
 
 using namespace physc;
 using llvm::isa;
@@ -58,22 +58,24 @@ bool isVectorOp(llvm::StringRef name) {
 
 const std::vector<std::string> &builtinFunctionNames() {
   static const std::vector<std::string> names = {
-      "sin",  "cos",  "tan", "exp", "log",     "sqrt",     "tanh",
-      "sinh", "cosh", "abs", "min", "max",     "sigmoid",  "softplus",
-      "d",    "grad", "div", "lap", "dot",     "norm"};
+      "sin",  "cos",  "tan", "exp", "log", "sqrt",    "tanh",
+      "sinh", "cosh", "abs", "min", "max", "sigmoid", "softplus",
+      "d",    "grad", "div", "lap", "dot", "norm"};
   return names;
 }
 
 /// Why `name` cannot be declared, or "" when it can.
 std::string reservedReason(llvm::StringRef name) {
   if (name == "pi" || name == "e")
-    return "'" + name.str() + "' is a built-in constant and cannot be redefined";
+    return "'" + name.str() +
+           "' is a built-in constant and cannot be redefined";
   if (llvm::is_contained(builtinFunctionNames(), name))
-    return "'" + name.str() + "' is a built-in function and cannot be redefined";
+    return "'" + name.str() +
+           "' is a built-in function and cannot be redefined";
   static const char *const keywords[] = {
-      "model", "const", "param", "space", "time", "net",  "field",
-      "let",   "equation", "loss", "train", "exact", "in", "on",
-      "or",    "constraint", "data", "dataset", "grid", "generate"};
+      "model", "const",      "param", "space",   "time",  "net",     "field",
+      "let",   "equation",   "loss",  "train",   "exact", "in",      "on",
+      "or",    "constraint", "data",  "dataset", "grid",  "generate"};
   for (const char *kw : keywords)
     if (name == kw)
       return "'" + name.str() + "' is a keyword and cannot be used as a name";
@@ -84,13 +86,20 @@ enum class SymKind { Const, Param, Coord, Net, Field, Let, Equation };
 
 const char *describe(SymKind kind) {
   switch (kind) {
-  case SymKind::Const: return "a const";
-  case SymKind::Param: return "a param";
-  case SymKind::Coord: return "a coordinate";
-  case SymKind::Net: return "a net";
-  case SymKind::Field: return "a field";
-  case SymKind::Let: return "a let";
-  case SymKind::Equation: return "an equation";
+  case SymKind::Const:
+    return "a const";
+  case SymKind::Param:
+    return "a param";
+  case SymKind::Coord:
+    return "a coordinate";
+  case SymKind::Net:
+    return "a net";
+  case SymKind::Field:
+    return "a field";
+  case SymKind::Let:
+    return "a let";
+  case SymKind::Equation:
+    return "an equation";
   }
   return "a name";
 }
@@ -141,9 +150,9 @@ private:
   llvm::StringMap<Symbol> symbols;
   std::vector<bool> constOk;
   std::vector<bool> fieldOk;
-  std::vector<int> letOrder;   ///< ast let index -> index in out.lets
-  std::vector<Info> letInfo;   ///< by ast let index
-  std::vector<bool> letDone;   ///< checked (in dependency order)
+  std::vector<int> letOrder; ///< ast let index -> index in out.lets
+  std::vector<Info> letInfo; ///< by ast let index
+  std::vector<bool> letDone; ///< checked (in dependency order)
   std::vector<bool> letOk;
   unsigned numSpace = 0;
 
@@ -271,10 +280,14 @@ std::vector<std::string> SemaImpl::coordNames() const {
 
 std::string SemaImpl::contextName(const Scope &scope) {
   switch (scope.ctx) {
-  case Context::Const: return "a constant expression";
-  case Context::Field: return "the definition of field '" + scope.owner + "'";
-  case Context::Body: return "this expression";
-  case Context::Exact: return "the exact solution of '" + scope.owner + "'";
+  case Context::Const:
+    return "a constant expression";
+  case Context::Field:
+    return "the definition of field '" + scope.owner + "'";
+  case Context::Body:
+    return "this expression";
+  case Context::Exact:
+    return "the exact solution of '" + scope.owner + "'";
   }
   return "this expression";
 }
@@ -396,8 +409,8 @@ Info SemaImpl::checkName(ast::NameExpr &e, const Scope &scope) {
   if (!sym) {
     std::string msg = "unknown name '" + e.name + "'";
     if (mathArity(e.name) || isVectorOp(e.name))
-      error(e.getLoc(), "'" + e.name + "' is a function; call it as '" +
-                            e.name + "(...)'");
+      error(e.getLoc(),
+            "'" + e.name + "' is a function; call it as '" + e.name + "(...)'");
     else {
       std::vector<std::string> candidates = visibleNames(scope);
       if (e.name.size() == 1) // 'x' -> 'e' would be noise
@@ -445,7 +458,7 @@ Info SemaImpl::checkName(ast::NameExpr &e, const Scope &scope) {
         (sym->index >= int(scope.allowedCoords.size()) ||
          !scope.allowedCoords.test(sym->index)))
       return notAllowed("'" + e.name + "' is not a coordinate of field '" +
-                        scope.owner + "'",
+                            scope.owner + "'",
                         "add it to the field's coordinates: '" + scope.owner +
                             "(..., " + e.name + ")'");
     e.ref = ast::NameKind::Coord;
@@ -455,7 +468,7 @@ Info SemaImpl::checkName(ast::NameExpr &e, const Scope &scope) {
   case SymKind::Field: {
     if (scope.ctx != Context::Body)
       return notAllowed("field '" + e.name + "' cannot be used in " +
-                        contextName(scope),
+                            contextName(scope),
                         scope.ctx == Context::Field
                             ? "a field is defined by nets, coordinates, "
                               "consts and params"
@@ -473,7 +486,7 @@ Info SemaImpl::checkName(ast::NameExpr &e, const Scope &scope) {
   case SymKind::Let: {
     if (scope.ctx != Context::Body)
       return notAllowed("let '" + e.name + "' cannot be used in " +
-                        contextName(scope),
+                            contextName(scope),
                         scope.ctx == Context::Field
                             ? "a field is defined by nets, coordinates, "
                               "consts and params"
@@ -529,8 +542,8 @@ Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
 
   if (isVectorOp(e.callee)) {
     if (scope.ctx != Context::Body)
-      return fail(e.calleeLoc, "'" + e.callee + "' cannot be used in " +
-                                   contextName(scope),
+      return fail(e.calleeLoc,
+                  "'" + e.callee + "' cannot be used in " + contextName(scope),
                   scope.ctx == Context::Field
                       ? "derivatives of fields belong in equations and lets"
                       : "");
@@ -591,8 +604,8 @@ Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
           spaceNames += (spaceNames.empty() ? "" : ", ") + c.name;
       return fail(e.getLoc(),
                   "'div' takes " + plural(numSpace, "component") +
-                      " (one per space coordinate: " + spaceNames +
-                      "), got " + std::to_string(nargs),
+                      " (one per space coordinate: " + spaceNames + "), got " +
+                      std::to_string(nargs),
                   "or a single vector, e.g. div(k * grad(u))");
     }
     for (size_t i = 0; i < nargs; ++i)
@@ -605,8 +618,9 @@ Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
   if (sym && sym->kind == SymKind::Net) {
     if (scope.ctx != Context::Field)
       return fail(e.calleeLoc,
-                  "net '" + e.callee + "' can only be called in a field "
-                                       "definition",
+                  "net '" + e.callee +
+                      "' can only be called in a field "
+                      "definition",
                   "define 'field u(...) = " + e.callee +
                       "(...)' and use 'u' here");
     return checkNetCall(e, scope, sym->index, /*allowMultiOutput=*/false);
@@ -621,9 +635,10 @@ Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
                 hint);
   }
   if (e.callee == "mse" || e.callee == "l1")
-    return fail(e.calleeLoc, "'" + e.callee + "' is only meaningful in "
-                                               "'loss', where it is not "
-                                               "supported yet");
+    return fail(e.calleeLoc, "'" + e.callee +
+                                 "' is only meaningful in "
+                                 "'loss', where it is not "
+                                 "supported yet");
   std::vector<std::string> candidates = builtinFunctionNames();
   if (scope.ctx == Context::Field)
     for (std::string &n : namesOf(SymKind::Net))
@@ -647,10 +662,10 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
   if (n.in == 0) // the net itself is in error
     return info.ok = false, info;
   if (int(e.args.size()) != n.in) {
-    error(e.getLoc(), "net '" + e.callee + "' takes " + std::to_string(n.in) +
-                          " input" + (n.in == 1 ? "" : "s") + " ('in: " +
-                          std::to_string(n.in) + "'), but is called with " +
-                          std::to_string(e.args.size()));
+    error(e.getLoc(),
+          "net '" + e.callee + "' takes " + std::to_string(n.in) + " input" +
+              (n.in == 1 ? "" : "s") + " ('in: " + std::to_string(n.in) +
+              "'), but is called with " + std::to_string(e.args.size()));
     diags.note(n.loc, "'" + e.callee + "' is defined here");
     info.ok = false;
   }
@@ -734,11 +749,16 @@ std::optional<double> SemaImpl::evaluate(const ast::Expr &e) const {
     if (!l || !r)
       return std::nullopt;
     switch (b.op) {
-    case '+': return *l + *r;
-    case '-': return *l - *r;
-    case '*': return *l * *r;
-    case '/': return *l / *r;
-    default: return std::pow(*l, *r);
+    case '+':
+      return *l + *r;
+    case '-':
+      return *l - *r;
+    case '*':
+      return *l * *r;
+    case '/':
+      return *l / *r;
+    default:
+      return std::pow(*l, *r);
     }
   }
   case ast::Expr::Kind::Call: {
@@ -765,8 +785,7 @@ std::optional<double> SemaImpl::evaluate(const ast::Expr &e) const {
         .Case("cosh", [&] { return std::cosh(x); })
         .Case("abs", [&] { return std::fabs(x); })
         .Case("sigmoid", [&] { return 1 / (1 + std::exp(-x)); })
-        .Case("softplus",
-              [&] { return x > 30 ? x : std::log1p(std::exp(x)); })
+        .Case("softplus", [&] { return x > 30 ? x : std::log1p(std::exp(x)); })
         .Case("min", [&] { return std::min(x, a[1]); })
         .Default([&] { return std::max(x, a[1]); })();
   }
@@ -788,16 +807,15 @@ std::optional<double> SemaImpl::foldConst(ast::Expr &e, llvm::StringRef what,
     return std::nullopt;
   }
   if (!std::isfinite(*v)) {
-    error(e.getLoc(), what + " evaluates to " +
-                          (std::isnan(*v) ? "NaN" : "infinity"));
+    error(e.getLoc(),
+          what + " evaluates to " + (std::isnan(*v) ? "NaN" : "infinity"));
     return std::nullopt;
   }
   return v;
 }
 
-std::optional<int64_t> SemaImpl::foldInteger(ast::Expr &e,
-                                             llvm::StringRef what, int64_t lo,
-                                             int64_t hi) {
+std::optional<int64_t> SemaImpl::foldInteger(ast::Expr &e, llvm::StringRef what,
+                                             int64_t lo, int64_t hi) {
   std::optional<double> v = foldConst(e, what);
   if (!v)
     return std::nullopt;
@@ -911,13 +929,13 @@ std::optional<double> SemaImpl::argNumber(ast::Arg &arg,
       return out.constValues[sym->index];
     }
     if (sym)
-      error(valueLoc, "expected a number for " + what + ", but '" +
-                          arg.ident + "' is " + describe(sym->kind));
+      error(valueLoc, "expected a number for " + what + ", but '" + arg.ident +
+                          "' is " + describe(sym->kind));
     else
-      error(valueLoc,
-            "expected a number for " + what + ", got '" + arg.ident + "'",
-            didYouMean(Diagnostics::nearest(arg.ident,
-                                            namesOf(SymKind::Const))));
+      error(
+          valueLoc,
+          "expected a number for " + what + ", got '" + arg.ident + "'",
+          didYouMean(Diagnostics::nearest(arg.ident, namesOf(SymKind::Const))));
     return std::nullopt;
   }
   }
@@ -977,14 +995,13 @@ bool checkKeys(std::vector<ast::Arg> &args,
 
 /// The value of an identifier argument among `choices`; `unsupported` lists
 /// values of the language reference that are not implemented yet.
-std::optional<std::string> identChoice(ast::Arg &arg,
-                                       const std::vector<std::string> &choices,
-                                       const std::vector<std::string> &unsupported,
-                                       llvm::StringRef what,
-                                       Diagnostics &diags) {
+std::optional<std::string>
+identChoice(ast::Arg &arg, const std::vector<std::string> &choices,
+            const std::vector<std::string> &unsupported, llvm::StringRef what,
+            Diagnostics &diags) {
   if (arg.kind != ast::Arg::Kind::Ident) {
-    diags.error(argValueLoc(arg), "expected " + what + " (" +
-                                      llvm::join(choices, ", ") + ")");
+    diags.error(argValueLoc(arg),
+                "expected " + what + " (" + llvm::join(choices, ", ") + ")");
     return std::nullopt;
   }
   if (llvm::is_contained(choices, arg.ident))
@@ -1003,9 +1020,8 @@ std::optional<std::string> identChoice(ast::Arg &arg,
 }
 
 void SemaImpl::checkNets() {
-  static const std::vector<std::string> keys = {"in",    "out",   "hidden",
-                                                "width", "depth", "act",
-                                                "init"};
+  static const std::vector<std::string> keys = {
+      "in", "out", "hidden", "width", "depth", "act", "init"};
   static const std::vector<std::string> acts = {"tanh",     "sin",   "gelu",
                                                 "softplus", "swish", "sigmoid"};
   static const std::vector<std::string> inits = {"glorot", "he"};
@@ -1104,13 +1120,15 @@ void SemaImpl::checkNets() {
       continue;
     }
     if (!hasIn) {
-      error(n.nameLoc, "net '" + n.name + "' needs its number of inputs, "
-                       "e.g. 'in: 2'");
+      error(n.nameLoc, "net '" + n.name +
+                           "' needs its number of inputs, "
+                           "e.g. 'in: 2'");
       ok = false;
     }
     if (!hasOut) {
-      error(n.nameLoc, "net '" + n.name + "' needs its number of outputs, "
-                       "e.g. 'out: 1'");
+      error(n.nameLoc, "net '" + n.name +
+                           "' needs its number of outputs, "
+                           "e.g. 'out: 1'");
       ok = false;
     }
     if (hidden && (width || depth)) {
@@ -1121,8 +1139,9 @@ void SemaImpl::checkNets() {
       error(n.nameLoc,
             width || depth
                 ? "net '" + n.name + "' needs both 'width' and 'depth'"
-                : "net '" + n.name + "' needs its hidden layers: 'hidden: "
-                                     "[64, 64]' or 'width: 64, depth: 2'");
+                : "net '" + n.name +
+                      "' needs its hidden layers: 'hidden: "
+                      "[64, 64]' or 'width: 64, depth: 2'");
       ok = false;
     } else if (!hidden && w && dpt) {
       cn.hidden.assign(size_t(dpt), int(w));
@@ -1145,7 +1164,8 @@ void SemaImpl::checkFields() {
     cf.value = f.value.get();
     cf.loc = f.nameLocs.front();
     bool ok = true;
-    Scope scope{Context::Field, INT_MAX, llvm::SmallBitVector(out.coords.size()),
+    Scope scope{Context::Field, INT_MAX,
+                llvm::SmallBitVector(out.coords.size()),
                 llvm::join(f.names, ", ")};
     for (auto [k, name] : llvm::enumerate(f.coords)) {
       const Symbol *sym = lookup(name);
@@ -1191,11 +1211,13 @@ void SemaImpl::checkFields() {
       if (!info.ok)
         continue;
       if (net.out != int(f.names.size())) {
-        error(f.value->getLoc(),
-              "net '" + net.name + "' has " + std::to_string(net.out) +
-                  " output" + (net.out == 1 ? "" : "s") + ", but the field "
-                  "names " + std::to_string(f.names.size()) + " (" +
-                  llvm::join(f.names, ", ") + ")");
+        error(f.value->getLoc(), "net '" + net.name + "' has " +
+                                     std::to_string(net.out) + " output" +
+                                     (net.out == 1 ? "" : "s") +
+                                     ", but the field "
+                                     "names " +
+                                     std::to_string(f.names.size()) + " (" +
+                                     llvm::join(f.names, ", ") + ")");
         diags.note(net.loc, "'" + net.name + "' is defined here");
         continue;
       }
@@ -1334,10 +1356,10 @@ bool SemaImpl::checkRegion(ast::EquationStmt &eq, CheckedRegion &region) {
     }
     const CheckedCoord &cc = out.coords[c];
     if (*v < cc.lo || *v > cc.hi) {
-      error(f.value->getLoc(),
-            "face '" + f.coord + " == " + formatNumber(*v) +
-                "' is outside the range of '" + f.coord + "' [" +
-                formatNumber(cc.lo) + ", " + formatNumber(cc.hi) + "]");
+      error(f.value->getLoc(), "face '" + f.coord + " == " + formatNumber(*v) +
+                                   "' is outside the range of '" + f.coord +
+                                   "' [" + formatNumber(cc.lo) + ", " +
+                                   formatNumber(cc.hi) + "]");
       ok = false;
       continue;
     }
@@ -1400,15 +1422,15 @@ void SemaImpl::checkEquations() {
             "residual");
     checkRegion(eq, ce.region);
     if (eq.samples) {
-      if (auto n = foldInteger(*eq.samples, "'samples'", 1,
-                               int64_t(kMaxSamples)))
+      if (auto n =
+              foldInteger(*eq.samples, "'samples'", 1, int64_t(kMaxSamples)))
         ce.samples = *n;
     }
     if (eq.weight) {
       if (auto w = foldConst(*eq.weight, "'weight'")) {
         if (*w < 0)
-          error(eq.weight->getLoc(), "'weight' must not be negative, got " +
-                                         formatNumber(*w));
+          error(eq.weight->getLoc(),
+                "'weight' must not be negative, got " + formatNumber(*w));
         ce.weight = *w;
       }
     }
@@ -1472,8 +1494,9 @@ void SemaImpl::checkLoss() {
         return l;
       }
       if (sym && sym->kind != SymKind::Const) {
-        error(e.getLoc(), "'" + n.name + "' is " + describe(sym->kind) +
-                              "; the loss combines equations",
+        error(e.getLoc(),
+              "'" + n.name + "' is " + describe(sym->kind) +
+                  "; the loss combines equations",
               sym->kind == SymKind::Param
                   ? "weights in the loss must be consts"
                   : "name an equation, e.g. 'equation " + n.name +
@@ -1546,8 +1569,10 @@ void SemaImpl::checkLoss() {
     case ast::Expr::Kind::Call: {
       auto &c = llvm::cast<ast::CallExpr>(e);
       if (c.callee == "mse" || c.callee == "l1") {
-        error(c.calleeLoc, "'" + c.callee + "(...)' in the loss is not "
-                                             "supported yet",
+        error(c.calleeLoc,
+              "'" + c.callee +
+                  "(...)' in the loss is not "
+                  "supported yet",
               "a bare equation name means its mean squared residual");
         l.ok = false;
         return l;
@@ -1577,9 +1602,9 @@ void SemaImpl::checkLoss() {
   }
   for (auto [eq, w] : total.terms) {
     if (w < 0 || !std::isfinite(w)) {
-      error(total.where[eq],
-            "the weight of '" + m.equations[eq].name + "' in the loss is " +
-                formatNumber(w) + "; weights must be finite and >= 0");
+      error(total.where[eq], "the weight of '" + m.equations[eq].name +
+                                 "' in the loss is " + formatNumber(w) +
+                                 "; weights must be finite and >= 0");
       continue;
     }
     out.lossWeights[eq] = w;
@@ -1646,7 +1671,8 @@ void SemaImpl::checkTrain() {
     for (const Key &k : *keys)
       stage.args[k.name] = k.def;
     for (ast::Arg &arg : call.args) {
-      auto key = llvm::find_if(*keys, [&](const Key &k) { return arg.key == k.name; });
+      auto key =
+          llvm::find_if(*keys, [&](const Key &k) { return arg.key == k.name; });
       if (key == keys->end())
         continue;
       std::optional<double> v = argNumber(arg, call.name);
@@ -1659,8 +1685,8 @@ void SemaImpl::checkTrain() {
               "'" + arg.key + "' of '" + call.name + "' must be " +
                   (key->integer ? "an integer " : "") + "in " +
                   (key->loOpen ? "(" : "[") + formatNumber(key->lo) + ", " +
-                  formatNumber(key->hi) + (key->hiOpen ? ")" : "]") +
-                  ", got " + formatNumber(*v));
+                  formatNumber(key->hi) + (key->hiOpen ? ")" : "]") + ", got " +
+                  formatNumber(*v));
         continue;
       }
       stage.args[arg.key] = *v;
@@ -1692,12 +1718,11 @@ void SemaImpl::checkExacts() {
                                "; 'exact' gives the solution of a field");
       else
         error(ex.fieldLoc, "unknown field '" + ex.field + "'",
-              didYouMean(Diagnostics::nearest(ex.field,
-                                              namesOf(SymKind::Field))));
+              didYouMean(
+                  Diagnostics::nearest(ex.field, namesOf(SymKind::Field))));
       continue;
     }
-    auto [it, inserted] =
-        seen.try_emplace({sym->index, sym->output}, &ex);
+    auto [it, inserted] = seen.try_emplace({sym->index, sym->output}, &ex);
     if (!inserted) {
       error(ex.fieldLoc, "field '" + ex.field + "' has two exact solutions");
       diags.note(it->second->fieldLoc, "the first is given here");
@@ -1771,7 +1796,9 @@ void SemaImpl::checkRequired() {
   }
   std::string list;
   for (auto [i, n] : llvm::enumerate(missing))
-    list += std::string(i == 0 ? "" : i + 1 == missing.size() ? " or " : ", ") +
+    list += std::string(i == 0                    ? ""
+                        : i + 1 == missing.size() ? " or "
+                                                  : ", ") +
             n->what;
   error(m.model.loc, model + " is incomplete: it has no " + list,
         "a model needs at least one coordinate, net, field and equation, "

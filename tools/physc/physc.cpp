@@ -71,9 +71,10 @@ const EmitKindInfo emitKinds[] = {
      "what semantic analysis concluded: ranges, folded consts, nets with "
      "defaults, regions, loss weights, optimizer stages"},
 };
-cl::list<std::string> emitArgs(cl::Positional,
-                               cl::desc("<kind> <file.phys>  (kinds: ast, checked)"),
-                               cl::sub(emitCmd));
+cl::list<std::string>
+    emitArgs(cl::Positional,
+             cl::desc("<kind> <file.phys>  (kinds: ast, checked)"),
+             cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
     cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
