@@ -1264,8 +1264,11 @@ void SemaImpl::checkLets() {
   // Only lets whose name resolves to themselves take part (a duplicate name
   // was reported by declare()).
   std::vector<std::vector<int>> refs(n);
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i = 0; i < n; ++i) {
     collectLetRefs(*m.lets[i].value, refs[i]);
+    llvm::sort(refs[i]);
+    refs[i].erase(std::unique(refs[i].begin(), refs[i].end()), refs[i].end());
+  }
 
   // Depth-first search in source order; an edge to a let on the current path
   // closes a cycle, which is reported once, at the let where it is entered.
@@ -1273,34 +1276,53 @@ void SemaImpl::checkLets() {
   std::vector<State> state(n, Unvisited);
   std::vector<bool> inCycle(n, false);
   std::vector<int> path, topo;
-  std::function<void(int)> visit = [&](int v) {
-    state[v] = OnPath;
-    path.push_back(v);
-    for (int w : refs[v]) {
+  // Iterative, so that a long chain of lets cannot overflow the stack.
+  auto reportCycle = [&](int w) {
+    auto start = llvm::find(path, w);
+    size_t length = path.end() - start;
+    std::string chain;
+    for (auto it = start; it != path.end(); ++it) {
+      inCycle[*it] = true;
+      // A long cycle is shown by its first four and last two lets.
+      size_t pos = it - start;
+      if (length > 8 && pos >= 4 && pos + 2 < length) {
+        if (pos == 4)
+          chain += "... (" + std::to_string(length - 6) + " more) -> ";
+        continue;
+      }
+      chain += m.lets[*it].name + " -> ";
+    }
+    chain += m.lets[w].name;
+    if (path.back() == w)
+      error(m.lets[w].nameLoc, "let '" + m.lets[w].name + "' refers to itself");
+    else
+      error(m.lets[w].nameLoc, "cycle among lets: " + chain);
+  };
+  for (size_t root = 0; root < n; ++root) {
+    if (state[root] != Unvisited)
+      continue;
+    std::vector<std::pair<int, size_t>> stack = {{int(root), 0}};
+    state[root] = OnPath;
+    path.push_back(int(root));
+    while (!stack.empty()) {
+      auto &[v, next] = stack.back();
+      if (next == refs[v].size()) {
+        state[v] = Finished;
+        topo.push_back(v);
+        path.pop_back();
+        stack.pop_back();
+        continue;
+      }
+      int w = refs[v][next++];
       if (state[w] == OnPath) {
-        auto start = llvm::find(path, w);
-        std::string chain;
-        for (auto it = start; it != path.end(); ++it) {
-          chain += m.lets[*it].name + " -> ";
-          inCycle[*it] = true;
-        }
-        chain += m.lets[w].name;
-        if (path.back() == w)
-          error(m.lets[w].nameLoc,
-                "let '" + m.lets[w].name + "' refers to itself");
-        else
-          error(m.lets[w].nameLoc, "cycle among lets: " + chain);
+        reportCycle(w);
       } else if (state[w] == Unvisited) {
-        visit(w);
+        state[w] = OnPath;
+        path.push_back(w);
+        stack.push_back({w, 0});
       }
     }
-    path.pop_back();
-    state[v] = Finished;
-    topo.push_back(v);
-  };
-  for (size_t i = 0; i < n; ++i)
-    if (state[i] == Unvisited)
-      visit(int(i));
+  }
 
   for (auto [pos, i] : llvm::enumerate(topo)) {
     letOrder[i] = int(pos);

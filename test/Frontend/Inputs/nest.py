@@ -6,7 +6,9 @@ usage: nest.py KIND N
   minus   ----1            N unary minuses
   sum     1+1+...+1        N additions (a left-leaning tree N deep)
   power   2^2^...^1        N powers (a right-leaning tree N deep)
-The const is on line 2, starting at column 11.
+  lets    1                and N lets, each using the next: l0 = l1 + u, ...
+  cycle   1                and N lets in one cycle: l0 = l1 + u, ..., l(N-1) = l0
+The const is on line 2, starting at column 11; the lets follow the model.
 """
 import sys
 
@@ -17,7 +19,7 @@ expr = {
     "minus": "-" * n + "1",
     "sum": "1+" * n + "1",
     "power": "1^" * n + "1",
-}[kind]
+}.get(kind, "1")
 sys.stdout.write(
     "model deep\n"
     "const a = " + expr + "\n"
@@ -28,3 +30,9 @@ sys.stdout.write(
     "equation bc: u == 0 on x == 0 or x == 1\n"
     "loss pde + bc\n"
     "train adam(lr: 1e-3, steps: 1)\n")
+if kind in ("lets", "cycle"):
+    for i in range(n):
+        nxt = i + 1 if kind == "lets" or i + 1 < n else 0
+        sys.stdout.write("let l%d = l%d + u\n" % (i, nxt))
+    if kind == "lets":
+        sys.stdout.write("let l%d = u\n" % n)
