@@ -623,9 +623,8 @@ const auto argList = x3::raw[x3::lit('[')][onListOpen] >>
 const auto argValue = argList | requiredExpr[onArgExpr];
 const auto expectedArgMsg = [](It where, Builder &b) {
   SyntaxError err{where, "expected an argument 'name: value'"};
-  err.hint = "arguments are named, e.g. '" + b.calls.back().callee +
-             (b.calls.back().callee == "mlp" ? "(in: 2, out: 1, ...)'"
-                                             : "(steps: 1000, ...)'");
+  err.hint = "arguments are named, as in '" + b.calls.back().callee +
+             "(key: value, ...)'";
   return err;
 };
 const auto arg =
