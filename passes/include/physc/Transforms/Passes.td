@@ -1,0 +1,131 @@
+//===- Passes.td - The physc lowering pipeline -------------*- tablegen -*-===//
+//
+// Part of physc. The stages, in order (physc emit STAGE prints each):
+//   1. phys-outline-kernels       model      -> one phys.kernel per use
+//   2. phys-annotate-derivatives  (analysis) -> jet index sets, printable
+//   3. phys-expand-derivatives    d(), nets  -> Taylor jets over matvec rows
+//   4. phys-build-adjoint         loss       -> loss + reverse sweep
+//   5. phys-fuse-kernels          kernels    -> point-loop functions
+//   6. phys-to-cpu                functions  -> LLVM dialect, JIT-able
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSC_TRANSFORMS_PASSES
+#define PHYSC_TRANSFORMS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def OutlineKernels : Pass<"phys-outline-kernels", "::physc::phys::ModelOp"> {
+  let summary = "Clone each pointwise program into a phys.kernel";
+  let description = [{
+    Creates, inside the model, the kernels the runtime calls:
+    - `FIELD_eval` (kind `eval`) for every field, and `EXACT_eval` for every
+      exact given by an expression;
+    - `EQ_loss_grad` (kind `loss_grad`) for every equation, whose body is the
+      residual followed by `phys.accum_loss` of its masked square;
+    - `EQ_jets` (kind `jets`) for every equation that takes derivatives: for
+      each `phys.d %v wrt [a, b, ...]` it yields `v, d(v,a), d(v,a,b), ...`
+      with `checks` saying which yield is the derivative of which, so that
+      `physc gradcheck` can verify every jet order against finite
+      differences of the order below.
+    Field calls are inlined: `phys.field_call @u(%x, %t)` => the body of
+    `@u` with its arguments replaced.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AnnotateDerivatives : Pass<"phys-annotate-derivatives",
+                               "::physc::phys::ModelOp"> {
+  let summary = "Attach the derivative analysis to every op, for inspection";
+  let description = [{
+    The derivative analysis walks each kernel backwards and computes, for
+    every value, the downward-closed set of multi-indices of its Taylor jet
+    that the kernel needs: `phys.d %v wrt [@x, @x]` needing {0} of its result
+    needs {(2,0)} + lower of `v`; any other op passes its result's set to
+    its operands. This pass writes the sets as `jet = [[0,0],[1,0],...]`
+    attributes (multi-indices over the model's coordinates) so tests can see
+    them; `phys-expand-derivatives` computes the same analysis itself.
+  }];
+}
+
+def ExpandDerivatives : Pass<"phys-expand-derivatives",
+                             "::physc::phys::ModelOp"> {
+  let summary = "Replace phys.d and net calls by Taylor-mode jets";
+  let description = [{
+    Every value `v` becomes its truncated Taylor coefficients
+    c_a = d^a v / a! over the index set of the derivative analysis; then
+    - `v + w`, `v - w`        => componentwise;
+    - `v * w`                 => (vw)_g = sum_{a+b=g} v_a w_b (Leibniz);
+    - `f(v)`                  => sum_k f^(k)(v_0)/k! (v - v_0)^k (Faa di
+                                 Bruno), with f^(k) from closed towers:
+                                 d(tanh(z)) => (1 - tanh(z)^2) * d(z), ...;
+    - `phys.d %v wrt b`       => c_g(d^b v) = c_(g+b)(v) (g+b)!/g!;
+    - `phys.net_call @N(...)` => per layer, `phys.matvec` of every jet
+                                 component (bias on the value only) and the
+                                 activation's composition on whole rows.
+    Derivative components are shared, not recomputed: each coefficient is
+    one SSA value, products of known-zero components are never built, and
+    CSE merges the rest.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def BuildAdjoint : Pass<"phys-build-adjoint", "::physc::phys::ModelOp"> {
+  let summary = "Append the reverse sweep for the parameter gradient";
+  let description = [{
+    In every `loss_grad` kernel, seeds d(loss)/d(r^2) = 1 at each
+    `phys.accum_loss` and walks the jet program backwards, op by op:
+      d(a * b)          => da += dr * b,  db += dr * a
+      d(a / b)          => da += dr / b,  db -= dr * r / b
+      d(tanh(z))        => dz += dr * (1 - r^2)
+      d(matvec_l(x))    => dx += matvec_t_l(dy), dW_l += dy x^T, db_l += dy
+    Only values that depend on network parameters get adjoints. The result
+    is one straight-line program: residual, loss, gradient.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def FuseKernels : Pass<"phys-fuse-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn each phys.kernel into one point-loop function";
+  let description = [{
+    Each kernel becomes `func.func @MODEL_KERNEL(params, points, ld, n, rt,
+    out...)` that loops over tiles of `lanes` points held in vector
+    registers. Rows (`tensor<W x f64>`) live in stack scratch reused by
+    liveness; runs of elementwise row ops become one loop over W;
+    `phys.matvec` a loop of broadcast FMAs over the weights. Parameter
+    gradients are summed per lane in one buffer and reduced once at the end;
+    nothing per point leaves the kernel.
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", "\"f32\"",
+           "Element type of the generated code: f32 or f64">,
+    Option<"lanes", "lanes", "unsigned", "16",
+           "Points per vector tile">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def ApproximateMath : Pass<"phys-approximate-math", "::mlir::func::FuncOp"> {
+  let summary = "Vectorisable polynomial approximations of f32 tanh, exp, ...";
+  let description = [{
+    `math.tanh : vector<16xf32>` => a rational approximation in arith ops, so
+    the activation stays in vector registers instead of sixteen libm calls.
+    Only f32 (and vectors of f32) are rewritten: f64 kernels, used for
+    checks, keep exact libm calls.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::x86vector::X86VectorDialect"];
+}
+
+#endif // PHYSC_TRANSFORMS_PASSES

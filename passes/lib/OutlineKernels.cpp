@@ -1,0 +1,168 @@
+//===- OutlineKernels.cpp - One phys.kernel per pointwise program ---------===//
+//
+// Part of physc. Equations, fields and exacts stay in the model as the
+// description the runtime reads (regions, samples, weights); the code that
+// runs lives in kernels cloned from their bodies, with field calls inlined.
+//
+//===----------------------------------------------------------------------===//
+
+#include "physc/Transforms/Passes.h"
+
+#include "mlir/IR/IRMapping.h"
+
+namespace physc {
+#define GEN_PASS_DEF_OUTLINEKERNELS
+#include "physc/Transforms/Passes.h.inc"
+} // namespace physc
+
+using namespace mlir;
+using namespace physc;
+using namespace physc::phys;
+
+namespace {
+
+/// Replaces every phys.field_call in `block` by a copy of the field's body.
+/// Fields may call fields; a chain deeper than 64 is a cycle.
+LogicalResult inlineFieldCalls(ModelOp model, Block &block) {
+  for (int round = 0; round < 64; ++round) {
+    SmallVector<FieldCallOp> calls;
+    block.walk([&](FieldCallOp c) { calls.push_back(c); });
+    if (calls.empty())
+      return success();
+    for (FieldCallOp call : calls) {
+      auto field = model.lookupSymbol<FieldOp>(call.getFieldAttr());
+      if (!field)
+        return call.emitOpError("unknown field ") << call.getFieldAttr();
+      Block &fb = field.getBody().front();
+      IRMapping map;
+      for (auto [arg, v] : llvm::zip(fb.getArguments(), call.getArgs()))
+        map.map(arg, v);
+      OpBuilder b(call);
+      for (Operation &op : fb.without_terminator())
+        b.clone(op, map);
+      auto yield = cast<YieldOp>(fb.getTerminator());
+      call.getResult().replaceAllUsesWith(map.lookup(yield.getValues()[0]));
+      call.erase();
+    }
+  }
+  return model.emitOpError("field calls nest deeper than 64 (a cycle?)");
+}
+
+struct OutlineKernelsPass
+    : public physc::impl::OutlineKernelsBase<OutlineKernelsPass> {
+  void runOnOperation() override {
+    ModelOp model = getOperation();
+    auto coords = model.getCoords();
+    Block &modelBody = model.getBody().front();
+    OpBuilder b(model.getContext());
+    b.setInsertionPointToEnd(&modelBody);
+    Location loc = model.getLoc();
+    SmallVector<Type> argTypes(coords.size(), b.getF64Type());
+    SmallVector<Location> argLocs;
+    for (CoordOp c : coords)
+      argLocs.push_back(c.getLoc());
+
+    auto newKernel = [&](Location l, StringRef name, StringRef kind,
+                         StringRef source) {
+      auto k = b.create<KernelOp>(l, name, kind,
+                                  FlatSymbolRefAttr::get(b.getContext(), source),
+                                  ArrayAttr());
+      b.createBlock(&k.getBody(), {}, argTypes, argLocs);
+      b.setInsertionPointToEnd(&modelBody);
+      return k;
+    };
+    /// Clones `src` (whose arguments are the coordinates named `srcCoords`)
+    /// into `k`'s block, returning the yielded values.
+    auto cloneBody = [&](KernelOp k, Block &src,
+                         ArrayRef<StringRef> srcCoords) {
+      Block &dst = k.getBody().front();
+      IRMapping map;
+      for (auto [i, name] : llvm::enumerate(srcCoords))
+        map.map(src.getArgument(i), dst.getArgument(model.coordIndex(name)));
+      OpBuilder kb = OpBuilder::atBlockEnd(&dst);
+      for (Operation &op : src.without_terminator())
+        kb.clone(op, map);
+      SmallVector<Value> yielded;
+      for (Value v : cast<YieldOp>(src.getTerminator()).getValues())
+        yielded.push_back(map.lookup(v));
+      return yielded;
+    };
+    SmallVector<StringRef> all;
+    for (CoordOp c : coords)
+      all.push_back(c.getSymName());
+
+    SmallVector<KernelOp> kernels;
+    for (FieldOp f : llvm::to_vector(modelBody.getOps<FieldOp>())) {
+      KernelOp k = newKernel(f.getLoc(), (f.getSymName() + ".eval").str(),
+                             "eval", f.getSymName());
+      SmallVector<StringRef> fc;
+      for (auto a : f.getCoords().getAsRange<FlatSymbolRefAttr>())
+        fc.push_back(a.getValue());
+      auto ys = cloneBody(k, f.getBody().front(), fc);
+      OpBuilder::atBlockEnd(&k.getBody().front()).create<YieldOp>(f.getLoc(), ys);
+      kernels.push_back(k);
+    }
+    for (ExactOp e : llvm::to_vector(modelBody.getOps<ExactOp>())) {
+      if (e.getBody().empty())
+        continue;
+      KernelOp k = newKernel(e.getLoc(), (e.getSymName() + ".eval").str(),
+                             "eval", e.getSymName());
+      auto ys = cloneBody(k, e.getBody().front(), all);
+      OpBuilder::atBlockEnd(&k.getBody().front()).create<YieldOp>(e.getLoc(), ys);
+      kernels.push_back(k);
+    }
+    for (EquationOp eq : llvm::to_vector(modelBody.getOps<EquationOp>())) {
+      Location l = eq.getLoc();
+      KernelOp k = newKernel(l, (eq.getSymName() + ".loss_grad").str(),
+                             "loss_grad", eq.getSymName());
+      auto ys = cloneBody(k, eq.getBody().front(), all);
+      OpBuilder kb = OpBuilder::atBlockEnd(&k.getBody().front());
+      Value masked = kb.create<MaskOp>(l, ys[0].getType(), ys[0]);
+      Value sq = kb.create<arith::MulFOp>(l, masked, masked);
+      kb.create<AccumLossOp>(l, sq);
+      kb.create<YieldOp>(l);
+      kernels.push_back(k);
+
+      // The jets kernel: a chain v, d(v,a), d(v,a,b), ... per phys.d.
+      SmallVector<DOp> ds;
+      eq.getBody().walk([&](DOp d) { ds.push_back(d); });
+      if (ds.empty())
+        continue;
+      KernelOp j = newKernel(l, (eq.getSymName() + ".jets").str(), "jets",
+                             eq.getSymName());
+      Block &src = eq.getBody().front();
+      Block &dst = j.getBody().front();
+      IRMapping map;
+      for (auto [i, arg] : llvm::enumerate(src.getArguments()))
+        map.map(arg, dst.getArgument(i));
+      OpBuilder jb = OpBuilder::atBlockEnd(&dst);
+      for (Operation &op : src.without_terminator())
+        jb.clone(op, map);
+      SmallVector<Value> yields;
+      SmallVector<Attribute> checks;
+      for (DOp d : ds) {
+        Value v = map.lookup(d.getOperand());
+        yields.push_back(v);
+        SmallVector<Attribute> wrt;
+        for (Attribute a : d.getWrt()) {
+          wrt.push_back(a);
+          Value dv = jb.create<DOp>(d.getLoc(), v.getType(), v,
+                                    jb.getArrayAttr(wrt));
+          int coord =
+              model.coordIndex(cast<FlatSymbolRefAttr>(a).getValue());
+          checks.push_back(jb.getI64ArrayAttr(
+              {(int64_t)yields.size() - 1, (int64_t)yields.size(), coord}));
+          yields.push_back(dv);
+        }
+      }
+      jb.create<YieldOp>(l, yields);
+      j.setChecksAttr(b.getArrayAttr(checks));
+      kernels.push_back(j);
+    }
+    for (KernelOp k : kernels)
+      if (failed(inlineFieldCalls(model, k.getBody().front())))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
