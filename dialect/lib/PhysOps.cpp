@@ -74,7 +74,9 @@ static SmallVector<StringRef> allCoordNames(ModelOp model) {
 
 static LogicalResult verifyYieldsF64(Operation *op, Region &body,
                                      int expected) {
-  auto yield = dyn_cast<YieldOp>(body.front().getTerminator());
+  // Not getTerminator(): the block may be empty or end in a non-terminator.
+  Block &block = body.front();
+  auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
   if (!yield)
     return op->emitOpError("body must end with phys.yield");
   if (expected >= 0 && (int)yield.getValues().size() != expected)
@@ -95,21 +97,21 @@ LogicalResult CoordOp::verify() {
     return emitOpError("kind must be \"space\" or \"time\", got \"")
            << getKind() << "\"";
   if (!(getLo().convertToDouble() < getHi().convertToDouble()))
-    return emitOpError("range is empty: [") << getLo().convertToDouble()
-                                            << ", " << getHi().convertToDouble()
-                                            << "]";
+    return emitOpError("range is empty: [") << getLo().convertToDouble() << ", "
+                                            << getHi().convertToDouble() << "]";
   return success();
 }
 
 LogicalResult NetOp::verify() {
   if (getKind() != "mlp")
     return emitOpError("unknown kind \"") << getKind() << "\"";
-  if (getIn() < 1 || getOut() < 1)
+  // I64Attr getters are unsigned: compare as signed so that -1 is caught.
+  if ((int64_t)getIn() < 1 || (int64_t)getOut() < 1)
     return emitOpError("in and out must be positive");
   for (int64_t w : getHidden())
     if (w < 1)
       return emitOpError("hidden widths must be positive");
-  static const char *acts[] = {"tanh",  "sin",     "gelu",
+  static const char *acts[] = {"tanh",     "sin",   "gelu",
                                "softplus", "swish", "sigmoid"};
   if (!llvm::is_contained(acts, getAct()))
     return emitOpError("unknown activation \"") << getAct() << "\"";
@@ -150,9 +152,14 @@ LogicalResult EquationOp::verify() {
   if (kind != "interior" && kind != "boundary" && kind != "faces")
     return emitOpError("region must be interior, boundary or faces, got \"")
            << kind << "\"";
-  if ((kind == "faces") != !getFaces().empty())
+  ArrayAttr faces =
+      getFacesAttr() ? getFacesAttr() : ArrayAttr::get(getContext(), {});
+  ArrayAttr restrictions = getRestrictionsAttr()
+                               ? getRestrictionsAttr()
+                               : ArrayAttr::get(getContext(), {});
+  if ((kind == "faces") != !faces.empty())
     return emitOpError("faces are required exactly for a \"faces\" region");
-  for (Attribute f : getFaces()) {
+  for (Attribute f : faces) {
     auto pair = dyn_cast<ArrayAttr>(f);
     if (!pair || pair.size() != 2 || !isa<FlatSymbolRefAttr>(pair[0]) ||
         !isa<FloatAttr>(pair[1]))
@@ -160,14 +167,14 @@ LogicalResult EquationOp::verify() {
     if (model.coordIndex(cast<FlatSymbolRefAttr>(pair[0]).getValue()) < 0)
       return emitOpError("face on unknown coordinate ") << pair[0];
   }
-  for (Attribute r : getRestrictions()) {
+  for (Attribute r : restrictions) {
     auto triple = dyn_cast<ArrayAttr>(r);
     if (!triple || triple.size() != 3 || !isa<FlatSymbolRefAttr>(triple[0]))
       return emitOpError("each restriction must be [@coord, lo, hi]");
     if (model.coordIndex(cast<FlatSymbolRefAttr>(triple[0]).getValue()) < 0)
       return emitOpError("restriction of unknown coordinate ") << triple[0];
   }
-  if (getSamples() < 1)
+  if ((int64_t)getSamples() < 1)
     return emitOpError("samples must be positive");
   return success();
 }

@@ -13,6 +13,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/Passes.h"
 
 namespace physc {
 #define GEN_PASS_DEF_APPROXIMATEMATH
@@ -36,16 +37,18 @@ struct ApproximateMathPass
 };
 } // namespace
 
-static const char *kPipeline =
-    "canonicalize,cse,func.func(phys-approximate-math),"
+static const char *kUpstream =
     "convert-scf-to-cf,"
-    "convert-vector-to-llvm{reassociate-fp-reductions=1},"
     "convert-math-to-llvm,convert-math-to-libm,"
+    "convert-vector-to-llvm{reassociate-fp-reductions=1},"
     "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
     "convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts";
 
 void physc::buildPhysToCPUPipeline(OpPassManager &pm) {
-  if (failed(parsePassPipeline(kPipeline, pm)))
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createApproximateMath());
+  if (failed(parsePassPipeline(kUpstream, pm)))
     llvm::report_fatal_error("phys-to-cpu: bad built-in pipeline");
 }
 

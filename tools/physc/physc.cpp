@@ -11,6 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Commands.h"
+
 #include "physc/Frontend/Diagnostics.h"
 #include "physc/Frontend/Frontend.h"
 #include "physc/Frontend/Parser.h"
@@ -22,15 +24,14 @@
 using namespace physc;
 namespace cl = llvm::cl;
 
-namespace {
-
-/// Reports a misuse of a subcommand; returns the exit status.
-int usageError(llvm::StringRef subcommand, const llvm::Twine &msg) {
+int physc::usageError(llvm::StringRef subcommand, const llvm::Twine &msg) {
   std::string tool = subcommand.empty() ? "physc" : "physc " + subcommand.str();
   llvm::errs() << tool << ": error: " << msg << "\nsee '" << tool
                << " --help'\n";
   return 1;
 }
+
+namespace {
 
 //===----------------------------------------------------------------------===//
 // physc check FILE
@@ -57,7 +58,7 @@ cl::SubCommand emitCmd("emit", "Print an intermediate form of a .phys file "
 /// What `emit` can print: the KIND word and what it means (for messages).
 /// (llvm::cl cannot parse an enum from a positional argument, so the kind is
 /// a plain string matched against this table.)
-enum class EmitKind { AST, Checked };
+enum class EmitKind { AST, Checked, Stage };
 struct EmitKindInfo {
   const char *word;
   EmitKind kind;
@@ -70,11 +71,23 @@ const EmitKindInfo emitKinds[] = {
     {"checked", EmitKind::Checked,
      "what semantic analysis concluded: ranges, folded consts, nets with "
      "defaults, regions, loss weights, optimizer stages"},
+    {"phys", EmitKind::Stage, "stage 1: the phys dialect from MLIRGen"},
+    {"jets", EmitKind::Stage,
+     "stage 2: kernels with derivatives expanded into Taylor jets"},
+    {"adjoint", EmitKind::Stage,
+     "stage 3: loss kernels with their reverse sweep"},
+    {"kernels", EmitKind::Stage,
+     "stage 4: fused point-loop functions (scf/vector/memref)"},
+    {"llvm", EmitKind::Stage, "stage 5: LLVM IR of the CPU kernels"},
 };
 cl::list<std::string>
     emitArgs(cl::Positional,
-             cl::desc("<kind> <file.phys>  (kinds: ast, checked)"),
+             cl::desc("<kind> <file.phys>  (kinds: ast, checked, phys, jets, "
+                      "adjoint, kernels, llvm)"),
              cl::sub(emitCmd));
+cl::opt<std::string> emitPrecision(
+    "precision", cl::desc("kernels, llvm: f32 (default) or f64"),
+    cl::init("f32"), cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
     cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
@@ -128,6 +141,10 @@ int runEmit() {
     return emitAST(emitArgs[1]);
   case EmitKind::Checked:
     return emitChecked(emitArgs[1]);
+  case EmitKind::Stage:
+    if (emitPrecision != "f32" && emitPrecision != "f64")
+      return usageError("emit", "--precision must be f32 or f64");
+    return emitStage(emitArgs[0], emitArgs[1], emitPrecision);
   }
   return 1;
 }
@@ -141,10 +158,23 @@ int main(int argc, char **argv) {
       "physc - compiler of physics-informed ML specs (.phys files)\n\n"
       "  physc check FILE       check a file (no output when it is valid)\n"
       "  physc emit ast FILE    print its syntax tree\n"
-      "  physc emit checked FILE  print what semantic analysis concluded\n");
+      "  physc emit checked FILE  print what semantic analysis concluded\n"
+      "  physc emit STAGE FILE  print a stage: phys, jets, adjoint, kernels, "
+      "llvm\n"
+      "  physc train FILE       train on the CPU\n"
+      "  physc gradcheck FILE   check jets and gradients against finite "
+      "differences\n"
+      "  physc bench FILE       time one training step\n");
   if (checkCmd)
     return runCheck();
   if (emitCmd)
     return runEmit();
-  return usageError("", "expected a subcommand: check or emit");
+  if (trainCmd)
+    return runTrain();
+  if (gradcheckCmd)
+    return runGradcheck();
+  if (benchCmd)
+    return runBench();
+  return usageError("", "expected a subcommand: check, emit, train, "
+                        "gradcheck or bench");
 }

@@ -148,8 +148,8 @@ def Phys_EquationOp : Phys_Op<"equation", [Symbol, IsolatedFromAbove,
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$region_kind,
                        I64Attr:$samples, F64Attr:$weight,
-                       DefaultValuedAttr<ArrayAttr, "{}">:$faces,
-                       DefaultValuedAttr<ArrayAttr, "{}">:$restrictions);
+                       OptionalAttr<ArrayAttr>:$faces,
+                       OptionalAttr<ArrayAttr>:$restrictions);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $sym_name $region_kind `samples` $samples `weight` $weight

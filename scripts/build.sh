@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Configures (once) and builds physc into build/ with Ninja and ccache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD"          # fresh clones elsewhere still hit
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-8G}"
+export CCACHE_NOHASHDIR=1
+BUILD="${PHYSC_BUILD_DIR:-build}"
+if [ ! -f "$BUILD/build.ninja" ]; then
+  cmake -G Ninja -S . -B "$BUILD" \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir
+fi
+ninja -C "$BUILD" -j "${PHYSC_JOBS:-$(nproc)}"

@@ -1,0 +1,29 @@
+//===- Commands.h - The subcommands of the physc driver ---------*- C++ -*-===//
+//
+// Part of physc. Each subcommand lives in its own file with its options;
+// main() in physc.cpp only dispatches.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSC_TOOLS_COMMANDS_H
+#define PHYSC_TOOLS_COMMANDS_H
+
+#include "llvm/Support/CommandLine.h"
+
+namespace physc {
+
+extern llvm::cl::SubCommand trainCmd, gradcheckCmd, benchCmd;
+int runTrain();
+int runGradcheck();
+int runBench();
+
+/// `physc emit phys|jets|adjoint|kernels|llvm FILE`.
+int emitStage(llvm::StringRef stage, const std::string &file,
+              const std::string &precision);
+
+/// Reports a misuse of a subcommand; returns the exit status 1.
+int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);
+
+} // namespace physc
+
+#endif // PHYSC_TOOLS_COMMANDS_H

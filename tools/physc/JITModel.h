@@ -1,0 +1,58 @@
+//===- JITModel.h - A .phys model compiled for the CPU ----------*- C++ -*-===//
+//
+// Part of physc. Runs the whole pipeline on a loaded model, JIT-compiles the
+// kernels with MLIR's ExecutionEngine, and binds them into the runtime's
+// physrt::CompiledModel. The kernels compute in f32 or f64; the runtime
+// always speaks f64, so f32 kernels are wrapped by converting adapters.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSC_TOOLS_JITMODEL_H
+#define PHYSC_TOOLS_JITMODEL_H
+
+#include "Pipeline.h"
+
+#include "physc/Frontend/Frontend.h"
+#include "physrt/Model.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace physc {
+
+class JITModel {
+public:
+  /// Returns null after printing errors to `errs`.
+  static std::unique_ptr<JITModel> compile(const LoadedModel &loaded,
+                                           const CodegenOptions &options,
+                                           llvm::raw_ostream &errs);
+  ~JITModel();
+
+  physrt::CompiledModel &model() { return compiled; }
+
+  /// A `jets` kernel: for `physc gradcheck`, the chain of derivatives an
+  /// equation takes; yield `hi` must equal d/d(coord) of yield `lo`.
+  struct Jets {
+    std::string equation;
+    int outputs = 0;
+    std::vector<std::array<int, 3>> checks; ///< {lo, hi, coord}
+    physrt::EvalFn eval;
+  };
+  const std::vector<Jets> &jets() const { return jetKernels; }
+  const CodegenOptions &options() const { return opts; }
+
+private:
+  JITModel() = default;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  physrt::CompiledModel compiled;
+  std::vector<Jets> jetKernels;
+  CodegenOptions opts;
+};
+
+} // namespace physc
+
+#endif // PHYSC_TOOLS_JITMODEL_H

@@ -1,0 +1,59 @@
+//===- Pipeline.cpp - The numbered lowering stages ------------------------===//
+//
+// Part of physc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Pipeline.h"
+
+#include "physc/Dialect/Phys/PhysOps.h"
+#include "physc/Transforms/Passes.h"
+
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void physc::registerPhyscDialects(DialectRegistry &registry) {
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<phys::PhysDialect>();
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+}
+
+LogicalResult physc::lowerTo(ModuleOp module, Stage last,
+                             const CodegenOptions &options, Stage after) {
+  static bool registered = [] {
+    registerAllPasses();
+    return true;
+  }();
+  (void)registered;
+  PassManager pm(module.getContext());
+  auto &model = pm.nest<phys::ModelOp>();
+  if (after < Stage::Jets && last >= Stage::Jets) {
+    model.addPass(createOutlineKernels());
+    model.addPass(createExpandDerivatives());
+    model.addPass(createCanonicalizerPass());
+    model.addPass(createCSEPass());
+  }
+  if (after < Stage::Adjoint && last >= Stage::Adjoint) {
+    model.addPass(createBuildAdjoint());
+    model.addPass(createCanonicalizerPass());
+    model.addPass(createCSEPass());
+  }
+  if (after < Stage::Kernels && last >= Stage::Kernels) {
+    FuseKernelsOptions fuse;
+    fuse.precision = options.precision;
+    fuse.lanes = options.lanes;
+    pm.addPass(createFuseKernels(fuse));
+  }
+  if (after < Stage::LLVM && last >= Stage::LLVM)
+    buildPhysToCPUPipeline(pm);
+  return pm.run(module);
+}

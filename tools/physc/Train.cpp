@@ -1,0 +1,214 @@
+//===- Train.cpp - physc train and physc bench ----------------------------===//
+//
+// Part of physc. `train` compiles a spec and hands it to the runtime's
+// training loop; `bench` times one training step's loss and gradient so it
+// can be compared with a framework baseline measured in the same run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+#include "JITModel.h"
+
+#include "physrt/Error.h"
+#include "physrt/Evaluator.h"
+#include "physrt/Init.h"
+#include "physrt/Optimizers.h"
+#include "physrt/Rng.h"
+#include "physrt/Sampler.h"
+#include "physrt/Train.h"
+
+#include "llvm/Support/Format.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+using namespace physc;
+namespace cl = llvm::cl;
+
+cl::SubCommand physc::trainCmd("train", "Compile a .phys file and train it");
+static cl::opt<std::string> trainInput(cl::Positional, cl::desc("<file.phys>"),
+                                       cl::sub(trainCmd));
+static cl::opt<std::string>
+    device("device", cl::desc("cpu, cuda or auto (default: auto)"),
+           cl::init("auto"), cl::sub(trainCmd));
+static cl::opt<int64_t> steps("steps",
+                              cl::desc("Cap on the total optimizer steps"),
+                              cl::init(-1), cl::sub(trainCmd));
+static cl::opt<uint64_t> seed("seed", cl::desc("Random seed"), cl::init(0),
+                              cl::sub(trainCmd), cl::sub(benchCmd));
+static cl::list<std::string> setParams("set", cl::desc("NAME=VALUE of a param"),
+                                       cl::sub(trainCmd));
+static cl::opt<std::string> outDir("out",
+                                   cl::desc("Directory for checkpoint and "
+                                            "fields.csv"),
+                                   cl::sub(trainCmd));
+static cl::opt<std::string> summary("summary",
+                                    cl::desc("Write a JSON summary here"),
+                                    cl::sub(trainCmd));
+static cl::opt<std::string> precision("precision",
+                                      cl::desc("f32 (default) or f64"),
+                                      cl::init("f32"), cl::sub(trainCmd),
+                                      cl::sub(benchCmd));
+static cl::opt<int> threads("threads",
+                            cl::desc("Worker threads (default: all cores)"),
+                            cl::init(0), cl::sub(trainCmd), cl::sub(benchCmd));
+static cl::opt<bool> quiet("quiet", cl::desc("No progress output"),
+                           cl::sub(trainCmd));
+static cl::opt<int64_t> logEvery("log-every",
+                                 cl::desc("Progress line every N steps"),
+                                 cl::init(0), cl::sub(trainCmd));
+
+static bool checkPrecision(llvm::StringRef sub, const std::string &p) {
+  if (p == "f32" || p == "f64")
+    return true;
+  usageError(sub, "--precision must be f32 or f64, got '" + p + "'");
+  return false;
+}
+
+int physc::runTrain() {
+  if (trainInput.empty())
+    return usageError("train", "expected a file: 'physc train FILE'");
+  if (!checkPrecision("train", precision))
+    return 1;
+  if (device != "cpu" && device != "auto" && device != "cuda")
+    return usageError("train", "--device must be cpu, cuda or auto, got '" +
+                                   device + "'");
+  if (device == "cuda") {
+    llvm::errs() << "physc train: error: the CUDA backend is not built into "
+                    "this physc; use --device cpu\n";
+    return 1;
+  }
+  physrt::TrainOptions opts;
+  for (const std::string &s : setParams) {
+    size_t eq = s.find('=');
+    char *end = nullptr;
+    double v = eq == std::string::npos ? 0 : std::strtod(s.c_str() + eq + 1, &end);
+    if (eq == std::string::npos || eq == 0 || !end || *end || end == s.c_str() + eq + 1)
+      return usageError("train", "--set expects NAME=NUMBER, got '" + s + "'");
+    opts.setParams.push_back({s.substr(0, eq), v});
+  }
+  std::optional<LoadedModel> loaded = loadModel(trainInput, llvm::errs());
+  if (!loaded)
+    return 1;
+  CodegenOptions cg;
+  cg.precision = precision;
+  auto jit = JITModel::compile(*loaded, cg, llvm::errs());
+  if (!jit)
+    return 1;
+  opts.seed = seed;
+  opts.maxSteps = steps;
+  opts.outDir = outDir;
+  opts.summaryPath = summary;
+  opts.threads = threads;
+  opts.quiet = quiet;
+  opts.logEvery = logEvery;
+  opts.device = "cpu";
+  opts.precision = precision;
+  try {
+    physrt::train(jit->model(), opts, std::cerr);
+  } catch (const std::exception &e) {
+    llvm::errs() << "physc train: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+//===----------------------------------------------------------------------===//
+// physc bench
+//===----------------------------------------------------------------------===//
+
+cl::SubCommand physc::benchCmd(
+    "bench", "Time one training step (loss and parameter gradient)");
+static cl::opt<std::string> benchInput(cl::Positional, cl::desc("<file.phys>"),
+                                       cl::sub(benchCmd));
+static cl::opt<int64_t> points("points",
+                               cl::desc("Points of the first equation"),
+                               cl::init(8192), cl::sub(benchCmd));
+static cl::opt<int> iters("iters", cl::desc("Timed repetitions"), cl::init(30),
+                          cl::sub(benchCmd));
+
+namespace {
+double medianOf(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+} // namespace
+
+int physc::runBench() {
+  if (benchInput.empty())
+    return usageError("bench", "expected a file: 'physc bench FILE'");
+  if (!checkPrecision("bench", precision))
+    return 1;
+  if (points < 1 || iters < 1)
+    return usageError("bench", "--points and --iters must be positive");
+  std::optional<LoadedModel> loaded = loadModel(benchInput, llvm::errs());
+  if (!loaded)
+    return 1;
+  CodegenOptions cg;
+  cg.precision = precision;
+  auto start = std::chrono::steady_clock::now();
+  auto jit = JITModel::compile(*loaded, cg, llvm::errs());
+  if (!jit)
+    return 1;
+  double compileS = std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  physrt::CompiledModel &M = jit->model();
+  try {
+    std::vector<double> params = physrt::initParams(M, seed);
+    std::vector<double> rt = physrt::runtimeValues(M, {});
+    physrt::Rng rng(seed + 1);
+    // The first equation alone at N points: what the framework baseline
+    // (../shared/anchors/pinn_step.py) measures.
+    physrt::CompiledModel one = M;
+    one.terms.resize(1);
+    one.terms[0].weight = 1;
+    std::vector<physrt::Batch> single{
+        physrt::sample(M, M.terms[0].region, points, rng)};
+    // A whole Adam step: every term at its own sample count (the first at N),
+    // loss, gradient and the parameter update.
+    std::vector<physrt::Batch> all;
+    for (size_t t = 0; t < M.terms.size(); ++t)
+      all.push_back(t == 0 ? single[0]
+                           : physrt::sample(M, M.terms[t].region,
+                                            M.terms[t].samples, rng));
+    physrt::Evaluator eval(threads);
+    std::vector<double> grad;
+    physrt::AdamOptions ao;
+    physrt::Adam adam(M.numParams, ao);
+    auto time = [&](auto &&fn) {
+      for (int i = 0; i < 3; ++i)
+        fn();
+      std::vector<double> ts;
+      for (int i = 0; i < iters; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        fn();
+        ts.push_back(std::chrono::duration<double, std::milli>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count());
+      }
+      return ts;
+    };
+    double loss = 0;
+    auto termTimes = time(
+        [&] { loss = eval.lossAndGrad(one, params, single, rt, &grad, nullptr); });
+    std::vector<double> stepParams = params;
+    auto stepTimes = time([&] {
+      eval.lossAndGrad(M, stepParams, all, rt, &grad, nullptr);
+      adam.step(stepParams, grad);
+    });
+    llvm::outs() << llvm::format(
+        "{\"N\": %lld, \"ms\": %.4f, \"ms_min\": %.4f, \"ms_step\": %.4f, "
+        "\"term\": \"%s\", \"loss\": %.6g, \"threads\": %d, \"precision\": "
+        "\"%s\", \"params\": %lld, \"compile_s\": %.2f}\n",
+        (long long)points, medianOf(termTimes),
+        *std::min_element(termTimes.begin(), termTimes.end()),
+        medianOf(stepTimes), M.terms[0].name.c_str(), loss, eval.threads(),
+        precision.c_str(), (long long)M.numParams, compileS);
+  } catch (const std::exception &e) {
+    llvm::errs() << "physc bench: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
