@@ -121,7 +121,11 @@ Jet Expander::compose(const Jet &v, const IndexSet &target,
   int kmax = powers.size() - 1;
   if (llvm::all_of(delta.c, [](Value x) { return !x; }))
     kmax = 0;
-  SmallVector<Value> f = tower(v.c[0], kmax);
+  // A structurally zero value (say d(t, x)) is still a point to evaluate f
+  // at. Rows always have their value component (the biased matvec), so a
+  // missing one is an f64 scalar.
+  Value v0 = v.c[0] ? v.c[0] : jb.cst(b.getF64Type(), 0);
+  SmallVector<Value> f = tower(v0, kmax);
   Jet r{target, SmallVector<Value>(target.size())};
   r.c[0] = f[0];
   double fact = 1;

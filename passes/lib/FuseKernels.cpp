@@ -181,8 +181,17 @@ LogicalResult KernelCodegen::emitScalarOp(Operation *op) {
       scalars[c] = b.clone(*op)->getResult(0);
       return success();
     }
-    double v = cast<FloatAttr>(c.getValue()).getValueAsDouble();
-    scalars[c] = vconst(v);
+    if (auto i = dyn_cast<IntegerAttr>(c.getValue());
+        i && c.getType().isInteger(1)) {
+      bool v = i.getValue().getBoolValue();
+      scalars[c] = b.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(MT, ArrayRef<bool>(v)));
+      return success();
+    }
+    auto f = dyn_cast<FloatAttr>(c.getValue());
+    if (!f)
+      return op->emitOpError("cannot be fused into a CPU kernel");
+    scalars[c] = vconst(f.getValueAsDouble());
     return success();
   }
   if (auto p = dyn_cast<ParamRefOp>(op)) {
@@ -554,7 +563,8 @@ struct FuseKernelsPass : public physc::impl::FuseKernelsBase<FuseKernelsPass> {
       return signalPassFailure();
     }
     if (lanes == 0 || 64 % lanes != 0) {
-      module.emitError("lanes must divide 64, got ") << lanes;
+      module.emitError("lanes must divide 64, got ")
+          << static_cast<unsigned>(lanes);
       return signalPassFailure();
     }
     SmallVector<KernelOp> kernels;

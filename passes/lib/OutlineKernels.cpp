@@ -10,6 +10,8 @@
 
 #include "mlir/IR/IRMapping.h"
 
+#include <functional>
+
 namespace physc {
 #define GEN_PASS_DEF_OUTLINEKERNELS
 #include "physc/Transforms/Passes.h.inc"
@@ -20,6 +22,33 @@ using namespace physc;
 using namespace physc::phys;
 
 namespace {
+
+/// Fails on a field that calls itself, directly or through other fields.
+/// Inlining such a field never ends; with two calls in a body the kernel
+/// doubles every round, so the depth limit below would not be reached in
+/// reasonable time or memory.
+LogicalResult checkFieldCycles(ModelOp model) {
+  DenseMap<Operation *, int> state; // 1: on the DFS stack, 2: done
+  std::function<LogicalResult(FieldOp)> visit =
+      [&](FieldOp f) -> LogicalResult {
+    if (state[f] == 2)
+      return success();
+    if (state[f] == 1)
+      return f.emitOpError("calls itself through field calls");
+    state[f] = 1;
+    WalkResult r = f.getBody().walk([&](FieldCallOp c) {
+      auto callee = model.lookupSymbol<FieldOp>(c.getFieldAttr());
+      return callee && failed(visit(callee)) ? WalkResult::interrupt()
+                                             : WalkResult::advance();
+    });
+    state[f] = 2;
+    return failure(r.wasInterrupted());
+  };
+  for (FieldOp f : model.getBody().front().getOps<FieldOp>())
+    if (failed(visit(f)))
+      return failure();
+  return success();
+}
 
 /// Replaces every phys.field_call in `block` by a copy of the field's body.
 /// Fields may call fields; a chain deeper than 64 is a cycle.
@@ -52,6 +81,8 @@ struct OutlineKernelsPass
     : public physc::impl::OutlineKernelsBase<OutlineKernelsPass> {
   void runOnOperation() override {
     ModelOp model = getOperation();
+    if (failed(checkFieldCycles(model)))
+      return signalPassFailure();
     auto coords = model.getCoords();
     Block &modelBody = model.getBody().front();
     OpBuilder b(model.getContext());

@@ -120,19 +120,29 @@ SmallVector<Value> physc::buildTower(JetBuilder &jb, StringRef fn, Value z,
     return out;
   }
   if (fn == "sqrt" || fn == "powc") {
-    // (z^p)^(k) = p (p-1) ... (p-k+1) z^p / z^k.
+    // (z^p)^(k) = p (p-1) ... (p-k+1) z^(p-k). For powc z^(p-k) is its own
+    // powf, not z^p / z^k, which is 0 * inf = NaN at z = 0 even where the
+    // derivative is finite (p - k >= 0).
     if (fn == "sqrt")
       p = 0.5;
     Value base = fn == "sqrt" ? jb.create<math::SqrtOp>(z)
                               : jb.create<math::PowFOp>(z, jb.cst(t, p));
     out.push_back(base);
-    Value r = jb.div(jb.cst(t, 1), z);
+    Value r = fn == "sqrt" ? jb.div(jb.cst(t, 1), z) : Value();
     Value cur = base;
     double c = 1;
     for (int k = 1; k <= order; ++k) {
       c *= p - (k - 1);
-      cur = jb.mul(cur, r);
-      out.push_back(c == 0 ? zero() : jb.scale(cur, c));
+      if (c == 0) {
+        out.push_back(zero());
+        continue;
+      }
+      if (fn == "sqrt")
+        cur = jb.mul(cur, r);
+      else
+        cur = p == k ? jb.cst(t, 1)
+                     : jb.create<math::PowFOp>(z, jb.cst(t, p - k));
+      out.push_back(jb.scale(cur, c));
     }
     return out;
   }
