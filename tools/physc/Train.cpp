@@ -26,7 +26,11 @@
 using namespace physc;
 namespace cl = llvm::cl;
 
+// Both subcommands first: options below name them, and objects of one
+// translation unit are constructed in order.
 cl::SubCommand physc::trainCmd("train", "Compile a .phys file and train it");
+cl::SubCommand physc::benchCmd(
+    "bench", "Time one training step (loss and parameter gradient)");
 static cl::opt<std::string> trainInput(cl::Positional, cl::desc("<file.phys>"),
                                        cl::sub(trainCmd));
 static cl::opt<std::string>
@@ -118,8 +122,6 @@ int physc::runTrain() {
 // physc bench
 //===----------------------------------------------------------------------===//
 
-cl::SubCommand physc::benchCmd(
-    "bench", "Time one training step (loss and parameter gradient)");
 static cl::opt<std::string> benchInput(cl::Positional, cl::desc("<file.phys>"),
                                        cl::sub(benchCmd));
 static cl::opt<int64_t> points("points",
