@@ -12,14 +12,19 @@
 
 namespace physc {
 
-extern llvm::cl::SubCommand trainCmd, gradcheckCmd, benchCmd;
+extern llvm::cl::SubCommand trainCmd, gradcheckCmd, benchCmd, dumpBatchCmd;
 int runTrain();
 int runGradcheck();
 int runBench();
+/// `physc dump-batch FILE --points N --seed S -o DIR` (DumpBatch.cpp).
+int runDumpBatch();
 
 /// `physc emit phys|jets|adjoint|kernels|llvm FILE`.
 int emitStage(llvm::StringRef stage, const std::string &file,
               const std::string &precision);
+
+/// `physc emit cuda FILE`: the kernels as CUDA C++ (EmitCUDA.cpp).
+int emitCUDA(const std::string &file, const std::string &precision);
 
 /// Reports a misuse of a subcommand; returns the exit status 1.
 int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);

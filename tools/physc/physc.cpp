@@ -58,7 +58,7 @@ cl::SubCommand emitCmd("emit", "Print an intermediate form of a .phys file "
 /// What `emit` can print: the KIND word and what it means (for messages).
 /// (llvm::cl cannot parse an enum from a positional argument, so the kind is
 /// a plain string matched against this table.)
-enum class EmitKind { AST, Checked, Stage };
+enum class EmitKind { AST, Checked, Stage, CUDA };
 struct EmitKindInfo {
   const char *word;
   EmitKind kind;
@@ -79,14 +79,16 @@ const EmitKindInfo emitKinds[] = {
     {"kernels", EmitKind::Stage,
      "stage 4: fused point-loop functions (scf/vector/memref)"},
     {"llvm", EmitKind::Stage, "stage 5: LLVM IR of the CPU kernels"},
+    {"cuda", EmitKind::CUDA,
+     "the stage-3 kernels as self-contained CUDA C++ (with the kernel ABI)"},
 };
 cl::list<std::string>
     emitArgs(cl::Positional,
              cl::desc("<kind> <file.phys>  (kinds: ast, checked, phys, jets, "
-                      "adjoint, kernels, llvm)"),
+                      "adjoint, kernels, llvm, cuda)"),
              cl::sub(emitCmd));
 cl::opt<std::string> emitPrecision(
-    "precision", cl::desc("kernels, llvm: f32 (default) or f64"),
+    "precision", cl::desc("kernels, llvm, cuda: f32 (default) or f64"),
     cl::init("f32"), cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
@@ -145,6 +147,10 @@ int runEmit() {
     if (emitPrecision != "f32" && emitPrecision != "f64")
       return usageError("emit", "--precision must be f32 or f64");
     return emitStage(emitArgs[0], emitArgs[1], emitPrecision);
+  case EmitKind::CUDA:
+    if (emitPrecision != "f32" && emitPrecision != "f64")
+      return usageError("emit", "--precision must be f32 or f64");
+    return emitCUDA(emitArgs[1], emitPrecision);
   }
   return 1;
 }
@@ -164,7 +170,9 @@ int main(int argc, char **argv) {
       "  physc train FILE       train on the CPU\n"
       "  physc gradcheck FILE   check jets and gradients against finite "
       "differences\n"
-      "  physc bench FILE       time one training step\n");
+      "  physc bench FILE       time one training step\n"
+      "  physc dump-batch FILE  write params, points and CPU loss/gradient "
+      "(for the GPU harness)\n");
   if (checkCmd)
     return runCheck();
   if (emitCmd)
@@ -175,6 +183,8 @@ int main(int argc, char **argv) {
     return runGradcheck();
   if (benchCmd)
     return runBench();
+  if (dumpBatchCmd)
+    return runDumpBatch();
   return usageError("", "expected a subcommand: check, emit, train, "
-                        "gradcheck or bench");
+                        "gradcheck, bench or dump-batch");
 }
