@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs on a machine with a GPU, CUDA driver and Python (torch and/or jax) but
+# without LLVM/MLIR: checks the prepared physc CUDA kernels against the CPU f64
+# reference and times them next to the framework baseline.
+#
+#   bench/gpu-prepare.sh      # first, where physc builds (writes bench/gpu-prepared/)
+#   OUT=dir bench/gpu-check.sh   # then, on the GPU machine
+#
+# Writes under $OUT (default ./gpu-out): harness-<dump>.jsonl (per-term
+# correctness + timing), baseline/ (pinn_step.py's anchors-*.json and log),
+# table.md. Exit status: 0 when every correctness check passes, 1 on a
+# failure, 2 when no GPU is usable.
+# Environment: PREP (default bench/gpu-prepared next to this script),
+# PHYSC_SHARED (where anchors/pinn_step.py is, when PREP has no copy),
+# BASELINE=0 to skip the framework baseline, NS (default 8192,65536,524288).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+PREP=${PREP:-$HERE/gpu-prepared}
+OUT=${OUT:-./gpu-out}
+NS=${NS:-8192,65536,524288}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+die() { echo "gpu-check: error: $*" >&2; exit "${2:-1}"; }
+[[ -f $PREP/manifest.txt ]] ||
+  die "no $PREP/manifest.txt: run bench/gpu-prepare.sh first (where physc is built)"
+
+status=0
+: >"$OUT/physc-timing.jsonl"
+while read -r harness dump kind; do
+  [[ -n ${harness:-} ]] || continue
+  [[ -x $PREP/$harness ]] || die "missing $PREP/$harness"
+  echo "gpu-check: $harness $dump"
+  set +e
+  "$PREP/$harness" "$PREP/$dump" >"$OUT/harness-$dump.jsonl" 2>"$OUT/harness-$dump.err"
+  rc=$?
+  set -e
+  cat "$OUT/harness-$dump.jsonl"
+  cat "$OUT/harness-$dump.err" >&2
+  if [[ $rc == 2 ]]; then
+    die "no usable GPU (see $OUT/harness-$dump.err)" 2
+  elif [[ $rc != 0 ]]; then
+    echo "gpu-check: FAIL: $dump (exit $rc)" >&2
+    status=1
+  fi
+  if [[ $kind == bench ]]; then
+    grep '"ms"' "$OUT/harness-$dump.jsonl" >>"$OUT/physc-timing.jsonl" || true
+  fi
+done <"$PREP/manifest.txt"
+
+# The framework baseline: the same step (MLP 2->64x4->1, tanh, Burgers
+# residual) in torch and jax.
+PINN=""
+if [[ -f $PREP/pinn_step.py ]]; then
+  PINN=$PREP/pinn_step.py
+else
+  SHARED=${PHYSC_SHARED:-$HERE/../../shared}
+  [[ -f $SHARED/anchors/pinn_step.py ]] && PINN=$SHARED/anchors/pinn_step.py
+fi
+mkdir -p "$OUT/baseline"
+if [[ ${BASELINE:-1} == 0 ]]; then
+  echo "gpu-check: BASELINE=0: skipping the framework baseline"
+elif [[ -z $PINN ]]; then
+  echo "gpu-check: no pinn_step.py (neither $PREP/pinn_step.py nor \$PHYSC_SHARED/anchors/): skipping the framework baseline"
+elif ! command -v python3 >/dev/null; then
+  echo "gpu-check: no python3: skipping the framework baseline"
+else
+  echo "gpu-check: framework baseline: $PINN torch jax (N = $NS)"
+  set +e
+  OUT=$OUT/baseline W=64 D=4 NS=$NS python3 "$PINN" torch jax \
+    >"$OUT/baseline/pinn_step.jsonl" 2>"$OUT/baseline/pinn_step.log"
+  rc=$?
+  set -e
+  [[ $rc == 0 ]] || echo "gpu-check: warning: pinn_step.py exited $rc (see $OUT/baseline/pinn_step.log)" >&2
+fi
+
+# The table: physc median ms vs the best variant of each framework.
+python3 - "$OUT" <<'PY' | tee "$OUT/table.md"
+import json, os, sys
+out = sys.argv[1]
+def lines(path):
+    try:
+        with open(path) as f:
+            for l in f:
+                l = l.strip()
+                if l.startswith("{"):
+                    try:
+                        yield json.loads(l)
+                    except ValueError:
+                        pass
+    except OSError:
+        return
+physc = {r["N"]: r for r in lines(os.path.join(out, "physc-timing.jsonl"))}
+best = {}
+for r in lines(os.path.join(out, "baseline", "pinn_step.jsonl")):
+    if "ms" in r and "N" in r:
+        k = (r["fw"], r["N"])
+        if k not in best or r["ms"] < best[k]["ms"]:
+            best[k] = r
+def fmt(x):
+    return "-" if x is None else "%.3f" % x
+print("| N | physc ms | best JAX ms | best torch ms | JAX / physc | torch / physc |")
+print("|---|---|---|---|---|---|")
+for n in sorted(set(physc) | {k[1] for k in best}):
+    p = physc.get(n, {}).get("ms")
+    j = best.get(("jax", n), {}).get("ms")
+    t = best.get(("torch", n), {}).get("ms")
+    r = lambda x: "-" if x is None or not p else "%.2fx" % (x / p)
+    print("| %d | %s | %s | %s | %s | %s |" % (n, fmt(p), fmt(j), fmt(t), r(j), r(t)))
+print()
+for (fw, n), r in sorted(best.items()):
+    print("- best %s at N=%d: %s" % (fw, n, r.get("variant")))
+PY
+if [[ $status == 0 ]]; then
+  echo "gpu-check: all correctness checks PASS; results in $OUT"
+else
+  echo "gpu-check: some correctness checks FAILED; results in $OUT" >&2
+fi
+exit $status

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Prepares bench/gpu-prepared/ HERE (where physc, LLVM/MLIR and nvcc are, no
+# GPU needed) for bench/gpu-check.sh on a machine with a GPU (no LLVM there):
+#   <model>.cu              `physc emit cuda` (f32)
+#   harness_<model>         bench/gpu/harness.cu with those kernels (nvcc, sm_90)
+#   <model>_N<n>/           `physc dump-batch` (params, points, CPU f64 reference)
+#   manifest.txt            one line per dump: "<harness> <dump dir> <kind>"
+#   pinn_step.py            the framework baseline (copied from ../shared)
+# Environment: PHYSC (default build/bin/physc), NVCC (default nvcc on PATH or
+# /usr/local/cuda/bin/nvcc), CUDA_ARCH (default sm_90), SEED (default 1),
+# PHYSC_SHARED (default ../shared next to the repository).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PHYSC=${PHYSC:-$ROOT/build/bin/physc}
+NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+ARCH=${CUDA_ARCH:-sm_90}
+SEED=${SEED:-1}
+SHARED=${PHYSC_SHARED:-$ROOT/../shared}
+DEST=$ROOT/bench/gpu-prepared
+
+die() { echo "gpu-prepare: error: $*" >&2; exit 1; }
+[[ -x $PHYSC ]] || die "no physc at $PHYSC (build it, or set PHYSC=path/to/physc)"
+[[ -x $NVCC ]] || die "no nvcc at $NVCC (set NVCC=path/to/nvcc)"
+
+TMP=$(mktemp -d "$ROOT/bench/.gpu-prepared.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+# model file, point counts ("" = the file's own samples), kind (bench|check)
+prepare() {
+  local file=$1 kind=$2; shift 2
+  local model
+  model=$(basename "$file" .phys)
+  echo "gpu-prepare: $model: physc emit cuda"
+  "$PHYSC" emit cuda "$file" --precision f32 >"$TMP/$model.cu"
+  echo "gpu-prepare: $model: nvcc -arch=$ARCH harness"
+  "$NVCC" -std=c++17 -O3 -arch="$ARCH" -I"$TMP" -DKERNELS_CU="\"$model.cu\"" \
+    "$ROOT/bench/gpu/harness.cu" -o "$TMP/harness_$model"
+  local n
+  for n in "$@"; do
+    local dir
+    if [[ $n == default ]]; then
+      dir=${model}_default
+      echo "gpu-prepare: $model: dump-batch (its own samples)"
+      "$PHYSC" dump-batch "$file" --seed "$SEED" -o "$TMP/$dir"
+    else
+      dir=${model}_N$n
+      echo "gpu-prepare: $model: dump-batch --points $n"
+      "$PHYSC" dump-batch "$file" --points "$n" --seed "$SEED" -o "$TMP/$dir"
+    fi
+    echo "harness_$model $dir $kind" >>"$TMP/manifest.txt"
+  done
+}
+
+prepare "$ROOT/examples/bench_burgers64.phys" bench 8192 65536 524288
+prepare "$ROOT/examples/burgers.phys" check default
+
+if [[ -f $SHARED/anchors/pinn_step.py ]]; then
+  cp "$SHARED/anchors/pinn_step.py" "$TMP/pinn_step.py"
+else
+  echo "gpu-prepare: warning: no $SHARED/anchors/pinn_step.py; gpu-check.sh will skip the framework baseline" >&2
+fi
+
+rm -rf "$DEST"
+mv "$TMP" "$DEST"
+trap - EXIT
+echo "gpu-prepare: wrote $DEST ($(du -sh "$DEST" | cut -f1)):"
+cat "$DEST/manifest.txt"
