@@ -73,8 +73,8 @@ private:
 ArrayAttr MLIRGenImpl::coordRefs(ArrayRef<int> coords) {
   SmallVector<Attribute> refs;
   for (int c : coords)
-    refs.push_back(FlatSymbolRefAttr::get(builder.getContext(),
-                                          m.coords[c].name));
+    refs.push_back(
+        FlatSymbolRefAttr::get(builder.getContext(), m.coords[c].name));
   return builder.getArrayAttr(refs);
 }
 
@@ -121,8 +121,7 @@ Value MLIRGenImpl::power(Location l, Value x, const ast::Expr &exponent,
     bool first = true;
     while (n) {
       if (n & 1) {
-        result = first ? base
-                       : builder.create<arith::MulFOp>(l, result, base);
+        result = first ? base : builder.create<arith::MulFOp>(l, result, base);
         first = false;
       }
       n >>= 1;
@@ -155,9 +154,8 @@ MLIRGenImpl::Values MLIRGenImpl::gen(const ast::Expr &e, Scope &s) {
       SmallVector<Value> args;
       for (int c : m.fields[nm->index].coords)
         args.push_back(s.coords[c]);
-      return {builder.create<FieldCallOp>(l, builder.getF64Type(),
-                                          fieldName(nm->index, nm->output),
-                                          args)};
+      return {builder.create<FieldCallOp>(
+          l, builder.getF64Type(), fieldName(nm->index, nm->output), args)};
     }
     case ast::NameKind::Let:
       return Values(s.lets[nm->index].begin(), s.lets[nm->index].end());
@@ -184,10 +182,18 @@ MLIRGenImpl::Values MLIRGenImpl::gen(const ast::Expr &e, Scope &s) {
     for (size_t i = 0; i < n; ++i) {
       Value a = x[x.size() == 1 ? 0 : i], c = y[y.size() == 1 ? 0 : i];
       switch (b->op) {
-      case '+': r.push_back(builder.create<arith::AddFOp>(l, a, c)); break;
-      case '-': r.push_back(builder.create<arith::SubFOp>(l, a, c)); break;
-      case '*': r.push_back(builder.create<arith::MulFOp>(l, a, c)); break;
-      case '/': r.push_back(builder.create<arith::DivFOp>(l, a, c)); break;
+      case '+':
+        r.push_back(builder.create<arith::AddFOp>(l, a, c));
+        break;
+      case '-':
+        r.push_back(builder.create<arith::SubFOp>(l, a, c));
+        break;
+      case '*':
+        r.push_back(builder.create<arith::MulFOp>(l, a, c));
+        break;
+      case '/':
+        r.push_back(builder.create<arith::DivFOp>(l, a, c));
+        break;
       default:
         llvm::report_fatal_error("MLIRGen: unknown binary operator");
       }
@@ -263,26 +269,38 @@ MLIRGenImpl::Values MLIRGenImpl::genCall(const ast::CallExpr &c, Scope &s) {
     return {builder.create<arith::MinimumFOp>(l, x, scalar(a[1]))};
   if (f == "max")
     return {builder.create<arith::MaximumFOp>(l, x, scalar(a[1]))};
-  if (f == "sin") return {builder.create<math::SinOp>(l, x)};
-  if (f == "cos") return {builder.create<math::CosOp>(l, x)};
-  if (f == "tan") return {builder.create<math::TanOp>(l, x)};
-  if (f == "exp") return {builder.create<math::ExpOp>(l, x)};
-  if (f == "log") return {builder.create<math::LogOp>(l, x)};
-  if (f == "sqrt") return {builder.create<math::SqrtOp>(l, x)};
-  if (f == "tanh") return {builder.create<math::TanhOp>(l, x)};
-  if (f == "sinh") return {builder.create<math::SinhOp>(l, x)};
-  if (f == "cosh") return {builder.create<math::CoshOp>(l, x)};
-  if (f == "abs") return {builder.create<math::AbsFOp>(l, x)};
+  if (f == "sin")
+    return {builder.create<math::SinOp>(l, x)};
+  if (f == "cos")
+    return {builder.create<math::CosOp>(l, x)};
+  if (f == "tan")
+    return {builder.create<math::TanOp>(l, x)};
+  if (f == "exp")
+    return {builder.create<math::ExpOp>(l, x)};
+  if (f == "log")
+    return {builder.create<math::LogOp>(l, x)};
+  if (f == "sqrt")
+    return {builder.create<math::SqrtOp>(l, x)};
+  if (f == "tanh")
+    return {builder.create<math::TanhOp>(l, x)};
+  if (f == "sinh")
+    return {builder.create<math::SinhOp>(l, x)};
+  if (f == "cosh")
+    return {builder.create<math::CoshOp>(l, x)};
+  if (f == "abs")
+    return {builder.create<math::AbsFOp>(l, x)};
   if (f == "sigmoid") {
     // 1 / (1 + exp(-x))
-    Value e = builder.create<math::ExpOp>(l, builder.create<arith::NegFOp>(l, x));
+    Value e =
+        builder.create<math::ExpOp>(l, builder.create<arith::NegFOp>(l, x));
     return {builder.create<arith::DivFOp>(
         l, cst(l, 1), builder.create<arith::AddFOp>(l, cst(l, 1), e))};
   }
   if (f == "softplus") {
     // max(x, 0) + log1p(exp(-|x|)): no overflow for large |x|.
     Value ax = builder.create<math::AbsFOp>(l, x);
-    Value e = builder.create<math::ExpOp>(l, builder.create<arith::NegFOp>(l, ax));
+    Value e =
+        builder.create<math::ExpOp>(l, builder.create<arith::NegFOp>(l, ax));
     return {builder.create<arith::AddFOp>(
         l, builder.create<arith::MaximumFOp>(l, x, cst(l, 0)),
         builder.create<math::Log1pOp>(l, e))};
@@ -351,7 +369,8 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
         l, builder.getStringAttr(eq.name), builder.getStringAttr(kind),
         builder.getI64IntegerAttr(eq.samples), builder.getF64FloatAttr(weight),
         faces.empty() ? ArrayAttr() : builder.getArrayAttr(faces),
-        restrictions.empty() ? ArrayAttr() : builder.getArrayAttr(restrictions));
+        restrictions.empty() ? ArrayAttr()
+                             : builder.getArrayAttr(restrictions));
     Scope s = enterBody(op.getBody(), allCoords, l);
     genLets(s);
     Value lhs = scalar(gen(*eq.lhs, s)), rhs = scalar(gen(*eq.rhs, s));
@@ -374,14 +393,13 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
   SmallVector<Attribute> stages;
   for (const CheckedStage &st : m.stages) {
     SmallVector<NamedAttribute> attrs;
-    attrs.push_back(builder.getNamedAttr("optimizer",
-                                         builder.getStringAttr(st.optimizer)));
+    attrs.push_back(
+        builder.getNamedAttr("optimizer", builder.getStringAttr(st.optimizer)));
     attrs.push_back(
         builder.getNamedAttr("steps", builder.getI64IntegerAttr(st.steps)));
     for (auto &[k, v] : st.args)
       if (k != "steps")
-        attrs.push_back(
-            builder.getNamedAttr(k, builder.getF64FloatAttr(v)));
+        attrs.push_back(builder.getNamedAttr(k, builder.getF64FloatAttr(v)));
     stages.push_back(builder.getDictionaryAttr(attrs));
   }
   builder.create<TrainOp>(modelLoc, m.sampler, builder.getArrayAttr(stages));

@@ -110,8 +110,9 @@ LogicalResult Adjoint::reverse(Operation &op, Value g) {
     accumulate(x(0), jb.mul(g, jb.create<math::CopySignOp>(one(), x(0))));
   } else if (isa<math::CopySignOp>(op)) {
     // copysign(c, z) is piecewise constant in z; in c it is |.|-like.
-    accumulate(x(0), jb.mul(g, jb.mul(jb.create<math::CopySignOp>(one(), x(0)),
-                                      jb.create<math::CopySignOp>(one(), x(1)))));
+    accumulate(x(0),
+               jb.mul(g, jb.mul(jb.create<math::CopySignOp>(one(), x(0)),
+                                jb.create<math::CopySignOp>(one(), x(1)))));
   } else if (isa<math::ErfOp>(op)) {
     Value e = jb.create<math::ExpOp>(jb.neg(jb.mul(x(0), x(0))));
     accumulate(x(0), jb.mul(g, jb.scale(e, 2 / std::sqrt(M_PI))));
@@ -143,8 +144,8 @@ LogicalResult Adjoint::reverse(Operation &op, Value g) {
                b.create<tensor::FromElementsOp>(jb.getLoc(), elems));
   } else if (auto mv = dyn_cast<MatvecOp>(op)) {
     // d(matvec_l(x)) => dx += matvec_t_l(dy), dW_l += dy x^T, db_l += dy
-    b.create<AccumWeightGradOp>(jb.getLoc(), mv.getNetAttr(),
-                                mv.getLayerAttr(), g, mv.getInput());
+    b.create<AccumWeightGradOp>(jb.getLoc(), mv.getNetAttr(), mv.getLayerAttr(),
+                                g, mv.getInput());
     if (mv.getBias())
       b.create<AccumBiasGradOp>(jb.getLoc(), mv.getNetAttr(), mv.getLayerAttr(),
                                 g);

@@ -1,4 +1,5 @@
-//===- DerivativeAnalysis.h - Which jet components each value needs -*- C++ -*-===//
+//===- DerivativeAnalysis.h - Which jet components each value needs -*- C++
+//-*-===//
 //
 // Part of physc. Taylor-mode expansion only computes the coefficients that
 // some derivative actually reads; this analysis finds them. A multi-index

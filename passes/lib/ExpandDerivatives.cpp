@@ -164,20 +164,20 @@ LogicalResult Expander::expandNet(NetCallOp call) {
       any |= (bool)c;
       elems.push_back(c ? c : jb.cst(f64, 0));
     }
-    rows.push_back(any ? b.create<tensor::FromElementsOp>(jb.getLoc(), elems)
-                             .getResult()
-                       : Value());
+    rows.push_back(
+        any ? b.create<tensor::FromElementsOp>(jb.getLoc(), elems).getResult()
+            : Value());
   }
   for (unsigned l = 0; l < net.getNumLayers(); ++l) {
     auto rowType = RankedTensorType::get({net.getFanOut(l)}, f64);
     Jet z{set, {}};
     for (auto [i, row] : llvm::enumerate(rows))
-      z.c.push_back(row ? b.create<MatvecOp>(
-                                  jb.getLoc(), rowType, call.getNetAttr(),
-                                  b.getI64IntegerAttr(l), row,
-                                  i == 0 ? b.getUnitAttr() : UnitAttr())
-                              .getResult()
-                        : Value());
+      z.c.push_back(
+          row ? b.create<MatvecOp>(jb.getLoc(), rowType, call.getNetAttr(),
+                                   b.getI64IntegerAttr(l), row,
+                                   i == 0 ? b.getUnitAttr() : UnitAttr())
+                    .getResult()
+              : Value());
     if (l + 1 == net.getNumLayers()) {
       rows = z.c;
       break;
@@ -196,9 +196,9 @@ LogicalResult Expander::expandNet(NetCallOp call) {
     for (const MultiIndex &a : rs.getItems()) {
       Value row = rows[set.find(a)];
       Value idx = b.create<arith::ConstantIndexOp>(jb.getLoc(), k);
-      out.c.push_back(row ? b.create<tensor::ExtractOp>(jb.getLoc(), row, idx)
-                                .getResult()
-                          : Value());
+      out.c.push_back(
+          row ? b.create<tensor::ExtractOp>(jb.getLoc(), row, idx).getResult()
+              : Value());
     }
     jets[r] = out;
   }
@@ -427,8 +427,8 @@ struct AnnotateDerivativesPass
           s.unite(a.get(r));
         SmallVector<Attribute> items;
         for (const MultiIndex &m : s.getItems())
-          items.push_back(b.getDenseI64ArrayAttr(
-              SmallVector<int64_t>(m.begin(), m.end())));
+          items.push_back(
+              b.getDenseI64ArrayAttr(SmallVector<int64_t>(m.begin(), m.end())));
         op->setAttr("jet", b.getArrayAttr(items));
       });
     }

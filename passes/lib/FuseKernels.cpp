@@ -57,7 +57,8 @@ public:
       : kernel(kernel), model(kernel->getParentOfType<ModelOp>()),
         layout(model), T(elt), P(lanes),
         VT(VectorType::get({(int64_t)lanes}, elt)),
-        MT(VectorType::get({(int64_t)lanes}, IntegerType::get(elt.getContext(), 1))),
+        MT(VectorType::get({(int64_t)lanes},
+                           IntegerType::get(elt.getContext(), 1))),
         b(kernel.getContext()) {
     int i = 0;
     for (ParamOp p : model.getBody().front().getOps<ParamOp>())
@@ -67,9 +68,7 @@ public:
   LogicalResult emit(ModuleOp module);
 
 private:
-  Value idx(int64_t v) {
-    return b.create<arith::ConstantIndexOp>(loc, v);
-  }
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
   Value vconst(double v) {
     return b.create<arith::ConstantOp>(
         loc, DenseElementsAttr::get(VT, b.getFloatAttr(T, v).getValue()));
@@ -143,8 +142,7 @@ void KernelCodegen::releaseDead(int position) {
     freeRow(v);
 }
 
-Value KernelCodegen::rowElem(Value row, Value j,
-                             DenseMap<Value, Value> &env) {
+Value KernelCodegen::rowElem(Value row, Value j, DenseMap<Value, Value> &env) {
   if (Value v = env.lookup(row))
     return v;
   if (Value c = rowConst.lookup(row))
@@ -240,9 +238,8 @@ void KernelCodegen::emitGroup(ArrayRef<Operation *> group) {
   SmallVector<std::pair<Value, Value>> stores;
   for (Operation *op : group) {
     Value r = op->getResult(0);
-    bool escapes = llvm::any_of(r.getUsers(), [&](Operation *u) {
-      return !inGroup.contains(u);
-    });
+    bool escapes = llvm::any_of(
+        r.getUsers(), [&](Operation *u) { return !inGroup.contains(u); });
     if (escapes)
       stores.push_back({r, Value()});
   }
@@ -282,8 +279,8 @@ void KernelCodegen::emitMatvec(Value x, Value y, StringRef net, int64_t layer,
     Value row = transposed ? i : o, col = transposed ? o : i;
     Value k = b.create<arith::AddIOp>(
         loc, idx(wOff),
-        b.create<arith::AddIOp>(
-            loc, b.create<arith::MulIOp>(loc, row, idx(in)), col));
+        b.create<arith::AddIOp>(loc, b.create<arith::MulIOp>(loc, row, idx(in)),
+                                col));
     Value w = b.create<memref::LoadOp>(loc, params, k);
     return b.create<vector::BroadcastOp>(loc, VT, w);
   };
@@ -309,8 +306,8 @@ void KernelCodegen::emitMatvec(Value x, Value y, StringRef net, int64_t layer,
       for (int64_t i = 0; i < nIn; ++i)
         acc = step(idx(i), acc);
     } else {
-      auto inner = b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(1),
-                                        ValueRange{acc});
+      auto inner =
+          b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(1), ValueRange{acc});
       OpBuilder::InsertionGuard g2(b);
       Block *ib = inner.getBody();
       if (!ib->empty() && isa<scf::YieldOp>(ib->back()))
@@ -332,9 +329,11 @@ void KernelCodegen::emitGradAccum() {
       weights, biases;
   for (Operation *op : deferred) {
     if (auto w = dyn_cast<AccumWeightGradOp>(op))
-      weights[{w.getNet().str(), w.getLayer()}].push_back({w.getDy(), w.getX()});
+      weights[{w.getNet().str(), w.getLayer()}].push_back(
+          {w.getDy(), w.getX()});
     else if (auto bg = dyn_cast<AccumBiasGradOp>(op))
-      biases[{bg.getNet().str(), bg.getLayer()}].push_back({bg.getDy(), Value()});
+      biases[{bg.getNet().str(), bg.getLayer()}].push_back(
+          {bg.getDy(), Value()});
   }
   DenseMap<Value, Value> none;
   for (auto &[key, items] : weights) {
@@ -357,7 +356,8 @@ void KernelCodegen::emitGradAccum() {
     Value k = b.create<arith::AddIOp>(loc, rowOff, i);
     Value a = b.create<memref::LoadOp>(loc, gradAcc, k);
     for (auto [c, item] : llvm::enumerate(items))
-      a = b.create<vector::FMAOp>(loc, dys[c], rowElem(item.second, i, none), a);
+      a = b.create<vector::FMAOp>(loc, dys[c], rowElem(item.second, i, none),
+                                  a);
     b.create<memref::StoreOp>(loc, a, gradAcc, k);
   }
   for (auto &[key, items] : biases) {
@@ -381,8 +381,8 @@ LogicalResult KernelCodegen::emit(ModuleOp module) {
   Block &body = kernel.getBody().front();
   loc = kernel.getLoc();
   auto dyn = MemRefType::get({ShapedType::kDynamic}, T);
-  SmallVector<Type> args{dyn, dyn, b.getIndexType(), b.getIndexType(), dyn,
-                         dyn};
+  SmallVector<Type> args{dyn, dyn, b.getIndexType(), b.getIndexType(),
+                         dyn, dyn};
   if (lossGrad)
     args.push_back(dyn);
   std::string name = (model.getSymName() + "_" + kernel.getSymName()).str();
@@ -485,10 +485,9 @@ LogicalResult KernelCodegen::emit(ModuleOp module) {
         Operation *o = ops[k];
         bool rowEw = o->getNumResults() == 1 && isRow(o->getResult(0)) &&
                      isElementwise(o) && rowWidth(o->getResult(0)) == w;
-        bool scalarOnly =
-            !isa<AccumWeightGradOp, AccumBiasGradOp>(o) &&
-            llvm::none_of(o->getOperands(), isRow) &&
-            llvm::none_of(o->getResults(), isRow);
+        bool scalarOnly = !isa<AccumWeightGradOp, AccumBiasGradOp>(o) &&
+                          llvm::none_of(o->getOperands(), isRow) &&
+                          llvm::none_of(o->getResults(), isRow);
         if (rowEw)
           group.push_back(o);
         else if (scalarOnly) {
@@ -529,8 +528,8 @@ LogicalResult KernelCodegen::emit(ModuleOp module) {
   b.setInsertionPointAfter(tiles);
   if (lossGrad) {
     auto add = [&](Value acc, Value dst, Value k) {
-      Value s = b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
-                                              acc);
+      Value s =
+          b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, acc);
       Value old = b.create<memref::LoadOp>(loc, dst, k);
       b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, old, s), dst,
                                 k);

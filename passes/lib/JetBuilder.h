@@ -40,8 +40,7 @@ public:
   /// sum_i coeffs[i] * t^i by Horner's rule.
   mlir::Value poly(llvm::ArrayRef<double> coeffs, mlir::Value t);
 
-  template <typename OpT, typename... Args>
-  mlir::Value create(Args &&...args) {
+  template <typename OpT, typename... Args> mlir::Value create(Args &&...args) {
     return b.create<OpT>(loc, std::forward<Args>(args)...).getResult();
   }
 

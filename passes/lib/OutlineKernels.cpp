@@ -95,9 +95,9 @@ struct OutlineKernelsPass
 
     auto newKernel = [&](Location l, StringRef name, StringRef kind,
                          StringRef source) {
-      auto k = b.create<KernelOp>(l, name, kind,
-                                  FlatSymbolRefAttr::get(b.getContext(), source),
-                                  ArrayAttr());
+      auto k = b.create<KernelOp>(
+          l, name, kind, FlatSymbolRefAttr::get(b.getContext(), source),
+          ArrayAttr());
       b.createBlock(&k.getBody(), {}, argTypes, argLocs);
       b.setInsertionPointToEnd(&modelBody);
       return k;
@@ -130,7 +130,8 @@ struct OutlineKernelsPass
       for (auto a : f.getCoords().getAsRange<FlatSymbolRefAttr>())
         fc.push_back(a.getValue());
       auto ys = cloneBody(k, f.getBody().front(), fc);
-      OpBuilder::atBlockEnd(&k.getBody().front()).create<YieldOp>(f.getLoc(), ys);
+      OpBuilder::atBlockEnd(&k.getBody().front())
+          .create<YieldOp>(f.getLoc(), ys);
       kernels.push_back(k);
     }
     for (ExactOp e : llvm::to_vector(modelBody.getOps<ExactOp>())) {
@@ -139,7 +140,8 @@ struct OutlineKernelsPass
       KernelOp k = newKernel(e.getLoc(), (e.getSymName() + ".eval").str(),
                              "eval", e.getSymName());
       auto ys = cloneBody(k, e.getBody().front(), all);
-      OpBuilder::atBlockEnd(&k.getBody().front()).create<YieldOp>(e.getLoc(), ys);
+      OpBuilder::atBlockEnd(&k.getBody().front())
+          .create<YieldOp>(e.getLoc(), ys);
       kernels.push_back(k);
     }
     for (EquationOp eq : llvm::to_vector(modelBody.getOps<EquationOp>())) {
@@ -177,10 +179,9 @@ struct OutlineKernelsPass
         SmallVector<Attribute> wrt;
         for (Attribute a : d.getWrt()) {
           wrt.push_back(a);
-          Value dv = jb.create<DOp>(d.getLoc(), v.getType(), v,
-                                    jb.getArrayAttr(wrt));
-          int coord =
-              model.coordIndex(cast<FlatSymbolRefAttr>(a).getValue());
+          Value dv =
+              jb.create<DOp>(d.getLoc(), v.getType(), v, jb.getArrayAttr(wrt));
+          int coord = model.coordIndex(cast<FlatSymbolRefAttr>(a).getValue());
           checks.push_back(jb.getI64ArrayAttr(
               {(int64_t)yields.size() - 1, (int64_t)yields.size(), coord}));
           yields.push_back(dv);

@@ -182,9 +182,8 @@ SmallVector<Value> physc::buildTower(JetBuilder &jb, StringRef fn, Value z,
     Value erfv = fn == "erf" ? jb.create<math::ErfOp>(z)
                              : jb.create<math::ErfOp>(jb.scale(z, 1 / s2));
     Value Phi = jb.scale(jb.add(erfv, jb.cst(t, 1)), 0.5);
-    Value phi = jb.scale(
-        jb.create<math::ExpOp>(jb.scale(jb.mul(x, x), -0.5)),
-        1 / std::sqrt(2 * M_PI));
+    Value phi = jb.scale(jb.create<math::ExpOp>(jb.scale(jb.mul(x, x), -0.5)),
+                         1 / std::sqrt(2 * M_PI));
     // Phi^(k) for k = 0..order (Phi^(k) = phi^(k-1)).
     std::vector<std::vector<double>> he{{1}, {0, 1}};
     for (int m = 1; m < order; ++m) {

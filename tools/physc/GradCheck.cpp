@@ -54,8 +54,8 @@ physrt::Batch interiorPoints(const physrt::CompiledModel &M, int64_t n,
   for (size_t c = 0; c < M.coords.size(); ++c) {
     double lo = M.coords[c].lo, hi = M.coords[c].hi, m = 0.01 * (hi - lo);
     for (int64_t i = 0; i < b.ld; ++i)
-      b.pts[c * b.ld + i] = i < n ? rng.uniform(lo + m, hi - m)
-                                  : b.pts[c * b.ld + n - 1];
+      b.pts[c * b.ld + i] =
+          i < n ? rng.uniform(lo + m, hi - m) : b.pts[c * b.ld + n - 1];
   }
   return b;
 }
@@ -101,18 +101,16 @@ int physc::runGradcheck() {
   std::vector<double> rt = physrt::runtimeValues(M, {});
   physrt::Rng rng(gcSeed * 7919 + 13);
   bool ok = true;
-  llvm::outs() << llvm::format("%-16s %-8s %12s %12s  %s\n", (const char *)"term",
-                               (const char *)"check",
-                               (const char *)"max rel err",
-                               (const char *)"tolerance",
-                               (const char *)"result");
+  llvm::outs() << llvm::format(
+      "%-16s %-8s %12s %12s  %s\n", (const char *)"term", (const char *)"check",
+      (const char *)"max rel err", (const char *)"tolerance",
+      (const char *)"result");
   auto report = [&](const std::string &term, const char *what, double err,
                     double tol) {
     bool pass = err <= tol && std::isfinite(err);
     ok &= pass;
-    llvm::outs() << llvm::format("%-16s %-8s %12.3e %12.1e  %s\n",
-                                 term.c_str(), what, err, tol,
-                                 pass ? "ok" : "FAIL");
+    llvm::outs() << llvm::format("%-16s %-8s %12.3e %12.1e  %s\n", term.c_str(),
+                                 what, err, tol, pass ? "ok" : "FAIL");
   };
 
   // Jets: yield hi == d/d(coord) yield lo, by Richardson-extrapolated
@@ -143,8 +141,8 @@ int physc::runGradcheck() {
       double floor = 0;
       for (int64_t i = 0; i < b.n; ++i)
         floor = std::max(floor, 1e-6 * std::abs(base[lo * b.ld + i]));
-      worst = std::max(worst, relError(base.data() + hi * b.ld, fd.data(),
-                                       b.n, std::max(floor, 1e-12)));
+      worst = std::max(worst, relError(base.data() + hi * b.ld, fd.data(), b.n,
+                                       std::max(floor, 1e-12)));
     }
     report(j.equation, "jets", worst, jetTol);
   }
@@ -192,9 +190,9 @@ int physc::runGradcheck() {
       for (int64_t i = 0; i < M.numParams; ++i)
         dot += g[i] * v[i];
       double fd = fdAlong(v);
-      worst = std::max(worst, std::abs(dot - fd) /
-                                  std::max({std::abs(dot), std::abs(fd),
-                                            1e-10}));
+      worst =
+          std::max(worst, std::abs(dot - fd) /
+                              std::max({std::abs(dot), std::abs(fd), 1e-10}));
     }
     for (int k = 0; k < 12; ++k) { // single parameters
       int64_t i = (int64_t)(rng.uniform() * M.numParams) % M.numParams;

@@ -145,7 +145,7 @@ physrt::Region regionOf(phys::EquationOp eq, phys::ModelOp model) {
            : kind == "boundary" ? physrt::Region::Kind::Boundary
                                 : physrt::Region::Kind::Faces;
   for (Attribute a : eq.getFacesAttr() ? eq.getFacesAttr().getValue()
-                                        : ArrayRef<Attribute>()) {
+                                       : ArrayRef<Attribute>()) {
     auto pair = cast<ArrayAttr>(a);
     r.faces.push_back(
         {model.coordIndex(cast<FlatSymbolRefAttr>(pair[0]).getValue()),
@@ -239,8 +239,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     M.terms.push_back(t);
     pending.push_back({kernelSymbol(model, (t.name + ".loss_grad")),
                        [&M, idx, f64, coords, numParams, numRt](void *fn) {
-                         M.terms[idx].lossGrad = bindLossGrad(
-                             fn, f64, coords, numParams, numRt);
+                         M.terms[idx].lossGrad =
+                             bindLossGrad(fn, f64, coords, numParams, numRt);
                        }});
   }
   llvm::StringMap<int> fieldIndex;
@@ -250,8 +250,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     M.fields.push_back({f.getSymName().str(), {}});
     pending.push_back({kernelSymbol(model, (f.getSymName() + ".eval").str()),
                        [&M, idx, f64, coords, numParams, numRt](void *fn) {
-                         M.fields[idx].eval = bindEval(fn, f64, coords, 1,
-                                                       numParams, numRt);
+                         M.fields[idx].eval =
+                             bindEval(fn, f64, coords, 1, numParams, numRt);
                        }});
   }
   for (phys::ExactOp e : body.getOps<phys::ExactOp>()) {
@@ -271,8 +271,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     M.exacts.push_back(ex);
     pending.push_back({kernelSymbol(model, (e.getSymName() + ".eval").str()),
                        [&M, idx, f64, coords, numParams, numRt](void *fn) {
-                         M.exacts[idx].eval = bindEval(fn, f64, coords, 1,
-                                                       numParams, numRt);
+                         M.exacts[idx].eval =
+                             bindEval(fn, f64, coords, 1, numParams, numRt);
                        }});
   }
   for (phys::KernelOp k : body.getOps<phys::KernelOp>()) {
@@ -349,8 +349,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   for (Pending &p : pending) {
     auto fn = jit->engine->lookup(p.symbol);
     if (!fn) {
-      errs << "error: kernel " << p.symbol << " not found: "
-           << llvm::toString(fn.takeError()) << "\n";
+      errs << "error: kernel " << p.symbol
+           << " not found: " << llvm::toString(fn.takeError()) << "\n";
       return nullptr;
     }
     p.bind(*fn);

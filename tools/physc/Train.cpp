@@ -29,8 +29,9 @@ namespace cl = llvm::cl;
 // Both subcommands first: options below name them, and objects of one
 // translation unit are constructed in order.
 cl::SubCommand physc::trainCmd("train", "Compile a .phys file and train it");
-cl::SubCommand physc::benchCmd(
-    "bench", "Time one training step (loss and parameter gradient)");
+cl::SubCommand
+    physc::benchCmd("bench",
+                    "Time one training step (loss and parameter gradient)");
 static cl::opt<std::string> trainInput(cl::Positional, cl::desc("<file.phys>"),
                                        cl::sub(trainCmd));
 static cl::opt<std::string>
@@ -87,8 +88,10 @@ int physc::runTrain() {
   for (const std::string &s : setParams) {
     size_t eq = s.find('=');
     char *end = nullptr;
-    double v = eq == std::string::npos ? 0 : std::strtod(s.c_str() + eq + 1, &end);
-    if (eq == std::string::npos || eq == 0 || !end || *end || end == s.c_str() + eq + 1)
+    double v =
+        eq == std::string::npos ? 0 : std::strtod(s.c_str() + eq + 1, &end);
+    if (eq == std::string::npos || eq == 0 || !end || *end ||
+        end == s.c_str() + eq + 1)
       return usageError("train", "--set expects NAME=NUMBER, got '" + s + "'");
     opts.setParams.push_back({s.substr(0, eq), v});
   }
@@ -153,9 +156,9 @@ int physc::runBench() {
   auto jit = JITModel::compile(*loaded, cg, llvm::errs());
   if (!jit)
     return 1;
-  double compileS = std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
+  double compileS =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   physrt::CompiledModel &M = jit->model();
   try {
     std::vector<double> params = physrt::initParams(M, seed);
@@ -193,8 +196,9 @@ int physc::runBench() {
       return ts;
     };
     double loss = 0;
-    auto termTimes = time(
-        [&] { loss = eval.lossAndGrad(one, params, single, rt, &grad, nullptr); });
+    auto termTimes = time([&] {
+      loss = eval.lossAndGrad(one, params, single, rt, &grad, nullptr);
+    });
     std::vector<double> stepParams = params;
     auto stepTimes = time([&] {
       eval.lossAndGrad(M, stepParams, all, rt, &grad, nullptr);
