@@ -258,23 +258,44 @@ Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
       for (int c = 0; c < d; ++c)
         pts[c * B.ld + i] = P.lo[c] + (P.hi[c] - P.lo[c]) * u[i * d + c];
   } else {
-    // Cumulative face probabilities; faces of zero total measure (all
-    // degenerate) are chosen with equal probability.
+    // Stratified over faces: face f gets n * measure_f / total points
+    // (largest remainder; equal shares when every face is degenerate), and
+    // every face at least one point when n allows. Drawing the face per
+    // point instead can leave a face of a small batch empty, and then the
+    // fixed L-BFGS batch never sees that boundary condition.
     size_t nf = P.faces.size();
-    std::vector<double> cum(nf);
     double total = 0;
     for (const FacePlan &F : P.faces)
       total += F.measure;
-    double acc = 0;
+    std::vector<int64_t> count(nf, 0);
+    std::vector<std::pair<double, size_t>> remainders;
+    int64_t given = 0;
     for (size_t f = 0; f < nf; ++f) {
-      acc += total > 0 ? P.faces[f].measure / total : 1.0 / nf;
-      cum[f] = acc;
+      double share = total > 0 ? P.faces[f].measure / total : 1.0 / nf;
+      double exact = share * static_cast<double>(n);
+      count[f] = static_cast<int64_t>(exact);
+      given += count[f];
+      remainders.push_back({exact - static_cast<double>(count[f]), f});
     }
-    cum[nf - 1] = 1.0;
+    std::stable_sort(remainders.begin(), remainders.end(),
+                     [](auto &a, auto &b) { return a.first > b.first; });
+    for (size_t k = 0; given < n; k = (k + 1) % nf, ++given)
+      ++count[remainders[k].second];
+    if (n >= static_cast<int64_t>(nf))
+      for (size_t f = 0; f < nf; ++f)
+        while (count[f] == 0) {
+          size_t big =
+              std::max_element(count.begin(), count.end()) - count.begin();
+          --count[big];
+          ++count[f];
+        }
+    std::vector<size_t> faceOf;
+    faceOf.reserve(n);
+    for (size_t f = 0; f < nf; ++f)
+      faceOf.insert(faceOf.end(), count[f], f);
     for (int64_t i = 0; i < n; ++i) {
       const double *ui = &u[i * d];
-      size_t f = std::upper_bound(cum.begin(), cum.end(), ui[0]) - cum.begin();
-      f = std::min(f, nf - 1);
+      size_t f = faceOf[i];
       const FacePlan &F = P.faces[f];
       // Unit coordinates 1..d-1 go to the free coordinates in order.
       int k = 1;

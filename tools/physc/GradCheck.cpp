@@ -69,14 +69,20 @@ std::vector<double> evalAt(const physrt::EvalFn &fn, int outputs,
   return out;
 }
 
+/// max(a, b) that keeps a NaN: a NaN error must fail the check, and
+/// std::max(x, NaN) would silently drop it.
+double worse(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+}
+
 /// Max relative error of `a` against the reference `ref` over the first
 /// `n` entries, relative to the largest reference magnitude (and no less
 /// than `floor`, for derivatives that vanish identically).
 double relError(const double *a, const double *ref, int64_t n, double floor) {
   double err = 0, scale = floor;
   for (int64_t i = 0; i < n; ++i) {
-    err = std::max(err, std::abs(a[i] - ref[i]));
-    scale = std::max(scale, std::abs(ref[i]));
+    err = worse(err, std::abs(a[i] - ref[i]));
+    scale = worse(scale, std::abs(ref[i]));
   }
   return err / scale;
 }
@@ -141,8 +147,8 @@ int physc::runGradcheck() {
       double floor = 0;
       for (int64_t i = 0; i < b.n; ++i)
         floor = std::max(floor, 1e-6 * std::abs(base[lo * b.ld + i]));
-      worst = std::max(worst, relError(base.data() + hi * b.ld, fd.data(), b.n,
-                                       std::max(floor, 1e-12)));
+      worst = worse(worst, relError(base.data() + hi * b.ld, fd.data(), b.n,
+                                    std::max(floor, 1e-12)));
     }
     report(j.equation, "jets", worst, jetTol);
   }
@@ -190,18 +196,17 @@ int physc::runGradcheck() {
       for (int64_t i = 0; i < M.numParams; ++i)
         dot += g[i] * v[i];
       double fd = fdAlong(v);
-      worst =
-          std::max(worst, std::abs(dot - fd) /
-                              std::max({std::abs(dot), std::abs(fd), 1e-10}));
+      worst = worse(worst, std::abs(dot - fd) /
+                               std::max({std::abs(dot), std::abs(fd), 1e-10}));
     }
     for (int k = 0; k < 12; ++k) { // single parameters
       int64_t i = (int64_t)(rng.uniform() * M.numParams) % M.numParams;
       std::vector<double> v(M.numParams, 0);
       v[i] = 1;
       double fd = fdAlong(v);
-      worst = std::max(worst, std::abs(g[i] - fd) /
-                                  std::max({std::abs(g[i]), std::abs(fd),
-                                            1e-4 * gmax, 1e-12}));
+      worst = worse(worst, std::abs(g[i] - fd) /
+                               std::max({std::abs(g[i]), std::abs(fd),
+                                         1e-4 * gmax, 1e-12}));
     }
     report(t.name, "gradient", worst, gradTol);
   }

@@ -98,6 +98,20 @@ int physc::runTrain() {
   std::optional<LoadedModel> loaded = loadModel(trainInput, llvm::errs());
   if (!loaded)
     return 1;
+  // A param's declared range binds --set too (unknown names are the
+  // runtime's to report, with the list of known ones).
+  for (auto &[name, value] : opts.setParams)
+    for (const CheckedParam &p : loaded->model.params)
+      if (p.name == name && p.bounded && !(value >= p.lo && value <= p.hi)) {
+        SourcePosition pos = resolveLocation(*loaded->srcMgr, p.loc);
+        llvm::errs() << llvm::format("physc train: error: --set value %g for "
+                                     "param '%s' is outside its range [%g, "
+                                     "%g] (declared at %s:%u:%u)\n",
+                                     value, name.c_str(), p.lo, p.hi,
+                                     pos.filename.c_str(), pos.line,
+                                     pos.column);
+        return 1;
+      }
   CodegenOptions cg;
   cg.precision = precision;
   auto jit = JITModel::compile(*loaded, cg, llvm::errs());
