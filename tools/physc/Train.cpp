@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
 
 using namespace physc;
 namespace cl = llvm::cl;
@@ -100,7 +101,10 @@ int physc::runTrain() {
     return 1;
   // A param's declared range binds --set too (unknown names are the
   // runtime's to report, with the list of known ones).
+  std::map<std::string, double> lastSet; // the last --set of a name wins
   for (auto &[name, value] : opts.setParams)
+    lastSet[name] = value;
+  for (auto &[name, value] : lastSet)
     for (const CheckedParam &p : loaded->model.params)
       if (p.name == name && p.bounded && !(value >= p.lo && value <= p.hi)) {
         SourcePosition pos = resolveLocation(*loaded->srcMgr, p.loc);
