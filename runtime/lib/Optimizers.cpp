@@ -50,6 +50,17 @@ void Adam::step(std::vector<double> &x, const std::vector<double> &g) {
   }
 }
 
+void Adam::restore(const AdamState &S) {
+  if (S.m.size() != m.size() || S.v.size() != m.size())
+    throw Error("Adam: saved moments have " + std::to_string(S.m.size()) +
+                " entries, expected " + std::to_string(m.size()));
+  m = S.m;
+  v = S.v;
+  b1t = S.b1t;
+  b2t = S.b2t;
+  t = S.t;
+}
+
 OptimizeResult physrt::minimizeAdam(const Objective &f, std::vector<double> &x,
                                     const AdamOptions &opts, int64_t iterations,
                                     const IterationCallback &onIter) {
@@ -209,11 +220,51 @@ private:
 
 } // namespace
 
+void LbfgsHistory::pairs(std::vector<std::vector<double>> &S,
+                         std::vector<std::vector<double>> &Y,
+                         std::vector<double> &Rho) const {
+  S.clear();
+  Y.clear();
+  Rho.clear();
+  for (size_t k = 0; k < count; ++k) {
+    size_t j = (head + k) % s.size();
+    S.push_back(s[j]);
+    Y.push_back(y[j]);
+    Rho.push_back(rho[j]);
+  }
+}
+
+void LbfgsHistory::assign(std::vector<std::vector<double>> S,
+                          std::vector<std::vector<double>> Y,
+                          std::vector<double> Rho) {
+  if (Y.size() != S.size() || Rho.size() != S.size())
+    throw Error("L-BFGS: history has unequal numbers of s, y and rho");
+  count = S.size();
+  head = 0;
+  s = std::move(S);
+  y = std::move(Y);
+  rho = std::move(Rho);
+  stopping = false;
+}
+
 OptimizeResult physrt::minimizeLbfgs(const Objective &f, std::vector<double> &x,
                                      const LbfgsOptions &o,
-                                     const IterationCallback &onIter) {
+                                     const IterationCallback &onIter,
+                                     LbfgsHistory *history) {
   if (o.history < 1)
     throw Error("L-BFGS: history must be at least 1");
+  LbfgsHistory local;
+  LbfgsHistory &H = history ? *history : local;
+  if (H.count > static_cast<size_t>(o.history))
+    throw Error("L-BFGS: the saved history has " + std::to_string(H.count) +
+                " pairs, more than the " + std::to_string(o.history) +
+                " allowed");
+  for (size_t k = 0; k < H.count; ++k)
+    if (H.s[(H.head + k) % H.s.size()].size() != x.size() ||
+        H.y[(H.head + k) % H.s.size()].size() != x.size())
+      throw Error("L-BFGS: the saved history is not of size " +
+                  std::to_string(x.size()));
+  H.stopping = false;
   size_t n = x.size();
   OptimizeResult R;
   std::vector<double> g(n);
@@ -232,9 +283,11 @@ OptimizeResult physrt::minimizeLbfgs(const Objective &f, std::vector<double> &x,
 
   // Ring buffer of curvature pairs, oldest first from `head`.
   size_t m = static_cast<size_t>(o.history);
-  std::vector<std::vector<double>> S, Y;
-  std::vector<double> rho, alpha(m);
-  size_t head = 0, count = 0;
+  std::vector<std::vector<double>> &S = H.s, &Y = H.y;
+  std::vector<double> &rho = H.rho, alpha(m);
+  size_t &head = H.head, &count = H.count;
+  if (count == 0)
+    head = 0;
   std::vector<double> d(n), s(n), y(n);
 
   for (int64_t it = 0; it < o.maxIterations; ++it) {
@@ -291,6 +344,7 @@ OptimizeResult physrt::minimizeLbfgs(const Objective &f, std::vector<double> &x,
       }
       R.f = fx;
       R.stop = StopReason::LineSearchFailed;
+      H.stopping = true;
       if (onIter && LS.hasBest)
         onIter(it, fx, g);
       return R;

@@ -19,9 +19,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 using namespace physrt;
@@ -133,7 +135,90 @@ std::string joinPath(const std::string &dir, const std::string &file) {
   return dir + "/" + file;
 }
 
+bool allFinite(const std::vector<double> &v) {
+  for (double x : v)
+    if (!std::isfinite(x))
+      return false;
+  return true;
+}
+
+/// The report of a non-finite loss or gradient at `step` (1-based): names
+/// the term at fault. A finite total with a non-finite gradient needs each
+/// term's gradient on its own to find it (only on this error path).
+std::string divergence(const CompiledModel &M, Evaluator &ev,
+                       const std::vector<double> &params,
+                       const std::vector<Batch> &batches,
+                       const std::vector<double> &rt,
+                       const std::vector<double> &terms, double f, int64_t step,
+                       const char *stage) {
+  std::string detail;
+  for (size_t t = 0; t < terms.size(); ++t)
+    detail += (t ? ", " : "") + M.terms[t].name + " " + sci(terms[t]);
+  std::string head = "training diverged at step " + std::to_string(step) +
+                     " (" + stage + "): ";
+  if (!std::isfinite(f)) {
+    for (size_t t = 0; t < terms.size(); ++t)
+      if (!std::isfinite(terms[t]))
+        return head + "the loss of term '" + M.terms[t].name + "' is " +
+               sci(terms[t]) + " (" + detail + ")";
+    return head + "the loss is " + sci(f) + " (" + detail + ")";
+  }
+  for (size_t t = 0; t < M.terms.size() && t < batches.size(); ++t) {
+    CompiledModel one = M;
+    one.terms = {M.terms[t]};
+    std::vector<double> g;
+    ev.lossAndGrad(one, params, {batches[t]}, rt, &g, nullptr);
+    if (!allFinite(g))
+      return head + "the gradient of term '" + M.terms[t].name +
+             "' is not finite (loss " + detail + ")";
+  }
+  return head + "the gradient is not finite (loss " + detail + ")";
+}
+
 } // namespace
+
+uint64_t physrt::trainFingerprint(const CompiledModel &M,
+                                  const std::vector<double> &rt) {
+  std::string s;
+  auto i64 = [&](int64_t v) {
+    s.append(reinterpret_cast<const char *>(&v), 8);
+  };
+  auto f64 = [&](double v) { s.append(reinterpret_cast<const char *>(&v), 8); };
+  auto str = [&](const std::string &x) {
+    i64(static_cast<int64_t>(x.size()));
+    s += x;
+  };
+  str(M.name);
+  i64(M.numParams);
+  for (const ParamBlock &B : M.blocks) {
+    str(B.name);
+    i64(B.offset);
+    i64(B.rows);
+    i64(B.cols);
+  }
+  for (const Coord &C : M.coords) {
+    str(C.name);
+    f64(C.lo);
+    f64(C.hi);
+  }
+  for (const Term &T : M.terms) {
+    str(T.name);
+    i64(T.samples);
+    f64(T.weight);
+    i64(T.dataCount);
+  }
+  str(M.sampler);
+  for (const Stage &S : M.stages) {
+    str(S.optimizer);
+    i64(S.steps);
+    for (double v : {S.lr, S.beta1, S.beta2, S.eps, S.tolerance})
+      f64(v);
+    i64(S.history);
+  }
+  for (double v : rt)
+    f64(v);
+  return fnv1a64(s);
+}
 
 TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                           std::ostream &log) {
@@ -158,12 +243,60 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   }
   if (opts.maxSteps >= 0)
     planned = std::min(planned, opts.maxSteps);
+  // A resumed run reads and checks its checkpoint before anything is
+  // written, so a damaged one leaves the directory as it was.
+  std::string outDir = opts.outDir.empty() ? opts.resumeDir : opts.outDir;
+  std::string ckptPath =
+      outDir.empty() ? std::string() : joinPath(outDir, "checkpoint.bin");
+  uint64_t fingerprint = trainFingerprint(M, rt);
+  std::optional<Checkpoint> resume;
+  if (!opts.resumeDir.empty()) {
+    std::string path = joinPath(opts.resumeDir, "checkpoint.bin");
+    Checkpoint C = loadCheckpoint(path);
+    auto refuse = [&](const std::string &why) {
+      return Error(path + ": error: cannot resume: " + why);
+    };
+    if (C.version < 2)
+      throw refuse("the checkpoint (version " + std::to_string(C.version) +
+                   ") holds no training state");
+    if (C.model != M.name)
+      throw refuse("checkpoint is of model '" + C.model + "', not '" + M.name +
+                   "'");
+    if (static_cast<int64_t>(C.params.size()) != M.numParams)
+      throw refuse("checkpoint has " + std::to_string(C.params.size()) +
+                   " parameters but model '" + M.name + "' has " +
+                   std::to_string(M.numParams));
+    const TrainState &S = C.state;
+    if (S.seed != opts.seed)
+      throw refuse("it was written with --seed " + std::to_string(S.seed) +
+                   ", not " + std::to_string(opts.seed));
+    if (S.precision != opts.precision)
+      throw refuse("it was written with --precision " + S.precision + ", not " +
+                   opts.precision);
+    if (S.fingerprint != fingerprint)
+      throw refuse("the model's terms, stages, sampler or --set values "
+                   "differ from those it was written with");
+    bool inStage =
+        S.stage >= 0 && S.stage < static_cast<int64_t>(M.stages.size());
+    OptimizerStateKind want = !inStage ? OptimizerStateKind::None
+                              : M.stages[S.stage].optimizer == "adam"
+                                  ? OptimizerStateKind::Adam
+                                  : OptimizerStateKind::Lbfgs;
+    if (S.stage < 0 || S.stage > static_cast<int64_t>(M.stages.size()) ||
+        S.stageStep < 0 || C.steps < S.stageStep ||
+        (S.kind != want && S.kind != OptimizerStateKind::None) ||
+        (S.kind == OptimizerStateKind::None && S.stageStep > 0) ||
+        (S.kind == OptimizerStateKind::Lbfgs &&
+         static_cast<int64_t>(S.lbfgsS.size()) > M.stages[S.stage].history))
+      throw refuse("its training state is inconsistent with the model");
+    resume = std::move(C);
+  }
   // Fail on an unwritable output directory before spending time training.
-  if (!opts.outDir.empty())
-    createDirectories(opts.outDir);
+  if (!outDir.empty())
+    createDirectories(outDir);
 
   TrainResult R;
-  R.params = initParams(M, opts.seed);
+  R.params = resume ? resume->params : initParams(M, opts.seed);
   R.runtimeParams = rt;
   Evaluator ev(opts.threads);
   R.threads = ev.threads();
@@ -175,51 +308,156 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     names.push_back(T.name);
   Progress progress(log, tty, opts.quiet, planned, every, names);
 
-  int64_t step = 0;
+  int64_t step = resume ? resume->steps : 0;
+  size_t firstStage = resume ? static_cast<size_t>(resume->state.stage) : 0;
+  int64_t firstStageStep = resume ? resume->state.stageStep : 0;
+  if (resume && !opts.quiet)
+    log << "resuming at step " << step << " from "
+        << joinPath(opts.resumeDir, "checkpoint.bin") << "\n";
+
+  // Checkpoints: every `ckptEvery` global steps, so where they fall does
+  // not depend on where a run was resumed.
+  int64_t ckptEvery = opts.checkpointEvery > 0 ? opts.checkpointEvery
+                      : opts.checkpointEvery < 0
+                          ? 0
+                          : std::clamp<int64_t>((planned + 9) / 10, 1, 500);
+  int64_t lastSaved = resume ? step : -1;
+  /// Saves the state after `stageStep` of the `stageSteps` steps of stage
+  /// `stage` (M.stages.size(): training is finished).
+  auto save = [&](size_t stage, int64_t stageStep, int64_t stageSteps,
+                  const Adam *A, const LbfgsHistory *H) {
+    if (ckptPath.empty())
+      return;
+    if (!allFinite(R.params))
+      throw Error("training diverged at step " + std::to_string(step) +
+                  ": the parameters are not finite");
+    Checkpoint C;
+    C.model = M.name;
+    C.params = R.params;
+    C.steps = step;
+    TrainState &S = C.state;
+    S.seed = opts.seed;
+    S.precision = opts.precision;
+    S.fingerprint = fingerprint;
+    // A finished stage is recorded as the start of the next one: nothing
+    // of its optimizer is needed any more.
+    if (stage >= M.stages.size() || stageStep >= stageSteps) {
+      S.stage = static_cast<int64_t>(std::min(stage + 1, M.stages.size()));
+      S.stageStep = 0;
+    } else {
+      S.stage = static_cast<int64_t>(stage);
+      S.stageStep = stageStep;
+      if (A) {
+        S.kind = OptimizerStateKind::Adam;
+        S.adam = A->state();
+      } else if (H) {
+        S.kind = OptimizerStateKind::Lbfgs;
+        H->pairs(S.lbfgsS, S.lbfgsY, S.lbfgsRho);
+      }
+    }
+    saveCheckpoint(ckptPath, C);
+    lastSaved = step;
+  };
+  auto due = [&] {
+    return !ckptPath.empty() && ckptEvery > 0 && step % ckptEvery == 0;
+  };
+  auto kept = [&] {
+    if (ckptPath.empty())
+      return std::string();
+    if (lastSaved < 0)
+      return std::string("; no checkpoint was written");
+    return "; the last checkpoint (" + ckptPath + ", step " +
+           std::to_string(lastSaved) + ") is kept";
+  };
+
+  // --steps stopped training inside the stage plan: the last checkpoint
+  // records where, so resuming with a larger --steps continues the same run.
+  bool capped = false;
   std::vector<double> grad, terms;
-  for (const Stage &S : M.stages) {
+  for (size_t si = firstStage; si < M.stages.size() && !capped; ++si) {
+    const Stage &S = M.stages[si];
+    int64_t done = si == firstStage ? firstStageStep : 0;
+    int64_t stageStart = step - done;
     int64_t budget = S.steps;
     if (opts.maxSteps >= 0)
-      budget = std::min(budget, opts.maxSteps - step);
-    if (budget <= 0)
+      budget = std::min(budget, opts.maxSteps - stageStart);
+    if (budget <= done) {
+      if (budget < S.steps) {
+        capped = true;
+        if (done == 0)
+          save(si, 0, S.steps, nullptr, nullptr);
+      }
       continue;
+    }
+    bool resumed = resume && si == firstStage &&
+                   resume->state.kind != OptimizerStateKind::None;
     if (S.optimizer == "adam") {
       Adam A(R.params.size(), {S.lr, S.beta1, S.beta2, S.eps});
-      for (int64_t k = 0; k < budget; ++k) {
+      if (resumed)
+        A.restore(resume->state.adam);
+      for (int64_t k = done; k < budget; ++k) {
         std::vector<Batch> batches =
             drawBatches(M, kind, opts.seed, kTrainStream, step);
         double f = ev.lossAndGrad(M, R.params, batches, rt, &grad, &terms);
-        if (!std::isfinite(f)) {
+        if (!std::isfinite(f) || !allFinite(grad)) {
           progress.finish();
-          std::string detail;
-          for (size_t t = 0; t < terms.size(); ++t)
-            detail += (t ? ", " : "") + M.terms[t].name + " " + sci(terms[t]);
-          throw Error("training diverged at step " + std::to_string(step + 1) +
-                      " (adam): the loss is " + sci(f) + " (" + detail + ")");
+          throw Error(divergence(M, ev, R.params, batches, rt, terms, f,
+                                 step + 1, "adam") +
+                      kept());
         }
         A.step(R.params, grad);
         ++step;
         progress.update(step, "adam", terms, f);
+        if (due())
+          save(si, k + 1, S.steps, &A, nullptr);
+      }
+      if (budget < S.steps) {
+        capped = true;
+        save(si, budget, S.steps, &A, nullptr);
       }
       continue;
     }
-    // L-BFGS on one fixed batch.
+    // L-BFGS on one fixed batch, drawn at the stage's first step (also when
+    // resumed, so it is the same batch).
     std::vector<Batch> batches =
-        drawBatches(M, kind, opts.seed, kTrainStream, step);
+        drawBatches(M, kind, opts.seed, kTrainStream, stageStart);
     LbfgsOptions lo;
-    lo.maxIterations = budget;
+    lo.maxIterations = budget - done;
     lo.history = S.history;
     lo.gradTolerance = S.tolerance;
     Objective f = [&](const std::vector<double> &x, std::vector<double> &g) {
       return ev.lossAndGrad(M, x, batches, rt, &g, &terms);
     };
-    int64_t stageStart = step;
+    LbfgsHistory H;
+    if (resumed)
+      H.assign(resume->state.lbfgsS, resume->state.lbfgsY,
+               resume->state.lbfgsRho);
+    std::string badGrad;
     OptimizeResult OR = minimizeLbfgs(
-        f, R.params, lo, [&](int64_t, double fx, const std::vector<double> &) {
+        f, R.params, lo,
+        [&](int64_t, double fx, const std::vector<double> &g) {
           ++step;
+          if (!std::isfinite(fx) || !allFinite(g)) {
+            badGrad = divergence(M, ev, R.params, batches, rt, terms, fx, step,
+                                 "lbfgs");
+            return false;
+          }
           progress.update(step, "lbfgs", terms, fx);
+          // Not after a failed line search: L-BFGS stops there, and a resume
+          // would carry on where the uninterrupted run did not.
+          if (due() && !H.stopping)
+            save(si, step - stageStart, S.steps, nullptr, &H);
           return true;
-        });
+        },
+        &H);
+    if (!badGrad.empty()) {
+      progress.finish();
+      throw Error(badGrad + kept());
+    }
+    if (OR.stop == StopReason::MaxIterations && budget < S.steps) {
+      capped = true;
+      save(si, step - stageStart, S.steps, nullptr, &H);
+    }
     if (OR.stop != StopReason::MaxIterations) {
       // Stopped early: the remaining planned steps will not run.
       planned -= budget - (step - stageStart);
@@ -246,11 +484,11 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   R.relL2 = relativeL2PerField(M, R.params, rt, ev.threadPool());
   R.steps = step;
 
-  if (!opts.outDir.empty()) {
-    saveCheckpoint(joinPath(opts.outDir, "checkpoint.bin"),
-                   {M.name, R.params, step});
+  if (!outDir.empty()) {
+    if (!capped)
+      save(M.stages.size(), 0, 0, nullptr, nullptr);
     if (!M.fields.empty())
-      writeFieldsCSV(joinPath(opts.outDir, "fields.csv"), M, R.params, rt,
+      writeFieldsCSV(joinPath(outDir, "fields.csv"), M, R.params, rt,
                      ev.threadPool());
   }
   R.seconds =

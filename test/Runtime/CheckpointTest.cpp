@@ -69,11 +69,14 @@ TEST(Checkpoint, RoundTripIsBitExact) {
 TEST(Checkpoint, LayoutIsLittleEndianAndVersioned) {
   std::string b = encodeCheckpoint(sampleCheckpoint());
   EXPECT_EQ(b.substr(0, 8), "PHYSCKPT");
-  EXPECT_EQ(b[8], 1); // version 1, little-endian
+  EXPECT_EQ(b[8], 2); // version 2, little-endian
   EXPECT_EQ(b[9], 0);
   EXPECT_EQ(b[12], 7); // name length
   EXPECT_EQ(b.substr(16, 7), "burgers");
-  EXPECT_EQ(b.size(), 8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + 8u);
+  // ... steps, then the training state without optimizer state (seed,
+  // empty precision, fingerprint, stage, stage step, kind), then the hash.
+  EXPECT_EQ(b.size(),
+            8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + (8 + 4 + 8 + 8 + 8 + 4) + 8u);
 }
 
 TEST(Checkpoint, EmptyModelAndNoParams) {
@@ -97,8 +100,8 @@ TEST(Checkpoint, TruncatedFileIsDetected) {
   ScratchDir D;
   std::string b = encodeCheckpoint(sampleCheckpoint());
   std::string p = D.write("short.bin", b.substr(0, b.size() - 3));
-  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (84 bytes, "
-                            "expected at least 87)");
+  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (124 bytes, "
+                            "expected at least 127)");
   p = D.write("tiny.bin", b.substr(0, 10));
   EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (10 bytes, "
                             "expected at least 16)");
@@ -120,10 +123,10 @@ TEST(Checkpoint, ForeignFileAndOtherVersion) {
   std::string p = D.write("model.csv", "x,u\n1,2\n");
   EXPECT_EQ(errorOf(p), p + ": error: not a physc checkpoint (bad magic)");
   std::string b = encodeCheckpoint(sampleCheckpoint());
-  b[8] = 2;
-  p = D.write("v2.bin", b);
-  EXPECT_EQ(errorOf(p), p + ": error: unsupported checkpoint version 2 (this "
-                            "runtime reads version 1)");
+  b[8] = 3;
+  p = D.write("v3.bin", b);
+  EXPECT_EQ(errorOf(p), p + ": error: unsupported checkpoint version 3 (this "
+                            "runtime reads versions 1 and 2)");
 }
 
 TEST(Checkpoint, MissingFileAndUnwritablePath) {

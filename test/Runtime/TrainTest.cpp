@@ -217,8 +217,8 @@ TEST(Train, DivergenceIsReported) {
   M.stages = {M.stages[0]};
   M.stages[0].lr = 0.1;
   std::string err = errorOf(M, quietOptions());
-  EXPECT_EQ(err, "training diverged at step 6 (adam): the loss is nan "
-                 "(fit nan)");
+  EXPECT_EQ(err, "training diverged at step 6 (adam): the loss of term 'fit' "
+                 "is nan (fit nan)");
 }
 
 TEST(Train, ProgressLines) {

@@ -65,6 +65,17 @@ static cl::opt<int64_t> logEvery("log-every",
                                  cl::desc("Progress line every N steps"),
                                  cl::init(0), cl::sub(trainCmd));
 
+static cl::opt<std::string>
+    resumeDir("resume",
+              cl::desc("Continue from DIR/checkpoint.bin (--out defaults "
+                       "to DIR)"),
+              cl::value_desc("DIR"), cl::sub(trainCmd));
+static cl::opt<int64_t> checkpointEvery(
+    "checkpoint-every",
+    cl::desc("With --out, a checkpoint every K steps (0 = auto: ~10 per "
+             "run, at most every 500; -1 = only at the end)"),
+    cl::value_desc("K"), cl::init(0), cl::sub(trainCmd));
+
 static bool checkPrecision(llvm::StringRef sub, const std::string &p) {
   if (p == "f32" || p == "f64")
     return true;
@@ -130,6 +141,8 @@ int physc::runTrain() {
   opts.logEvery = logEvery;
   opts.device = "cpu";
   opts.precision = precision;
+  opts.resumeDir = resumeDir;
+  opts.checkpointEvery = checkpointEvery;
   try {
     physrt::train(jit->model(), opts, std::cerr);
   } catch (const std::exception &e) {

@@ -33,6 +33,14 @@ struct AdamOptions {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
 };
 
+/// Everything Adam carries from one step to the next, so a checkpoint can
+/// hold it and a resumed run continue bit-exactly.
+struct AdamState {
+  std::vector<double> m, v; ///< first and second moments
+  double b1t = 1, b2t = 1;  ///< beta1^t, beta2^t as running products
+  int64_t t = 0;            ///< steps taken
+};
+
 /// Adam (Kingma & Ba), bias-corrected:
 ///   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
 ///   x -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
@@ -46,6 +54,11 @@ public:
   int64_t steps() const { return t; }
   const std::vector<double> &firstMoment() const { return m; }
   const std::vector<double> &secondMoment() const { return v; }
+  /// A copy of the moments, powers and step count.
+  AdamState state() const { return {m, v, b1t, b2t, t}; }
+  /// Continues from a saved state; throws Error if its moments are not of
+  /// this optimiser's size.
+  void restore(const AdamState &S);
 
 private:
   AdamOptions o;
@@ -95,6 +108,28 @@ struct LbfgsOptions {
   double curvatureEps = 1e-10;
 };
 
+/// The curvature pairs L-BFGS carries from one iteration to the next: a ring
+/// buffer whose logical pair k (oldest first) is at (head + k) % capacity.
+/// The iterate's value and gradient are not kept: evaluating the (fixed
+/// batch) objective again at the iterate gives them bit-exactly, so x and
+/// these pairs are all a resumed run needs.
+struct LbfgsHistory {
+  std::vector<std::vector<double>> s, y;
+  std::vector<double> rho; ///< 1 / s'y of each pair
+  size_t head = 0, count = 0;
+  /// Set while the callback sees an iteration after which L-BFGS stops
+  /// (its line search failed): a checkpoint taken there would resume into
+  /// iterations the uninterrupted run never makes.
+  bool stopping = false;
+  /// The pairs in logical order, oldest first.
+  void pairs(std::vector<std::vector<double>> &S,
+             std::vector<std::vector<double>> &Y,
+             std::vector<double> &Rho) const;
+  /// Replaces the buffer by these pairs (oldest first, head 0).
+  void assign(std::vector<std::vector<double>> S,
+              std::vector<std::vector<double>> Y, std::vector<double> Rho);
+};
+
 /// L-BFGS (Nocedal & Wright, Alg. 7.4/7.5): two-loop recursion over the last
 /// `history` pairs, initial matrix gamma I with gamma = s'y / y'y, and a
 /// strong Wolfe line search (Alg. 3.5 with zoom, Alg. 3.6, using cubic
@@ -102,9 +137,14 @@ struct LbfgsOptions {
 /// `x` is the best point found. Stops on the gradient or function
 /// tolerance, after maxIterations, when the line search fails (after taking
 /// its best point if that lowered f), or when the callback says so.
+/// With `history`, starts from its pairs (none for a fresh run; more than
+/// opts.history is an Error) and keeps it current: it holds the pairs after
+/// each iteration when the callback runs, so a checkpoint taken there can
+/// continue the run exactly.
 OptimizeResult minimizeLbfgs(const Objective &f, std::vector<double> &x,
                              const LbfgsOptions &opts,
-                             const IterationCallback &onIter = {});
+                             const IterationCallback &onIter = {},
+                             LbfgsHistory *history = nullptr);
 
 } // namespace physrt
 

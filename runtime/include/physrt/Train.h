@@ -33,6 +33,12 @@ struct TrainOptions {
   /// Progress display: -1 decides by whether the log stream is a terminal,
   /// 0 forces plain lines, 1 forces the rewritten '\r' line.
   int tty = -1;
+  /// With outDir, a checkpoint every this many global steps (and at the
+  /// end); 0 = auto (about 10 per run, at most every 500 steps), < 0 = only
+  /// at the end.
+  int64_t checkpointEvery = 0;
+  /// Continue from RESUMEDIR/checkpoint.bin (outDir defaults to it).
+  std::string resumeDir;
 };
 
 struct TrainResult {
@@ -63,6 +69,13 @@ runtimeValues(const CompiledModel &M,
 std::string summaryJSON(const CompiledModel &M, const TrainOptions &opts,
                         const TrainResult &R);
 
+/// A hash of what a resumed run must share with the run that wrote the
+/// checkpoint for the two to be one run: parameter layout, terms (samples,
+/// weights), sampler, stages and their settings, and the runtime values
+/// after --set. (--steps, --threads and the output options may change.)
+uint64_t trainFingerprint(const CompiledModel &M,
+                          const std::vector<double> &runtimeValues);
+
 /// Trains `M`: parameters from initParams(M, seed), then each stage in
 /// order. Adam draws fresh points for every term at every step from a stream
 /// determined by (seed, step, term); L-BFGS draws one batch at its stage's
@@ -70,9 +83,14 @@ std::string summaryJSON(const CompiledModel &M, const TrainOptions &opts,
 /// Progress and a final summary go to `log`. With `outDir`, writes
 /// `checkpoint.bin` and `fields.csv` there; with `summaryPath`, the JSON
 /// summary. Same model, options and seed give bit-identical results for any
-/// thread count. Throws Error on invalid options (device, precision, --set,
-/// stage), an unwritable output path (checked before training starts) or a
-/// diverged Adam run (non-finite loss).
+/// thread count. With outDir, checkpoints (version 2, with the optimizer
+/// state) are written every `checkpointEvery` steps; with resumeDir the run
+/// continues from one and ends bit-identical to the uninterrupted run (only
+/// the steps since that checkpoint are repeated). Throws Error on invalid
+/// options (device, precision, --set, stage), an unwritable output path
+/// (checked before training starts), a checkpoint that cannot be resumed
+/// (damaged, another model or other settings), or a non-finite loss or
+/// gradient (naming the step and the term; the last checkpoint is kept).
 TrainResult train(const CompiledModel &M, const TrainOptions &opts,
                   std::ostream &log);
 
