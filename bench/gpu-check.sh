@@ -90,7 +90,10 @@ def lines(path):
                         pass
     except OSError:
         return
-physc = {r["N"]: r for r in lines(os.path.join(out, "physc-timing.jsonl"))}
+physc = {}  # the fastest launch configuration per N
+for r in lines(os.path.join(out, "physc-timing.jsonl")):
+    if r["N"] not in physc or r["ms"] < physc[r["N"]]["ms"]:
+        physc[r["N"]] = r
 best = {}
 for r in lines(os.path.join(out, "baseline", "pinn_step.jsonl")):
     if "ms" in r and "N" in r:
@@ -108,6 +111,8 @@ for n in sorted(set(physc) | {k[1] for k in best}):
     r = lambda x: "-" if x is None or not p else "%.2fx" % (x / p)
     print("| %d | %s | %s | %s | %s | %s |" % (n, fmt(p), fmt(j), fmt(t), r(j), r(t)))
 print()
+for n, r in sorted(physc.items()):
+    print("- physc at N=%d: grid %d (one warp per block)" % (n, r.get("grid", 0)))
 for (fw, n), r in sorted(best.items()):
     print("- best %s at N=%d: %s" % (fw, n, r.get("variant")))
 PY

@@ -172,10 +172,32 @@ int main(int argc, char **argv) {
   T *dLoss = nullptr, *dGrad = nullptr;
   CK(cudaMalloc(&dLoss, sizeof(T)));
   CK(cudaMalloc(&dGrad, np * sizeof(T)));
-  const int maxGrid = 4 * prop.multiProcessorCount;
-  auto gridFor = [&](long long n) {
+  // Blocks (one warp each) per SM for the timing: PHYSC_GRID_PER_SM lists
+  // the values to try ("4,8,16,32" by default); each gets its own timing
+  // line. Correctness runs use the first.
+  std::vector<int> perSM;
+  {
+    const char *env = std::getenv("PHYSC_GRID_PER_SM");
+    std::string list = env && *env ? env : "4,8,16,32";
+    size_t pos = 0;
+    while (pos <= list.size()) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos)
+        comma = list.size();
+      int v = std::atoi(list.substr(pos, comma - pos).c_str());
+      if (v > 0)
+        perSM.push_back(v);
+      pos = comma + 1;
+    }
+    if (perSM.empty())
+      perSM.push_back(4);
+  }
+  const int maxGrid =
+      *std::max_element(perSM.begin(), perSM.end()) * prop.multiProcessorCount;
+  auto gridFor = [&](long long n, int factor) {
     long long tiles = (n + 31) / 32;
-    return (int)std::max<long long>(1, std::min<long long>(tiles, maxGrid));
+    return (int)std::max<long long>(
+        1, std::min<long long>(tiles, factor * prop.multiProcessorCount));
   };
   T *dBlockLoss = nullptr, *dBlockGrad = nullptr;
   CK(cudaMalloc(&dBlockLoss, (size_t)maxGrid * sizeof(T)));
@@ -194,7 +216,7 @@ int main(int argc, char **argv) {
   for (int t = 0; t < nterms; ++t) {
     Term &tm = terms[t];
     dPts[t] = upload<T>(tm.pts);
-    int grid = gridFor(tm.n);
+    int grid = gridFor(tm.n, perSM[0]);
     step(t, dPts[t], tm.ld, tm.n, grid);
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
@@ -225,9 +247,9 @@ int main(int argc, char **argv) {
   }
 
   // Timing: the first term's step.
-  {
+  for (int factor : perSM) {
     Term &tm = terms[0];
-    int grid = gridFor(tm.n);
+    int grid = gridFor(tm.n, factor);
     cudaEvent_t a, b;
     CK(cudaEventCreate(&a));
     CK(cudaEventCreate(&b));
@@ -246,6 +268,8 @@ int main(int argc, char **argv) {
       ms.push_back(x);
     }
     CK(cudaGetLastError());
+    CK(cudaEventDestroy(a));
+    CK(cudaEventDestroy(b));
     std::sort(ms.begin(), ms.end());
     std::printf("{\"N\": %lld, \"ms\": %.4f, \"ms_min\": %.4f, \"grid\": %d, "
                 "\"model\": \"%s\", \"term\": \"%s\", \"precision\": \"%s\", "
