@@ -428,6 +428,15 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     Objective f = [&](const std::vector<double> &x, std::vector<double> &g) {
       return ev.lossAndGrad(M, x, batches, rt, &g, &terms);
     };
+    // L-BFGS cannot start from a non-finite loss or gradient; report it
+    // like any other step's (this evaluation changes no state).
+    double f0 = ev.lossAndGrad(M, R.params, batches, rt, &grad, &terms);
+    if (!std::isfinite(f0) || !allFinite(grad)) {
+      progress.finish();
+      throw Error(divergence(M, ev, R.params, batches, rt, terms, f0, step + 1,
+                             "lbfgs") +
+                  kept());
+    }
     LbfgsHistory H;
     if (resumed)
       H.assign(resume->state.lbfgsS, resume->state.lbfgsY,

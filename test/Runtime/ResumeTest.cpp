@@ -441,3 +441,37 @@ TEST(Resume, NonFiniteGradientStopsAndKeepsTheLastCheckpoint) {
     EXPECT_TRUE(std::isfinite(p));
   EXPECT_FALSE(std::filesystem::exists(o.outDir + "/fields.csv"));
 }
+
+TEST(Resume, NonFiniteGradientInLbfgsStopsNamingTheTerm) {
+  // The loss (p0 - 1)^2 is finite everywhere, its gradient is NaN past
+  // p0 = 0.5, which the first L-BFGS step from 0 crosses.
+  CompiledModel M = test::lineModel();
+  M.terms[0].lossGrad = [](const double *p, const double *, int64_t, int64_t n,
+                           const double *, double *loss, double *grad) {
+    double r = p[0] - 1;
+    *loss += n * r * r;
+    grad[0] += p[0] > 0.5 ? NAN : 2 * n * r;
+  };
+  M.blocks[0].init = "zeros";
+  M.stages = {M.stages[1]};
+  std::string err = trainError(M, quietOptions());
+  EXPECT_EQ(err.rfind("training diverged at step 1 (lbfgs): the gradient of "
+                      "term 'fit' is not finite",
+                      0),
+            0u)
+      << err;
+}
+
+TEST(Resume, NonFiniteStartOfLbfgsNamesTheTerm) {
+  CompiledModel M = test::lineModel();
+  M.terms[0].lossGrad = [](const double *p, const double *, int64_t, int64_t n,
+                           const double *, double *loss, double *grad) {
+    *loss += n * p[0];
+    grad[0] += INFINITY;
+  };
+  M.blocks[0].init = "zeros";
+  M.stages = {M.stages[1]};
+  EXPECT_EQ(trainError(M, quietOptions()),
+            "training diverged at step 1 (lbfgs): the gradient of term 'fit' "
+            "is not finite (loss fit 0.000e+00)");
+}

@@ -16,6 +16,9 @@
 
   train-kill.py corrupt FILE truncate N | flip OFFSET
       Cuts N bytes off the end of FILE, or flips all bits of one byte.
+
+  train-kill.py step CKPT
+      Prints 'checkpoint at step S' (the global step stored in CKPT).
 """
 import fcntl
 import os
@@ -94,6 +97,9 @@ def main(argv):
         return kill(int(argv[2]), argv[3], argv[5:])
     if len(argv) >= 4 and argv[1] == "status" and argv[3] == "--":
         return status(int(argv[2]), argv[4:])
+    if len(argv) == 3 and argv[1] == "step":
+        print("checkpoint at step %d" % checkpoint_step(argv[2]))
+        return 0
     if len(argv) == 5 and argv[1] == "corrupt":
         return corrupt(argv[2], argv[3], int(argv[4]))
     print(__doc__)
