@@ -9,6 +9,7 @@ PKGS=(
   llvm-${LLVM_VERSION}-tools clang-${LLVM_VERSION} lld-${LLVM_VERSION}
   libboost-dev libeigen3-dev libgtest-dev nlohmann-json3-dev libfmt-dev
   libzstd-dev zlib1g-dev libcurl4-openssl-dev libedit-dev libxml2-dev
+  libpng-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -307,6 +307,8 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   for (const Term &T : M.terms)
     names.push_back(T.name);
   Progress progress(log, tty, opts.quiet, planned, every, names);
+  R.history.termNames = names;
+  R.history.every = lossHistoryInterval(planned);
 
   int64_t step = resume ? resume->steps : 0;
   size_t firstStage = resume ? static_cast<size_t>(resume->state.stage) : 0;
@@ -408,6 +410,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
         A.step(R.params, grad);
         ++step;
         progress.update(step, "adam", terms, f);
+        R.history.add(step, "adam", terms, f);
         if (due())
           save(si, k + 1, S.steps, &A, nullptr);
       }
@@ -452,6 +455,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
             return false;
           }
           progress.update(step, "lbfgs", terms, fx);
+          R.history.add(step, "lbfgs", terms, fx);
           // Not after a failed line search: L-BFGS stops there, and a resume
           // would carry on where the uninterrupted run did not.
           if (due() && !H.stopping)
@@ -475,6 +479,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
         // Show where it stopped; `terms` may be of a rejected trial point.
         double f = ev.lossAndGrad(M, R.params, batches, rt, nullptr, &terms);
         progress.update(step, "lbfgs", terms, f, /*force=*/true);
+        R.history.add(step, "lbfgs", terms, f);
       }
       progress.finish();
       if (!opts.quiet)
@@ -483,6 +488,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     }
   }
   progress.finish();
+  R.history.flush();
 
   // Final losses on a fresh batch: an honest estimate, not the batch the
   // last optimiser step fitted.
@@ -499,6 +505,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     if (!M.fields.empty())
       writeFieldsCSV(joinPath(outDir, "fields.csv"), M, R.params, rt,
                      ev.threadPool());
+    writePictures(outDir, M, R.params, rt, R.history, ev.threadPool());
   }
   R.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)

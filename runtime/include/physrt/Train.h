@@ -10,6 +10,7 @@
 #define PHYSRT_TRAIN_H
 
 #include "physrt/Model.h"
+#include "physrt/Pictures.h"
 
 #include <cstdint>
 #include <ostream>
@@ -54,6 +55,9 @@ struct TrainResult {
   std::vector<double> params;
   std::vector<double> runtimeParams; ///< values used, after --set
   int threads = 0;                   ///< threads actually used
+  /// Per-term losses along the run; with outDir, train() also writes
+  /// loss.png, loss.csv, field_NAME.png and fields.vti (writePictures).
+  LossHistory history;
 };
 
 /// The runtime scalars in model order with the `--set` overrides applied.
