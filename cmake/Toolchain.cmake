@@ -10,3 +10,13 @@ find_program(LLD_PROGRAM NAMES ld.lld-19 ld.lld)
 if(LLD_PROGRAM)
   add_link_options(-fuse-ld=lld)
 endif()
+
+# Sanitized builds (the `asan` preset): our code is instrumented; libLLVM and
+# libMLIR are not, which ASan and UBSan both allow.
+set(PHYSC_SANITIZE "" CACHE STRING "Sanitizers, e.g. address;undefined")
+if(PHYSC_SANITIZE)
+  string(REPLACE ";" "," _physc_san "${PHYSC_SANITIZE}")
+  add_compile_options(-fsanitize=${_physc_san} -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=${_physc_san})
+endif()

@@ -8,8 +8,12 @@ export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-8G}"
 export CCACHE_NOHASHDIR=1
 BUILD="${PHYSC_BUILD_DIR:-build}"
 if [ ! -f "$BUILD/build.ninja" ]; then
-  cmake -G Ninja -S . -B "$BUILD" \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir
+  if [ -n "${PHYSC_PRESET:-}" ]; then
+    cmake --preset "$PHYSC_PRESET" -B "$BUILD"
+  else
+    cmake -G Ninja -S . -B "$BUILD" \
+      -DCMAKE_BUILD_TYPE=Release \
+      -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir
+  fi
 fi
 ninja -C "$BUILD" -j "${PHYSC_JOBS:-$(nproc)}"

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # README command (2): installs what is missing, builds, and runs the whole
-# test suite (lit: frontend, dialect, passes, conversions, integration;
-# GoogleTest: runtime). Ends with ctest's summary.
+# test suite:
+#   1. the release build: lit (frontend, dialect, passes, conversions,
+#      integration) and GoogleTest (runtime);
+#   2. the same code built with AddressSanitizer + UBSan (preset `asan`):
+#      everything but the integration suite's training runs.
+# Each part ends with ctest's summary. PHYSC_SKIP_ASAN=1 skips part 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 ctest --test-dir "${PHYSC_BUILD_DIR:-build}" --output-on-failure
+if [ "${PHYSC_SKIP_ASAN:-0}" != 1 ]; then
+  PHYSC_BUILD_DIR=build-asan PHYSC_PRESET=asan scripts/build.sh
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -E lit-Integration
+fi

@@ -59,7 +59,8 @@ Checkpoint lbfgsCheckpoint() {
 
 bool sameBits(const std::vector<double> &a, const std::vector<double> &b) {
   return a.size() == b.size() &&
-         std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+         (a.empty() ||
+          std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
 }
 
 std::string decodeError(const std::string &bytes) {

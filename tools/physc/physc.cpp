@@ -20,6 +20,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/thread.h"
 
 using namespace physc;
 namespace cl = llvm::cl;
@@ -157,6 +158,26 @@ int runEmit() {
 
 } // namespace
 
+/// Stack of the thread that runs a subcommand.
+constexpr unsigned kDriverStackSize = 512u << 20;
+
+static int dispatch() {
+  if (checkCmd)
+    return runCheck();
+  if (emitCmd)
+    return runEmit();
+  if (trainCmd)
+    return runTrain();
+  if (gradcheckCmd)
+    return runGradcheck();
+  if (benchCmd)
+    return runBench();
+  if (dumpBatchCmd)
+    return runDumpBatch();
+  return usageError("", "expected a subcommand: check, emit, train, "
+                        "gradcheck, bench or dump-batch");
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(
@@ -173,18 +194,13 @@ int main(int argc, char **argv) {
       "  physc bench FILE       time one training step\n"
       "  physc dump-batch FILE  write params, points and CPU loss/gradient "
       "(for the GPU harness)\n");
-  if (checkCmd)
-    return runCheck();
-  if (emitCmd)
-    return runEmit();
-  if (trainCmd)
-    return runTrain();
-  if (gradcheckCmd)
-    return runGradcheck();
-  if (benchCmd)
-    return runBench();
-  if (dumpBatchCmd)
-    return runDumpBatch();
-  return usageError("", "expected a subcommand: check, emit, train, "
-                        "gradcheck, bench or dump-batch");
+  // Sema, MLIRGen and the passes walk expression trees recursively (up to
+  // the frontend's nesting limit); a thread with a large stack makes that
+  // safe in every build, sanitized ones included, whatever the caller's
+  // stack limit.
+  int status = 1;
+  llvm::thread worker(std::optional<unsigned>(kDriverStackSize),
+                      [&] { status = dispatch(); });
+  worker.join();
+  return status;
 }
