@@ -50,7 +50,7 @@ std::string Progress::line(int64_t done, const std::string &stage,
   double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  double rate = elapsed > 0 ? done / elapsed : 0;
+  double rate = elapsed > 0 ? (done - first) / elapsed : 0;
   char buf[64];
   std::string s = stage;
   std::snprintf(buf, sizeof buf, " step %lld/%lld", (long long)done,

@@ -313,6 +313,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   int64_t step = resume ? resume->steps : 0;
   size_t firstStage = resume ? static_cast<size_t>(resume->state.stage) : 0;
   int64_t firstStageStep = resume ? resume->state.stageStep : 0;
+  progress.startAt(step);
   if (resume && !opts.quiet)
     log << "resuming at step " << step << " from "
         << joinPath(opts.resumeDir, "checkpoint.bin") << "\n";

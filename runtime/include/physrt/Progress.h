@@ -40,6 +40,8 @@ public:
               bool force = false);
   /// Lowers the planned total (an optimiser stopped early).
   void setTotal(int64_t newTotal) { total = newTotal; }
+  /// A resumed run starts at `step`: the rate counts steps from there.
+  void startAt(int64_t step) { first = step; }
   /// Ends a terminal line so later output starts on a fresh line.
   void finish();
 
@@ -50,6 +52,7 @@ private:
   std::ostream &os;
   bool tty, quiet;
   int64_t total, every;
+  int64_t first = 0; ///< steps done before this process started
   std::vector<std::string> names;
   std::chrono::steady_clock::time_point start, lastDraw;
   bool drawn = false;
