@@ -1,4 +1,5 @@
-//===- DumpBatch.cpp - physc dump-batch: a CPU reference for other backends ===//
+//===- DumpBatch.cpp - physc dump-batch: a CPU reference for other backends
+//===//
 //
 // Part of physc. Compiles a model for the CPU in f64, initialises its
 // parameters, samples one batch per term (the first term at --points), and
@@ -42,11 +43,12 @@ cl::SubCommand physc::dumpBatchCmd(
                   "gradient of every term, as a reference for other backends");
 static cl::opt<std::string> dumpInput(cl::Positional, cl::desc("<file.phys>"),
                                       cl::sub(dumpBatchCmd));
-static cl::opt<int64_t> dumpPoints("points",
-                                   cl::desc("Points of the first term (default: "
-                                            "its `samples`; the others always "
-                                            "use their `samples`)"),
-                                   cl::init(0), cl::sub(dumpBatchCmd));
+static cl::opt<int64_t>
+    dumpPoints("points",
+               cl::desc("Points of the first term (default: "
+                        "its `samples`; the others always "
+                        "use their `samples`)"),
+               cl::init(0), cl::sub(dumpBatchCmd));
 static cl::opt<uint64_t> dumpSeed("seed",
                                   cl::desc("Seed of the parameters and points"),
                                   cl::init(0), cl::sub(dumpBatchCmd));
@@ -118,12 +120,7 @@ int physc::runDumpBatch() {
     return usageError("dump-batch", "expected an output directory: -o DIR");
   if (dumpPoints < 0)
     return usageError("dump-batch", "--points must be positive");
-  std::optional<LoadedModel> loaded = loadModel(dumpInput, llvm::errs());
-  if (!loaded)
-    return 1;
-  CodegenOptions cg;
-  cg.precision = "f64";
-  auto jit = JITModel::compile(*loaded, cg, llvm::errs());
+  auto jit = JITModel::compileFile(dumpInput, "f64", llvm::errs());
   if (!jit)
     return 1;
   physrt::CompiledModel &M = jit->model();
@@ -142,8 +139,7 @@ int physc::runDumpBatch() {
   llvm::SmallString<256> tmp;
   {
     llvm::SmallString<256> model(parent);
-    llvm::sys::path::append(model,
-                            llvm::sys::path::filename(target) + ".tmp");
+    llvm::sys::path::append(model, llvm::sys::path::filename(target) + ".tmp");
     if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(model, tmp)) {
       llvm::errs() << "physc dump-batch: error: cannot create a temporary "
                       "directory next to "
@@ -189,7 +185,8 @@ int physc::runDumpBatch() {
     for (size_t t = 0; t < M.terms.size(); ++t) {
       physrt::Term &T = M.terms[t];
       if (T.dataCount > 0)
-        return fail("term '" + T.name + "' has fixed data points; "
+        return fail("term '" + T.name +
+                    "' has fixed data points; "
                     "dump-batch handles sampled terms only");
       int64_t n = t == 0 && dumpPoints > 0 ? dumpPoints.getValue() : T.samples;
       physrt::Batch B = physrt::sample(M, T.region, n, rng);
@@ -199,8 +196,7 @@ int physc::runDumpBatch() {
                  grad.data());
       std::string ts = "term" + std::to_string(t);
       std::string pf = ts + "_pts.bin", gf = ts + "_grad.bin";
-      if (!writeDoubles(in(pf), B.pts, err) ||
-          !writeDoubles(in(gf), grad, err))
+      if (!writeDoubles(in(pf), B.pts, err) || !writeDoubles(in(gf), grad, err))
         return fail(err);
       std::string kernel = modelC + "_" + cName(T.name) + "_loss_grad";
       metaTxt += ts + ".name=" + T.name + "\n";

@@ -24,16 +24,13 @@ int physc::emitStage(llvm::StringRef stageName, const std::string &file,
                     .Case("adjoint", Stage::Adjoint)
                     .Case("kernels", Stage::Kernels)
                     .Default(Stage::LLVM);
-  std::optional<LoadedModel> loaded = loadModel(file, llvm::errs());
-  if (!loaded)
-    return 1;
   DialectRegistry registry;
   registerPhyscDialects(registry);
   MLIRContext ctx(registry);
-  OwningOpRef<ModuleOp> module = mlirGen(ctx, *loaded);
   CodegenOptions options;
   options.precision = precision;
-  if (!module || failed(lowerTo(*module, stage, options)))
+  OwningOpRef<ModuleOp> module = loadAndLower(file, ctx, stage, options);
+  if (!module)
     return 1;
   if (stage != Stage::LLVM) {
     module->print(llvm::outs(), OpPrintingFlags().enableDebugInfo(false));

@@ -77,10 +77,11 @@ std::string literal(double v, bool f32) {
     return f32 ? "__int_as_float(0x7fc00000)"
                : "__longlong_as_double(0x7ff8000000000000LL)";
   if (std::isinf(v)) {
-    std::string s = f32 ? (v > 0 ? "__int_as_float(0x7f800000)"
-                                 : "__int_as_float(0xff800000)")
-                        : (v > 0 ? "__longlong_as_double(0x7ff0000000000000LL)"
-                                 : "__longlong_as_double(0xfff0000000000000LL)");
+    std::string s =
+        f32 ? (v > 0 ? "__int_as_float(0x7f800000)"
+                     : "__int_as_float(0xff800000)")
+            : (v > 0 ? "__longlong_as_double(0x7ff0000000000000LL)"
+                     : "__longlong_as_double(0xfff0000000000000LL)");
     return s;
   }
   char buf[64];
@@ -171,8 +172,8 @@ private:
   int counter = 0;
   bool lossGrad = false;
 
-  DenseMap<Value, std::string> scalars; ///< scalar => C expression/name
-  DenseMap<Value, std::string> rowBuf;  ///< row => array name
+  DenseMap<Value, std::string> scalars;  ///< scalar => C expression/name
+  DenseMap<Value, std::string> rowBuf;   ///< row => array name
   DenseMap<Value, std::string> rowSplat; ///< splat row => literal
   DenseSet<Value> constRows;             ///< rows in hoisted const arrays
   DenseMap<Value, int> lastUse;
@@ -211,8 +212,7 @@ void CudaPrinter::releaseDead(int position) {
     freeRow(v);
 }
 
-std::string CudaPrinter::elementwise(Operation *op,
-                                     ArrayRef<std::string> a) {
+std::string CudaPrinter::elementwise(Operation *op, ArrayRef<std::string> a) {
   if (isa<arith::AddFOp>(op))
     return a[0] + " + " + a[1];
   if (isa<arith::SubFOp>(op))
@@ -395,11 +395,10 @@ void CudaPrinter::emitMatvec(Value x, Value y, StringRef net, int64_t layer,
   else
     line() << T << " acc = " << literal(0, f32) << ";\n";
   // W[o][i] = params[wOff + o*in + i]; transposed: element (j, i) is W[i][j].
-  std::string w = transposed
-                      ? "params[" + std::to_string(wOff) + " + q * " +
-                            std::to_string(in) + " + j]"
-                      : "params[" + std::to_string(wOff) + " + j * " +
-                            std::to_string(in) + " + q]";
+  std::string w = transposed ? "params[" + std::to_string(wOff) + " + q * " +
+                                   std::to_string(in) + " + j]"
+                             : "params[" + std::to_string(wOff) + " + j * " +
+                                   std::to_string(in) + " + q]";
   line() << "#pragma unroll 8\n";
   line() << "for (int q = 0; q < " << nIn << "; ++q)\n";
   line() << "  acc = " << (f32 ? "fmaf(" : "fma(") << w << ", "
@@ -416,9 +415,11 @@ void CudaPrinter::emitGradAccum() {
       weights, biases;
   for (Operation *op : deferred) {
     if (auto w = dyn_cast<AccumWeightGradOp>(op))
-      weights[{w.getNet().str(), w.getLayer()}].push_back({w.getDy(), w.getX()});
+      weights[{w.getNet().str(), w.getLayer()}].push_back(
+          {w.getDy(), w.getX()});
     else if (auto bg = dyn_cast<AccumBiasGradOp>(op))
-      biases[{bg.getNet().str(), bg.getLayer()}].push_back({bg.getDy(), Value()});
+      biases[{bg.getNet().str(), bg.getLayer()}].push_back(
+          {bg.getDy(), Value()});
   }
   std::string zero = literal(0, f32);
   // Sum over the components of one gradient entry, a C expression.
@@ -468,9 +469,7 @@ void CudaPrinter::emitGradAccum() {
     std::string inS = std::to_string(in);
     entry(
         items, off, outW * in, "weight",
-        [&] {
-          return "const int jj = k / " + inS + ", ii = k % " + inS + ";";
-        },
+        [&] { return "const int jj = k / " + inS + ", ii = k % " + inS + ";"; },
         "jj", "ii");
   }
   for (auto &[key, items] : biases) {
@@ -480,8 +479,8 @@ void CudaPrinter::emitGradAccum() {
     line() << "// db " << key.first << "[" << key.second << "] (" << outW
            << "), " << items.size() << " component(s)\n";
     entry(
-        items, off, outW, "bias", [&] { return std::string("const int jj = k;"); },
-        "jj", "ii");
+        items, off, outW, "bias",
+        [&] { return std::string("const int jj = k;"); }, "jj", "ii");
   }
 }
 
@@ -497,13 +496,13 @@ LogicalResult CudaPrinter::print(raw_ostream &os) {
     auto c = cast<arith::ConstantOp>(op);
     auto dense = cast<DenseElementsAttr>(c.getValue());
     if (dense.isSplat()) {
-      rowSplat[c] = literal(dense.getSplatValue<APFloat>().convertToDouble(),
-                            f32);
+      rowSplat[c] =
+          literal(dense.getSplatValue<APFloat>().convertToDouble(), f32);
       continue;
     }
     std::string cn = "c" + std::to_string(constDecls.size());
-    std::string decl = "const " + T + " " + cn + "[" +
-                       std::to_string(rowWidth(c)) + "] = {";
+    std::string decl =
+        "const " + T + " " + cn + "[" + std::to_string(rowWidth(c)) + "] = {";
     for (auto [i, v] : llvm::enumerate(dense.getValues<APFloat>()))
       decl += (i ? ", " : "") + literal(v.convertToDouble(), f32);
     constDecls.push_back(decl + "};");
@@ -638,16 +637,14 @@ LogicalResult CudaPrinter::print(raw_ostream &os) {
 } // namespace
 
 int physc::emitCUDA(const std::string &file, const std::string &precision) {
-  std::optional<LoadedModel> loaded = loadModel(file, llvm::errs());
-  if (!loaded)
-    return 1;
   DialectRegistry registry;
   registerPhyscDialects(registry);
   MLIRContext ctx(registry);
-  OwningOpRef<ModuleOp> module = mlirGen(ctx, *loaded);
   CodegenOptions options;
   options.precision = precision;
-  if (!module || failed(lowerTo(*module, Stage::Adjoint, options)))
+  OwningOpRef<ModuleOp> module =
+      loadAndLower(file, ctx, Stage::Adjoint, options);
+  if (!module)
     return 1;
   bool f32 = precision == "f32";
   std::string T = f32 ? "float" : "double";
@@ -681,8 +678,8 @@ int physc::emitCUDA(const std::string &file, const std::string &precision) {
        << precision << "). Do not edit.\n"
        << "//\n"
        << "// Kernel ABI of model " << model.getSymName() << "\n"
-       << "//   T = " << T << "; numParams = " << layout.size
-       << "; coords (" << coords.size() << ") = " << list(coords) << "\n"
+       << "//   T = " << T << "; numParams = " << layout.size << "; coords ("
+       << coords.size() << ") = " << list(coords) << "\n"
        << "//   params: nets in order, per layer the weight row-major "
           "(fanOut x fanIn), then the bias\n"
        << "//   points: SoA, coordinate c of point i at pts[c * ld + i]\n"
@@ -700,7 +697,8 @@ int physc::emitCUDA(const std::string &file, const std::string &precision) {
           "block_loss[gridDim.x],\n"
        << "//     block_grad[gridDim.x * numParams]: each block writes its "
           "own slice (zeroed by it)\n"
-       << "//   " << m << "_reduce(block_vals, blocks, count, out): out[k] = "
+       << "//   " << m
+       << "_reduce(block_vals, blocks, count, out): out[k] = "
           "sum_b block_vals[b * count + k];\n"
        << "//     one thread per k (suggested blockDim 256); use count 1 for "
           "the loss, numParams for the grad\n"
@@ -721,8 +719,8 @@ int physc::emitCUDA(const std::string &file, const std::string &precision) {
     os << "static const char *const " << m << "_coord_names[] = {"
        << strs(coords) << "};\n"
        << "static const int " << m << "_num_terms = " << terms.size() << ";\n"
-       << "static const char *const " << m << "_term_names[] = {"
-       << strs(terms) << "};\n"
+       << "static const char *const " << m << "_term_names[] = {" << strs(terms)
+       << "};\n"
        << "static const char *const " << m << "_term_kernel_names[] = {"
        << strs(termKernels) << "};\n"
        << "static const double " << m << "_term_weights[] = {";
@@ -739,8 +737,8 @@ int physc::emitCUDA(const std::string &file, const std::string &precision) {
        << "static const int " << m << "_reduce_block = 256;\n"
        << "static const int " << m << "_eval_block = 128;\n\n";
 
-    os << "static __device__ __forceinline__ " << T << " " << m
-       << "_warp_sum(" << T << " v) {\n"
+    os << "static __device__ __forceinline__ " << T << " " << m << "_warp_sum("
+       << T << " v) {\n"
        << "#pragma unroll\n"
        << "  for (int s = 16; s >= 1; s >>= 1)\n"
        << "    v += __shfl_xor_sync(0xffffffffu, v, s);\n"

@@ -94,12 +94,7 @@ int physc::runGradcheck() {
     return usageError("gradcheck", "expected a file: 'physc gradcheck FILE'");
   if (points < 1)
     return usageError("gradcheck", "--points must be positive");
-  std::optional<LoadedModel> loaded = loadModel(input, llvm::errs());
-  if (!loaded)
-    return 1;
-  CodegenOptions cg;
-  cg.precision = "f64";
-  auto jit = JITModel::compile(*loaded, cg, llvm::errs());
+  auto jit = JITModel::compileFile(input, "f64", llvm::errs());
   if (!jit)
     return 1;
   physrt::CompiledModel &M = jit->model();

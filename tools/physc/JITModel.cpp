@@ -357,3 +357,14 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   }
   return jit;
 }
+
+std::unique_ptr<JITModel> JITModel::compileFile(const std::string &path,
+                                                const std::string &precision,
+                                                llvm::raw_ostream &errs) {
+  std::optional<LoadedModel> loaded = loadModel(path, errs);
+  if (!loaded)
+    return nullptr;
+  CodegenOptions cg;
+  cg.precision = precision;
+  return compile(*loaded, cg, errs);
+}

@@ -30,6 +30,10 @@ public:
   static std::unique_ptr<JITModel> compile(const LoadedModel &loaded,
                                            const CodegenOptions &options,
                                            llvm::raw_ostream &errs);
+  /// Loads and checks `path`, then compiles it in `precision`.
+  static std::unique_ptr<JITModel> compileFile(const std::string &path,
+                                               const std::string &precision,
+                                               llvm::raw_ostream &errs);
   ~JITModel();
 
   physrt::CompiledModel &model() { return compiled; }

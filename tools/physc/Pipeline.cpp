@@ -7,6 +7,7 @@
 #include "Pipeline.h"
 
 #include "physc/Dialect/Phys/PhysOps.h"
+#include "physc/Frontend/MLIRGen.h"
 #include "physc/Transforms/Passes.h"
 
 #include "mlir/InitAllDialects.h"
@@ -56,4 +57,16 @@ LogicalResult physc::lowerTo(ModuleOp module, Stage last,
   if (after < Stage::LLVM && last >= Stage::LLVM)
     buildPhysToCPUPipeline(pm);
   return pm.run(module);
+}
+
+OwningOpRef<ModuleOp> physc::loadAndLower(const std::string &file,
+                                          MLIRContext &ctx, Stage last,
+                                          const CodegenOptions &options) {
+  std::optional<LoadedModel> loaded = loadModel(file, llvm::errs());
+  if (!loaded)
+    return nullptr;
+  OwningOpRef<ModuleOp> module = mlirGen(ctx, *loaded);
+  if (!module || failed(lowerTo(*module, last, options)))
+    return nullptr;
+  return module;
 }

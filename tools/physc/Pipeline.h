@@ -17,6 +17,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/OwningOpRef.h"
 
 #include <string>
 
@@ -39,6 +40,14 @@ void registerPhyscDialects(mlir::DialectRegistry &registry);
 mlir::LogicalResult lowerTo(mlir::ModuleOp module, Stage last,
                             const CodegenOptions &options,
                             Stage after = Stage::Phys);
+
+/// Loads, checks and MLIRGens `file` into `ctx` (whose registry must come
+/// from registerPhyscDialects) and lowers it up to `last`. Null after
+/// reporting errors.
+mlir::OwningOpRef<mlir::ModuleOp> loadAndLower(const std::string &file,
+                                               mlir::MLIRContext &ctx,
+                                               Stage last,
+                                               const CodegenOptions &options);
 
 } // namespace physc
 
