@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "physc/Transforms/KernelSchedule.h"
 #include "physc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -27,21 +28,6 @@ using namespace physc;
 using namespace physc::phys;
 
 namespace {
-
-bool isRow(Value v) { return isa<RankedTensorType>(v.getType()); }
-
-int64_t rowWidth(Value v) {
-  return cast<RankedTensorType>(v.getType()).getDimSize(0);
-}
-
-/// Ops that act lane by lane and element by element: they can be cloned
-/// onto vectors unchanged.
-bool isElementwise(Operation *op) {
-  return isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
-             arith::NegFOp, arith::SelectOp, arith::MaximumFOp,
-             arith::MinimumFOp, arith::CmpFOp>(op) ||
-         op->getDialect()->getNamespace() == "math";
-}
 
 bool isSplatConst(Operation *op) {
   auto c = dyn_cast<arith::ConstantOp>(op);
@@ -85,7 +71,7 @@ private:
   void emitMatvec(Value x, Value y, StringRef net, int64_t layer, bool bias,
                   bool transposed);
   void emitGradAccum();
-  void releaseDead(int position);
+  void releaseDead(int position, const KernelSchedule &schedule);
 
   KernelOp kernel;
   ModelOp model;
@@ -105,7 +91,6 @@ private:
   DenseMap<Value, Value> scalars;  ///< f64/i1 value => vector of lanes
   DenseMap<Value, Value> rowBuf;   ///< row value => scratch memref
   DenseMap<Value, Value> rowConst; ///< splat row => vector constant
-  DenseMap<Value, int> lastUse;    ///< row value => position of last reader
   std::map<int64_t, SmallVector<Value>> freeRows;
   SmallVector<Operation *> deferred; ///< gradient accumulations, tile end
 };
@@ -133,10 +118,10 @@ void KernelCodegen::freeRow(Value row) {
   rowBuf.erase(it);
 }
 
-void KernelCodegen::releaseDead(int position) {
+void KernelCodegen::releaseDead(int position, const KernelSchedule &schedule) {
   SmallVector<Value> dead;
   for (auto &[v, buf] : rowBuf)
-    if (lastUse.lookup(v) <= position)
+    if (schedule.lastUse(v) <= position)
       dead.push_back(v);
   for (Value v : dead)
     freeRow(v);
@@ -413,26 +398,7 @@ LogicalResult KernelCodegen::emit(ModuleOp module) {
     }
   entry = b.saveInsertionPoint();
 
-  // Positions: deferred accumulations read their rows at the end of a tile.
-  SmallVector<Operation *> ops;
-  for (Operation &op : body.without_terminator())
-    if (!isSplatConst(&op))
-      ops.push_back(&op);
-  const int end = ops.size() + 1;
-  DenseMap<Operation *, int> pos;
-  for (auto [i, op] : llvm::enumerate(ops))
-    pos[op] = i;
-  for (Operation *op : ops)
-    for (Value r : op->getResults())
-      if (isRow(r)) {
-        int last = 0;
-        for (Operation *u : r.getUsers())
-          last = std::max(last, isa<AccumWeightGradOp, AccumBiasGradOp>(u) ||
-                                        isa<YieldOp>(u)
-                                    ? end
-                                    : pos.lookup(u));
-        lastUse[r] = last;
-      }
+  KernelSchedule schedule(body, isSplatConst);
 
   Value lossBuf, gradBuf;
   int64_t numParams = layout.size;
@@ -466,53 +432,25 @@ LogicalResult KernelCodegen::emit(ModuleOp module) {
     scalars[arg] = b.create<vector::LoadOp>(loc, VT, pts, ValueRange{off});
   }
 
-  for (size_t i = 0; i < ops.size();) {
-    Operation *op = ops[i];
+  KernelSchedule::Emitter emitter;
+  emitter.scalar = [&](Operation *op) {
     loc = op->getLoc();
-    if (isa<AccumWeightGradOp, AccumBiasGradOp>(op)) {
-      deferred.push_back(op);
-      ++i;
-      continue;
-    }
-    if (op->getNumResults() == 1 && isRow(op->getResult(0)) &&
-        isElementwise(op)) {
-      // A run of elementwise row ops of one width, with scalar-only ops
-      // (hoisted before the loop) allowed in between.
-      int64_t w = rowWidth(op->getResult(0));
-      SmallVector<Operation *> group;
-      size_t k = i;
-      for (; k < ops.size(); ++k) {
-        Operation *o = ops[k];
-        bool rowEw = o->getNumResults() == 1 && isRow(o->getResult(0)) &&
-                     isElementwise(o) && rowWidth(o->getResult(0)) == w;
-        bool scalarOnly = !isa<AccumWeightGradOp, AccumBiasGradOp>(o) &&
-                          llvm::none_of(o->getOperands(), isRow) &&
-                          llvm::none_of(o->getResults(), isRow);
-        if (rowEw)
-          group.push_back(o);
-        else if (scalarOnly) {
-          if (failed(emitScalarOp(o)))
-            return failure();
-        } else
-          break;
-      }
-      emitGroup(group);
-      releaseDead(k - 1);
-      i = k;
-      continue;
-    }
-    if (auto mv = dyn_cast<MatvecOp>(op)) {
+    return emitScalarOp(op);
+  };
+  emitter.group = [&](ArrayRef<Operation *> group) { emitGroup(group); };
+  emitter.matvec = [&](Operation *op, bool transposed) {
+    loc = op->getLoc();
+    if (auto mv = dyn_cast<MatvecOp>(op))
       emitMatvec(mv.getInput(), mv.getResult(), mv.getNet(), mv.getLayer(),
                  mv.getBias(), false);
-    } else if (auto mt = dyn_cast<MatvecTOp>(op)) {
+    else if (auto mt = dyn_cast<MatvecTOp>(op))
       emitMatvec(mt.getInput(), mt.getResult(), mt.getNet(), mt.getLayer(),
                  false, true);
-    } else if (failed(emitScalarOp(op))) {
-      return failure();
-    }
-    releaseDead(i);
-    ++i;
-  }
+  };
+  emitter.defer = [&](Operation *op) { deferred.push_back(op); };
+  emitter.release = [&](int position) { releaseDead(position, schedule); };
+  if (failed(schedule.emit(emitter)))
+    return failure();
   loc = kernel.getLoc();
   if (lossGrad) {
     emitGradAccum();

@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/MLIRContext.h"
+#include "physc/Transforms/KernelSchedule.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -39,23 +40,10 @@ using namespace physc::phys;
 
 namespace {
 
-bool isRow(Value v) { return isa<RankedTensorType>(v.getType()); }
-
-int64_t rowWidth(Value v) {
-  return cast<RankedTensorType>(v.getType()).getDimSize(0);
-}
-
 bool isBoolType(Type t) {
   if (auto s = dyn_cast<ShapedType>(t))
     t = s.getElementType();
   return t.isInteger(1);
-}
-
-bool isElementwise(Operation *op) {
-  return isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
-             arith::NegFOp, arith::SelectOp, arith::MaximumFOp,
-             arith::MinimumFOp, arith::CmpFOp>(op) ||
-         op->getDialect()->getNamespace() == "math";
 }
 
 bool isConstRow(Operation *op) {
@@ -149,7 +137,7 @@ private:
   }
   std::string allocRow(int64_t width, bool isBool);
   void freeRow(Value row);
-  void releaseDead(int position);
+  void releaseDead(int position, const KernelSchedule &schedule);
   std::string elementwise(Operation *op, ArrayRef<std::string> operands);
   LogicalResult emitScalarOp(Operation *op);
   void emitGroup(ArrayRef<Operation *> group);
@@ -176,7 +164,6 @@ private:
   DenseMap<Value, std::string> rowBuf;   ///< row => array name
   DenseMap<Value, std::string> rowSplat; ///< splat row => literal
   DenseSet<Value> constRows;             ///< rows in hoisted const arrays
-  DenseMap<Value, int> lastUse;
   std::map<std::pair<int64_t, bool>, SmallVector<std::string>> freeRows;
   /// Every array declared: name, width, bool.
   SmallVector<std::tuple<std::string, int64_t, bool>> arrays;
@@ -201,10 +188,10 @@ void CudaPrinter::freeRow(Value row) {
   rowBuf.erase(it);
 }
 
-void CudaPrinter::releaseDead(int position) {
+void CudaPrinter::releaseDead(int position, const KernelSchedule &schedule) {
   SmallVector<Value> dead;
   for (auto &[v, buf] : rowBuf)
-    if (!constRows.contains(v) && lastUse.lookup(v) <= position)
+    if (!constRows.contains(v) && schedule.lastUse(v) <= position)
       dead.push_back(v);
   // Deterministic order of the pool (DenseMap iteration is not).
   llvm::sort(dead, [&](Value a, Value b) { return rowBuf[a] < rowBuf[b]; });
@@ -510,25 +497,7 @@ LogicalResult CudaPrinter::print(raw_ostream &os) {
     constRows.insert(c);
   }
 
-  SmallVector<Operation *> ops;
-  for (Operation &op : blk.without_terminator())
-    if (!isConstRow(&op))
-      ops.push_back(&op);
-  const int end = ops.size() + 1;
-  DenseMap<Operation *, int> pos;
-  for (auto [i, op] : llvm::enumerate(ops))
-    pos[op] = i;
-  for (Operation *op : ops)
-    for (Value r : op->getResults())
-      if (isRow(r)) {
-        int last = 0;
-        for (Operation *u : r.getUsers())
-          last = std::max(last, isa<AccumWeightGradOp, AccumBiasGradOp>(u) ||
-                                        isa<YieldOp>(u)
-                                    ? end
-                                    : pos.lookup(u));
-        lastUse[r] = last;
-      }
+  KernelSchedule schedule(blk, isConstRow);
 
   indent = lossGrad ? 2 : 1;
   for (auto [c, arg] : llvm::enumerate(blk.getArguments())) {
@@ -536,50 +505,21 @@ LogicalResult CudaPrinter::print(raw_ostream &os) {
     line() << "const " << T << " " << a << " = pts[" << c << " * ld + p];\n";
     scalars[arg] = a;
   }
-  for (size_t i = 0; i < ops.size();) {
-    Operation *op = ops[i];
-    if (isa<AccumWeightGradOp, AccumBiasGradOp>(op)) {
-      deferred.push_back(op);
-      ++i;
-      continue;
-    }
-    if (op->getNumResults() == 1 && isRow(op->getResult(0)) &&
-        isElementwise(op)) {
-      int64_t w = rowWidth(op->getResult(0));
-      SmallVector<Operation *> group;
-      size_t k = i;
-      for (; k < ops.size(); ++k) {
-        Operation *o = ops[k];
-        bool rowEw = o->getNumResults() == 1 && isRow(o->getResult(0)) &&
-                     isElementwise(o) && rowWidth(o->getResult(0)) == w;
-        bool scalarOnly = !isa<AccumWeightGradOp, AccumBiasGradOp>(o) &&
-                          llvm::none_of(o->getOperands(), isRow) &&
-                          llvm::none_of(o->getResults(), isRow);
-        if (rowEw)
-          group.push_back(o);
-        else if (scalarOnly) {
-          if (failed(emitScalarOp(o)))
-            return failure();
-        } else
-          break;
-      }
-      emitGroup(group);
-      releaseDead(k - 1);
-      i = k;
-      continue;
-    }
-    if (auto mv = dyn_cast<MatvecOp>(op)) {
+  KernelSchedule::Emitter emitter;
+  emitter.scalar = [&](Operation *op) { return emitScalarOp(op); };
+  emitter.group = [&](ArrayRef<Operation *> group) { emitGroup(group); };
+  emitter.matvec = [&](Operation *op, bool) {
+    if (auto mv = dyn_cast<MatvecOp>(op))
       emitMatvec(mv.getInput(), mv.getResult(), mv.getNet(), mv.getLayer(),
                  mv.getBias(), false);
-    } else if (auto mt = dyn_cast<MatvecTOp>(op)) {
+    else if (auto mt = dyn_cast<MatvecTOp>(op))
       emitMatvec(mt.getInput(), mt.getResult(), mt.getNet(), mt.getLayer(),
                  false, true);
-    } else if (failed(emitScalarOp(op))) {
-      return failure();
-    }
-    releaseDead(i);
-    ++i;
-  }
+  };
+  emitter.defer = [&](Operation *op) { deferred.push_back(op); };
+  emitter.release = [&](int position) { releaseDead(position, schedule); };
+  if (failed(schedule.emit(emitter)))
+    return failure();
   if (lossGrad) {
     line() << "// the gradient of this tile, summed over its 32 points\n";
     emitGradAccum();

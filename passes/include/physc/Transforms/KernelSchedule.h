@@ -1,0 +1,68 @@
+//===- KernelSchedule.h - The emission order of a kernel body ---*- C++ -*-===//
+//
+// Part of physc. Both code generators (phys-fuse-kernels for the CPU and
+// `physc emit cuda`) walk a kernel body the same way: gradient
+// accumulations are deferred to the end of a tile, runs of elementwise row
+// ops become one loop over the row, scalar ops met inside such a run are
+// hoisted in front of it, and a row's storage is released after its last
+// reader. This class owns that walk; the generators only say how to emit
+// each piece.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSC_TRANSFORMS_KERNELSCHEDULE_H
+#define PHYSC_TRANSFORMS_KERNELSCHEDULE_H
+
+#include "physc/Dialect/Phys/PhysOps.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <functional>
+
+namespace physc {
+
+/// A row: one jet component of a layer, `tensor<W x f64>`.
+bool isRow(mlir::Value v);
+int64_t rowWidth(mlir::Value v);
+/// Ops that act element by element (and lane by lane): they can be cloned
+/// onto vectors or printed per element unchanged.
+bool isElementwise(mlir::Operation *op);
+/// phys.accum_weight_grad / phys.accum_bias_grad.
+bool isGradAccum(mlir::Operation *op);
+
+class KernelSchedule {
+public:
+  /// Schedules the ops of `body` (but its terminator) for which `skip` is
+  /// false; skipped ops (hoisted constants) are the generator's business.
+  KernelSchedule(mlir::Block &body,
+                 llvm::function_ref<bool(mlir::Operation *)> skip);
+
+  /// Position of the last reader of row `v`; readers that run at the end
+  /// of a tile (gradient accumulations, the yield) count as after every op.
+  int lastUse(mlir::Value v) const { return lastUses.lookup(v); }
+
+  /// What to emit for each piece (owning callables: an Emitter is filled
+  /// in field by field from lambdas).
+  struct Emitter {
+    /// A scalar op (also those hoisted out of a run of row ops).
+    std::function<mlir::LogicalResult(mlir::Operation *)> scalar;
+    /// A run of elementwise row ops of one width: one loop.
+    std::function<void(llvm::ArrayRef<mlir::Operation *>)> group;
+    /// phys.matvec (transposed = false) or phys.matvec_t.
+    std::function<void(mlir::Operation *, bool transposed)> matvec;
+    /// A gradient accumulation, to be emitted at the end of the tile.
+    std::function<void(mlir::Operation *)> defer;
+    /// Every row whose last reader is at or before `position` is dead.
+    std::function<void(int position)> release;
+  };
+  mlir::LogicalResult emit(const Emitter &e) const;
+
+private:
+  llvm::SmallVector<mlir::Operation *> ops;
+  llvm::DenseMap<mlir::Value, int> lastUses;
+};
+
+} // namespace physc
+
+#endif // PHYSC_TRANSFORMS_KERNELSCHEDULE_H

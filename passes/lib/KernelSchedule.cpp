@@ -1,0 +1,98 @@
+//===- KernelSchedule.cpp - The emission order of a kernel body -----------===//
+//
+// Part of physc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "physc/Transforms/KernelSchedule.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+using namespace mlir;
+using namespace physc;
+using namespace physc::phys;
+
+bool physc::isRow(Value v) { return isa<RankedTensorType>(v.getType()); }
+
+int64_t physc::rowWidth(Value v) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(0);
+}
+
+bool physc::isElementwise(Operation *op) {
+  return isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
+             arith::NegFOp, arith::SelectOp, arith::MaximumFOp,
+             arith::MinimumFOp, arith::CmpFOp>(op) ||
+         op->getDialect()->getNamespace() == "math";
+}
+
+bool physc::isGradAccum(Operation *op) {
+  return isa<AccumWeightGradOp, AccumBiasGradOp>(op);
+}
+
+KernelSchedule::KernelSchedule(Block &body,
+                               function_ref<bool(Operation *)> skip) {
+  for (Operation &op : body.without_terminator())
+    if (!skip(&op))
+      ops.push_back(&op);
+  const int end = ops.size() + 1;
+  DenseMap<Operation *, int> pos;
+  for (auto [i, op] : llvm::enumerate(ops))
+    pos[op] = i;
+  for (Operation *op : ops)
+    for (Value r : op->getResults())
+      if (isRow(r)) {
+        int last = 0;
+        for (Operation *u : r.getUsers())
+          last = std::max(
+              last, isGradAccum(u) || isa<YieldOp>(u) ? end : pos.lookup(u));
+        lastUses[r] = last;
+      }
+}
+
+LogicalResult KernelSchedule::emit(const Emitter &e) const {
+  auto isRowElementwise = [](Operation *o, int64_t width) {
+    return o->getNumResults() == 1 && isRow(o->getResult(0)) &&
+           isElementwise(o) &&
+           (width < 0 || rowWidth(o->getResult(0)) == width);
+  };
+  for (size_t i = 0; i < ops.size();) {
+    Operation *op = ops[i];
+    if (isGradAccum(op)) {
+      e.defer(op);
+      ++i;
+      continue;
+    }
+    if (isRowElementwise(op, -1)) {
+      // A run of elementwise row ops of one width, with scalar-only ops
+      // (hoisted before the loop) allowed in between.
+      int64_t w = rowWidth(op->getResult(0));
+      SmallVector<Operation *> group;
+      size_t k = i;
+      for (; k < ops.size(); ++k) {
+        Operation *o = ops[k];
+        bool scalarOnly = !isGradAccum(o) &&
+                          llvm::none_of(o->getOperands(), isRow) &&
+                          llvm::none_of(o->getResults(), isRow);
+        if (isRowElementwise(o, w))
+          group.push_back(o);
+        else if (!scalarOnly)
+          break;
+        else if (failed(e.scalar(o)))
+          return failure();
+      }
+      e.group(group);
+      e.release(k - 1);
+      i = k;
+      continue;
+    }
+    if (isa<MatvecOp>(op))
+      e.matvec(op, false);
+    else if (isa<MatvecTOp>(op))
+      e.matvec(op, true);
+    else if (failed(e.scalar(op)))
+      return failure();
+    e.release(i);
+    ++i;
+  }
+  return success();
+}
