@@ -20,3 +20,16 @@ if(PHYSC_SANITIZE)
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=${_physc_san})
 endif()
+
+# Fuzzing builds (the `fuzz` preset, clang only): all of our code is
+# instrumented for libFuzzer's coverage and checked by ASan and UBSan;
+# tools/fuzz/ links libFuzzer itself (-fsanitize=fuzzer) into its targets.
+option(PHYSC_FUZZ "Build the libFuzzer targets in tools/fuzz (clang)" OFF)
+if(PHYSC_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PHYSC_FUZZ needs clang (cmake --preset fuzz)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined
+                      -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

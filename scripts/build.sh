@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Configures (once) and builds physc into build/ with Ninja and ccache.
+# PHYSC_BUILD_DIR / PHYSC_PRESET pick another build (e.g. build-asan, asan);
+# PHYSC_TARGETS builds only the targets it lists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_BASEDIR="$PWD"          # fresh clones elsewhere still hit
@@ -16,4 +18,6 @@ if [ ! -f "$BUILD/build.ninja" ]; then
       -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir
   fi
 fi
-ninja -C "$BUILD" -j "${PHYSC_JOBS:-$(nproc)}"
+# PHYSC_TARGETS: a space-separated list of targets (default: all of them).
+read -r -a targets <<< "${PHYSC_TARGETS:-}"
+ninja -C "$BUILD" -j "${PHYSC_JOBS:-$(nproc)}" ${targets[@]+"${targets[@]}"}

@@ -7,6 +7,7 @@ PKGS=(
   cmake ninja-build ccache g++ python3 python3-venv
   llvm-${LLVM_VERSION}-dev libmlir-${LLVM_VERSION}-dev mlir-${LLVM_VERSION}-tools
   llvm-${LLVM_VERSION}-tools clang-${LLVM_VERSION} lld-${LLVM_VERSION}
+  libclang-rt-${LLVM_VERSION}-dev
   libboost-dev libeigen3-dev libgtest-dev nlohmann-json3-dev libfmt-dev
   libzstd-dev zlib1g-dev libcurl4-openssl-dev libedit-dev libxml2-dev
   libpng-dev

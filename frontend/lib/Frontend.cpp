@@ -37,12 +37,13 @@ std::unique_ptr<ast::Module> physc::parseSource(llvm::SourceMgr &srcMgr,
   return module;
 }
 
-std::optional<LoadedModel> physc::loadModel(llvm::StringRef path,
-                                            llvm::raw_ostream &errs) {
+/// Parses and checks the main buffer of `srcMgr` (shared by loadModel and
+/// loadModelFromBuffer).
+static std::optional<LoadedModel>
+loadFromSourceMgr(std::unique_ptr<llvm::SourceMgr> srcMgr,
+                  llvm::raw_ostream &errs) {
   LoadedModel loaded;
-  loaded.srcMgr = openSource(path, errs);
-  if (!loaded.srcMgr)
-    return std::nullopt;
+  loaded.srcMgr = std::move(srcMgr);
   Diagnostics diags(*loaded.srcMgr, errs);
   loaded.module = parseModule(diags);
   if (!loaded.module || diags.hasErrors())
@@ -50,6 +51,23 @@ std::optional<LoadedModel> physc::loadModel(llvm::StringRef path,
   if (!analyze(*loaded.module, loaded.model, diags) || diags.hasErrors())
     return std::nullopt;
   return loaded;
+}
+
+std::optional<LoadedModel> physc::loadModel(llvm::StringRef path,
+                                            llvm::raw_ostream &errs) {
+  std::unique_ptr<llvm::SourceMgr> srcMgr = openSource(path, errs);
+  if (!srcMgr)
+    return std::nullopt;
+  return loadFromSourceMgr(std::move(srcMgr), errs);
+}
+
+std::optional<LoadedModel> physc::loadModelFromBuffer(llvm::StringRef contents,
+                                                      llvm::StringRef name,
+                                                      llvm::raw_ostream &errs) {
+  auto srcMgr = std::make_unique<llvm::SourceMgr>();
+  srcMgr->AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(contents, name), llvm::SMLoc());
+  return loadFromSourceMgr(std::move(srcMgr), errs);
 }
 
 SourcePosition physc::resolveLocation(const llvm::SourceMgr &srcMgr,

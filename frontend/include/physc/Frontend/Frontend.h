@@ -48,6 +48,13 @@ std::unique_ptr<ast::Module> parseSource(llvm::SourceMgr &srcMgr,
 std::optional<LoadedModel> loadModel(llvm::StringRef path,
                                      llvm::raw_ostream &errs);
 
+/// Like loadModel, but on `contents` (copied into the SourceMgr) rather than
+/// a file; `name` is the buffer's name in diagnostics and locations. This is
+/// what the fuzz target and other in-memory callers use.
+std::optional<LoadedModel> loadModelFromBuffer(llvm::StringRef contents,
+                                               llvm::StringRef name,
+                                               llvm::raw_ostream &errs);
+
 /// Where an ast::Location is, for mlir::FileLineColLoc: the buffer's name (as
 /// given on the command line) and the 1-based line and column. An invalid
 /// location resolves to the buffer name with line and column 0.
