@@ -12,12 +12,14 @@
 
 namespace physc {
 
-extern llvm::cl::SubCommand trainCmd, gradcheckCmd, benchCmd, dumpBatchCmd;
+extern llvm::cl::SubCommand trainCmd, gradcheckCmd, benchCmd, dumpBatchCmd,
+    evalCmd;
 int runTrain();
 int runGradcheck();
 int runBench();
 /// `physc dump-batch FILE --points N --seed S -o DIR` (DumpBatch.cpp).
 int runDumpBatch();
+int runEval();
 
 /// `physc emit phys|jets|adjoint|kernels|llvm FILE`.
 int emitStage(llvm::StringRef stage, const std::string &file,

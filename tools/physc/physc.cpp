@@ -88,9 +88,10 @@ cl::list<std::string>
              cl::desc("<kind> <file.phys>  (kinds: ast, checked, phys, jets, "
                       "adjoint, kernels, llvm, cuda)"),
              cl::sub(emitCmd));
-cl::opt<std::string> emitPrecision(
-    "precision", cl::desc("kernels, llvm, cuda: f32 (default) or f64"),
-    cl::init("f32"), cl::sub(emitCmd));
+cl::opt<std::string>
+    emitPrecision("precision",
+                  cl::desc("kernels, llvm, cuda: f32 (default) or f64"),
+                  cl::init("f32"), cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
     cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
@@ -174,7 +175,9 @@ static int dispatch() {
     return runBench();
   if (dumpBatchCmd)
     return runDumpBatch();
-  return usageError("", "expected a subcommand: check, emit, train, "
+  if (evalCmd)
+    return runEval();
+  return usageError("", "expected a subcommand: check, emit, train, eval, "
                         "gradcheck, bench or dump-batch");
 }
 
@@ -191,6 +194,8 @@ int main(int argc, char **argv) {
       "  physc train FILE       train on the CPU\n"
       "  physc gradcheck FILE   check jets and gradients against finite "
       "differences\n"
+      "  physc eval FILE --checkpoint CKPT -o OUT.csv|OUT.npy  fields at "
+      "points\n"
       "  physc bench FILE       time one training step\n"
       "  physc dump-batch FILE  write params, points and CPU loss/gradient "
       "(for the GPU harness)\n");
