@@ -149,9 +149,20 @@ LogicalResult EquationOp::verify() {
   if (failed(verifyYieldsF64(*this, getBody(), 1)))
     return failure();
   StringRef kind = getRegionKind();
-  if (kind != "interior" && kind != "boundary" && kind != "faces")
-    return emitOpError("region must be interior, boundary or faces, got \"")
+  if (kind != "interior" && kind != "boundary" && kind != "faces" &&
+      kind != "data")
+    return emitOpError(
+               "region must be interior, boundary, faces or data, got \"")
            << kind << "\"";
+  if ((kind == "data") != getFile().has_value())
+    return emitOpError("a file is required exactly for a \"data\" term");
+  if (kind != "data") {
+    WalkResult w = getBody().walk([](ObservedOp) {
+      return WalkResult::interrupt();
+    });
+    if (w.wasInterrupted())
+      return emitOpError("reads phys.observed outside a \"data\" term");
+  }
   ArrayAttr faces =
       getFacesAttr() ? getFacesAttr() : ArrayAttr::get(getContext(), {});
   ArrayAttr restrictions = getRestrictionsAttr()
@@ -249,6 +260,16 @@ LogicalResult NetCallOp::verifySymbolUses(SymbolTableCollection &tables) {
   return success();
 }
 
+LogicalResult
+AccumParamGradOp::verifySymbolUses(SymbolTableCollection &tables) {
+  auto p = tables.lookupNearestSymbolFrom<ParamOp>(*this, getParamAttr());
+  if (!p)
+    return emitOpError("unknown param ") << getParamAttr();
+  if (!p.getTrainable())
+    return emitOpError("param ") << getParamAttr() << " is not trainable";
+  return success();
+}
+
 LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &tables) {
   if (!tables.lookupNearestSymbolFrom<ParamOp>(*this, getParamAttr()))
     return emitOpError("unknown param ") << getParamAttr();
@@ -314,11 +335,23 @@ ParamLayout::ParamLayout(ModelOp model) {
       size += rows;
     }
   }
+  for (ParamOp p : model.getBody().front().getOps<ParamOp>())
+    if (p.getTrainable()) {
+      blocks.push_back({p.getSymName().str(), 0, false, size, 1, 1, true});
+      size += 1;
+    }
+}
+
+int64_t ParamLayout::paramOffset(StringRef param) const {
+  for (const Block &b : blocks)
+    if (b.isParam && b.net == param)
+      return b.offset;
+  return -1;
 }
 
 int64_t ParamLayout::offset(StringRef net, unsigned layer, bool bias) const {
   for (const Block &b : blocks)
-    if (b.net == net && b.layer == layer && b.isBias == bias)
+    if (!b.isParam && b.net == net && b.layer == layer && b.isBias == bias)
       return b.offset;
   llvm_unreachable("no such parameter block");
 }

@@ -275,10 +275,19 @@ void Dumper::module(const ast::Module &m) {
     });
   for (const ast::EquationStmt &s : m.equations)
     add(s.loc, [&] {
-      line() << "Equation " << s.name;
+      line() << (s.isData ? "Data " : "Equation ") << s.name;
       at(s.nameLoc);
       os << "\n";
       Indent in(*this);
+      if (s.isData) {
+        expr(*s.lhs, "field");
+        line() << "file \"" << s.dataFile << "\"";
+        at(s.dataFileLoc);
+        os << "\n";
+        if (s.weight)
+          expr(*s.weight, "weight");
+        return;
+      }
       expr(*s.lhs, "lhs");
       expr(*s.rhs, "rhs");
       region(s.region);
@@ -394,6 +403,15 @@ void physc::dumpCheckedModel(const CheckedModel &model,
     os << "\n";
   }
   for (auto [i, eq] : llvm::enumerate(model.equations)) {
+    if (eq.isData) {
+      os << "  Data " << eq.name << " field "
+         << model.fields[eq.dataField].outputs[eq.dataOutput] << " file \""
+         << eq.dataFile << "\" weight " << formatNumber(eq.weight) << " loss "
+         << formatNumber(model.lossWeights[i]);
+      at(eq.loc);
+      os << "\n";
+      continue;
+    }
     os << "  Equation " << eq.name;
     switch (eq.region.kind) {
     case CheckedRegion::Kind::Interior:

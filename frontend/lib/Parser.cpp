@@ -64,7 +64,7 @@ ast::Location makeLoc(const Range &r) { return {r.begin(), r.end()}; }
 const std::vector<std::string> &statementKeywords() {
   static const std::vector<std::string> words = {
       "model", "const", "param",    "space", "time",  "net",
-      "field", "let",   "equation", "loss",  "train", "exact"};
+      "field", "let",   "equation", "loss",  "train", "exact", "data"};
   return words;
 }
 
@@ -73,8 +73,6 @@ const std::vector<std::string> &statementKeywords() {
 const char *unsupportedStatement(llvm::StringRef word) {
   return llvm::StringSwitch<const char *>(word)
       .Case("constraint", "'constraint' statements are not supported yet")
-      .Case("data", "'data' statements (fitting observations) are not "
-                    "supported yet")
       .Case("dataset", "'dataset' statements are not supported yet")
       .Case("grid", "'grid' statements (grid-based fields) are not supported "
                     "yet")
@@ -1029,6 +1027,44 @@ const auto equationStmt =
       (x3::raw[kw("weight")][onWeightKw] >> requiredExpr[onWeight])) >>
     x3::eps[onEquation];
 
+// data ::= 'data' ident ':' ident '==' 'file' '(' string ')'
+//           ('weight' expr)?
+const auto onDataName = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  b.eqStmt = ast::EquationStmt();
+  b.eqHasSamples = b.eqHasWeight = false;
+  b.eqStmt.isData = true;
+  b.eqStmt.name = b.lastIdentStr();
+  b.eqStmt.nameLoc = b.lastIdentLoc();
+};
+const auto onDataField = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  b.eqStmt.lhs = std::make_unique<ast::NameExpr>(b.lastIdentLoc(),
+                                                 b.lastIdentStr());
+  b.eqStmt.region.loc = b.lastIdentLoc();
+};
+const auto onDataFile = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  Range r = x3::_attr(ctx);
+  b.eqStmt.dataFile = std::string(r.begin() + 1, r.end() - 1);
+  b.eqStmt.dataFileLoc = makeLoc(r);
+};
+const auto dataStmt =
+    stmtKw("data") >> declName("expected a name after 'data'")[onDataName] >>
+    expect("expected ':' after the data term's name", x3::lit(':')) >>
+    expect("expected the name of a field, e.g. 'data obs: u == "
+           "file(\"obs.csv\")'",
+           ident[onDataField]) >>
+    expect("expected '==' and the observations, e.g. file(\"obs.csv\")",
+           x3::lit("==")) >>
+    expect("expected file(\"...\") with the observations",
+           kw("file") >> x3::lit('(')) >>
+    expect("expected a quoted file name, e.g. file(\"obs.csv\")",
+           stringLit[onDataFile]) >>
+    expect("expected ')' to close 'file('", x3::lit(')')) >>
+    -(x3::raw[kw("weight")][onWeightKw] >> requiredExpr[onWeight]) >>
+    x3::eps[onEquation];
+
 // loss ::= 'loss' expr
 const auto onLoss = [](auto &ctx) {
   Builder &b = builder(ctx);
@@ -1124,8 +1160,8 @@ const auto badStatement = failWith([](It where, It last, Builder &b) -> bool {
     return false;
   if (!isIdentChar(*where) || llvm::isDigit(*where))
     throw SyntaxError{where, "expected a statement (model, const, param, "
-                             "space, time, net, field, let, equation, loss, "
-                             "train or exact)"};
+                             "space, time, net, field, let, equation, data, "
+                             "loss, train or exact)"};
   It end = where;
   while (end < last && isIdentChar(*end))
     ++end;
@@ -1138,18 +1174,19 @@ const auto badStatement = failWith([](It where, It last, Builder &b) -> bool {
     err.hint = "did you mean '" + near + "'?";
   else
     err.hint = "statements start with one of: model, const, param, space, "
-               "time, net, field, let, equation, loss, train, exact";
+               "time, net, field, let, equation, data, loss, train, exact";
   (void)b;
   throw err;
 });
 
 // statement ::= model | const | param | coord | net | field | let
-//             | equation | loss | train | exact
+//             | equation | loss | train | exact | data
 // file      ::= statement* end-of-input
 const auto statement = stmt(modelStmt) | stmt(constStmt) | stmt(paramStmt) |
                        stmt(coordStmt) | stmt(netStmt) | stmt(fieldStmt) |
                        stmt(letStmt) | stmt(equationStmt) | stmt(lossStmt) |
-                       stmt(trainStmt) | stmt(exactStmt) | badStatement;
+                       stmt(trainStmt) | stmt(exactStmt) | stmt(dataStmt) |
+                       badStatement;
 const auto file = *statement >> x3::eoi;
 
 //===----------------------------------------------------------------------===//

@@ -173,6 +173,8 @@ private:
   void checkFields();
   void checkLets();
   void checkEquations();
+  void checkData(ast::EquationStmt &eq, CheckedEquation &ce);
+  std::string resolvePath(llvm::StringRef file) const;
   void checkLoss();
   void checkTrain();
   void checkExacts();
@@ -899,8 +901,6 @@ void SemaImpl::checkParams() {
                     formatNumber(*hi) + "]");
       }
     }
-    if (p.trainable)
-      error(p.loc, "trainable params are not supported yet");
     out.params.push_back(cp);
   }
 }
@@ -1433,6 +1433,11 @@ void SemaImpl::checkEquations() {
     ce.lhs = eq.lhs.get();
     ce.rhs = eq.rhs.get();
     ce.loc = eq.nameLoc;
+    if (eq.isData) {
+      checkData(eq, ce);
+      out.equations.push_back(ce);
+      continue;
+    }
     Info lhs = check(*eq.lhs, scope);
     Info rhs = check(*eq.rhs, scope);
     bool ok = requireScalar(lhs, *eq.lhs, "on the left of '=='") &
@@ -1730,6 +1735,53 @@ void SemaImpl::checkTrain() {
 // Exact solutions
 //===----------------------------------------------------------------------===//
 
+std::string SemaImpl::resolvePath(llvm::StringRef file) const {
+  llvm::SmallString<256> path(file);
+  if (!llvm::sys::path::is_absolute(path)) {
+    llvm::SmallString<256> dir;
+    if (m.filename != "-" && m.filename != "<stdin>")
+      dir = llvm::sys::path::parent_path(m.filename);
+    llvm::sys::path::append(dir, path);
+    path = dir;
+  }
+  llvm::sys::fs::make_absolute(path);
+  llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/true);
+  return std::string(path);
+}
+
+void SemaImpl::checkData(ast::EquationStmt &eq, CheckedEquation &ce) {
+  ce.isData = true;
+  auto &name = llvm::cast<ast::NameExpr>(*eq.lhs);
+  const Symbol *sym = lookup(name.name);
+  if (!sym || sym->kind != SymKind::Field) {
+    if (sym)
+      error(name.getLoc(), "'" + name.name + "' is " + describe(sym->kind) +
+                               "; a data term fits a field to observations");
+    else
+      error(name.getLoc(), "unknown field '" + name.name + "'",
+            didYouMean(
+                Diagnostics::nearest(name.name, namesOf(SymKind::Field))));
+  } else {
+    name.ref = ast::NameKind::Field;
+    name.index = sym->index;
+    name.output = sym->output;
+    ce.dataField = sym->index;
+    ce.dataOutput = sym->output;
+  }
+  if (eq.dataFile.empty())
+    error(eq.dataFileLoc, "empty file name");
+  else
+    ce.dataFile = resolvePath(eq.dataFile);
+  if (eq.weight) {
+    if (auto w = foldConst(*eq.weight, "'weight'")) {
+      if (*w < 0)
+        error(eq.weight->getLoc(),
+              "'weight' must not be negative, got " + formatNumber(*w));
+      ce.weight = *w;
+    }
+  }
+}
+
 void SemaImpl::checkExacts() {
   std::map<std::pair<int, int>, const ast::ExactStmt *> seen;
   for (ast::ExactStmt &ex : m.exacts) {
@@ -1764,21 +1816,11 @@ void SemaImpl::checkExacts() {
       requireScalar(info, *ex.value, "as an exact solution");
       ce.value = ex.value.get();
     } else {
-      llvm::SmallString<256> path(ex.file);
       if (ex.file.empty()) {
         error(ex.fileLoc, "empty file name");
         continue;
       }
-      if (!llvm::sys::path::is_absolute(path)) {
-        llvm::SmallString<256> dir;
-        if (m.filename != "-" && m.filename != "<stdin>")
-          dir = llvm::sys::path::parent_path(m.filename);
-        llvm::sys::path::append(dir, path);
-        path = dir;
-      }
-      llvm::sys::fs::make_absolute(path);
-      llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/true);
-      ce.file = std::string(path);
+      ce.file = resolvePath(ex.file);
     }
     out.exacts.push_back(ce);
   }

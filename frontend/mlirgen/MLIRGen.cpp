@@ -328,10 +328,17 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
     if (!c.isTime)
       spaceCoords.push_back(i);
   }
-  for (const CheckedParam &p : m.params)
+  for (const CheckedParam &p : m.params) {
+    FloatAttr lo, hi;
+    if (p.trainable && p.bounded) {
+      lo = builder.getF64FloatAttr(p.lo);
+      hi = builder.getF64FloatAttr(p.hi);
+    }
     builder.create<ParamOp>(loc(p.loc), builder.getStringAttr(p.name),
                             builder.getF64FloatAttr(p.value),
-                            p.trainable ? builder.getUnitAttr() : UnitAttr());
+                            p.trainable ? builder.getUnitAttr() : UnitAttr(),
+                            lo, hi);
+  }
   for (const CheckedNet &n : m.nets) {
     SmallVector<int64_t> hidden(n.hidden.begin(), n.hidden.end());
     builder.create<NetOp>(loc(n.loc), n.name, n.kind, n.in, n.out, hidden,
@@ -361,7 +368,8 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
           {FlatSymbolRefAttr::get(builder.getContext(), m.coords[r.coord].name),
            builder.getF64FloatAttr(r.lo), builder.getF64FloatAttr(r.hi)}));
     const char *kind =
-        eq.region.kind == CheckedRegion::Kind::Interior   ? "interior"
+        eq.isData                                         ? "data"
+        : eq.region.kind == CheckedRegion::Kind::Interior ? "interior"
         : eq.region.kind == CheckedRegion::Kind::Boundary ? "boundary"
                                                           : "faces";
     double weight = eq.weight * m.lossWeights[ei];
@@ -370,8 +378,18 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
         builder.getI64IntegerAttr(eq.samples), builder.getF64FloatAttr(weight),
         faces.empty() ? ArrayAttr() : builder.getArrayAttr(faces),
         restrictions.empty() ? ArrayAttr()
-                             : builder.getArrayAttr(restrictions));
+                             : builder.getArrayAttr(restrictions),
+        eq.isData ? builder.getStringAttr(eq.dataFile) : StringAttr());
     Scope s = enterBody(op.getBody(), allCoords, l);
+    if (eq.isData) {
+      // residual = field - observed value
+      Value u = scalar(gen(*eq.lhs, s));
+      Value obs = builder.create<ObservedOp>(l, builder.getF64Type(),
+                                             builder.getI64IntegerAttr(0));
+      builder.create<YieldOp>(
+          l, ValueRange{builder.create<arith::SubFOp>(l, u, obs)});
+      continue;
+    }
     genLets(s);
     Value lhs = scalar(gen(*eq.lhs, s)), rhs = scalar(gen(*eq.rhs, s));
     builder.create<YieldOp>(

@@ -2,8 +2,9 @@
 //
 // Part of physc. After expansion a loss kernel is straight-line code over
 // scalars and rows; its parameter gradient is the classic reverse sweep over
-// that code. Only values that depend on network weights ("active") carry
-// adjoints, so the coordinate-only prefix of the program costs nothing.
+// that code. Only values that depend on network weights or trainable params
+// ("active") carry adjoints, so the coordinate-only prefix of the program
+// costs nothing.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +42,11 @@ private:
       it->second = jb.add(it->second, g);
   }
   LogicalResult reverse(Operation &op, Value g);
+  bool isTrainable(ParamRefOp p) {
+    auto model = kernel->getParentOfType<ModelOp>();
+    auto param = model.lookupSymbol<ParamOp>(p.getParamAttr());
+    return param && param.getTrainable();
+  }
 
   KernelOp kernel;
   OpBuilder b;
@@ -153,7 +159,11 @@ LogicalResult Adjoint::reverse(Operation &op, Value g) {
       accumulate(mv.getInput(),
                  b.create<MatvecTOp>(jb.getLoc(), mv.getInput().getType(),
                                      mv.getNetAttr(), mv.getLayerAttr(), g));
-  } else if (isa<arith::ConstantOp, ParamRefOp, arith::CmpFOp>(op)) {
+  } else if (auto pr = dyn_cast<ParamRefOp>(op)) {
+    // d(trainable p) => dp += g; other params are constants.
+    if (isTrainable(pr))
+      b.create<AccumParamGradOp>(jb.getLoc(), pr.getParamAttr(), g);
+  } else if (isa<arith::ConstantOp, arith::CmpFOp, ObservedOp>(op)) {
     // constants in the parameters
   } else {
     return op.emitOpError("has no adjoint rule");
@@ -163,9 +173,11 @@ LogicalResult Adjoint::reverse(Operation &op, Value g) {
 
 LogicalResult Adjoint::run() {
   Block &body = kernel.getBody().front();
-  // Forward activity: values that depend on network weights.
+  // Forward activity: values that depend on network weights or trainable
+  // params.
   for (Operation &op : body) {
-    bool act = isa<MatvecOp>(op);
+    auto pr = dyn_cast<ParamRefOp>(op);
+    bool act = isa<MatvecOp>(op) || (pr && isTrainable(pr));
     for (Value v : op.getOperands())
       act |= active.contains(v);
     if (act && !isa<arith::CmpFOp>(op))

@@ -239,7 +239,7 @@ LogicalResult Expander::expandOp(Operation &op) {
   };
   Value res = op.getNumResults() == 1 ? op.getResult(0) : Value();
 
-  if (isa<arith::ConstantOp, ParamRefOp>(op)) {
+  if (isa<arith::ConstantOp, ParamRefOp, ObservedOp>(op)) {
     keep.insert(&op);
     return success();
   }

@@ -178,8 +178,28 @@ LogicalResult KernelCodegen::emitScalarOp(Operation *op) {
     return success();
   }
   if (auto p = dyn_cast<ParamRefOp>(op)) {
-    Value s = b.create<memref::LoadOp>(loc, rt, idx(rtIndex[p.getParam()]));
+    // A trainable param lives in the parameter vector, the others in rt.
+    int64_t off = layout.paramOffset(p.getParam());
+    Value s = off >= 0
+                  ? b.create<memref::LoadOp>(loc, params, idx(off))
+                  : b.create<memref::LoadOp>(loc, rt,
+                                             idx(rtIndex[p.getParam()]));
     scalars[p] = b.create<vector::BroadcastOp>(loc, VT, s);
+    return success();
+  }
+  if (auto o = dyn_cast<ObservedOp>(op)) {
+    // Point column (coordinates + index), like a coordinate.
+    int64_t column = kernel.getBody().front().getNumArguments() + o.getIndex();
+    Value off = b.create<arith::AddIOp>(
+        loc, b.create<arith::MulIOp>(loc, idx(column), ld), base);
+    scalars[o] = b.create<vector::LoadOp>(loc, VT, pts, ValueRange{off});
+    return success();
+  }
+  if (auto acc = dyn_cast<AccumParamGradOp>(op)) {
+    Value k = idx(layout.paramOffset(acc.getParam()));
+    Value old = b.create<memref::LoadOp>(loc, gradAcc, k);
+    Value sum = b.create<arith::AddFOp>(loc, old, scalarOf(acc.getValue()));
+    b.create<memref::StoreOp>(loc, sum, gradAcc, k);
     return success();
   }
   if (auto m = dyn_cast<MaskOp>(op)) {

@@ -81,7 +81,13 @@ std::string physrt::summaryJSON(const CompiledModel &M,
     params[M.runtimeParams[p].name] = p < R.runtimeParams.size()
                                           ? R.runtimeParams[p]
                                           : M.runtimeParams[p].value;
+  // Trainable params: the learned value (the one above is the initial one).
+  ordered_json learned = ordered_json::object();
+  for (const ParamBlock &B : M.blocks)
+    if (B.runtimeParam >= 0 && B.offset < static_cast<int64_t>(R.params.size()))
+      params[B.name] = learned[B.name] = R.params[B.offset];
   j["params"] = params;
+  j["trainable"] = learned;
   j["seed"] = opts.seed;
   j["device"] = opts.device;
   j["precision"] = opts.precision;
@@ -100,6 +106,20 @@ std::string sci(double x) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3e", x);
   return buf;
+}
+
+bool hasBounds(const CompiledModel &M) {
+  for (const ParamBlock &B : M.blocks)
+    if (B.bounded)
+      return true;
+  return false;
+}
+
+/// Puts every bounded trainable param back into its declared range.
+void projectBounds(const CompiledModel &M, std::vector<double> &params) {
+  for (const ParamBlock &B : M.blocks)
+    if (B.bounded && B.offset < static_cast<int64_t>(params.size()))
+      params[B.offset] = std::clamp(params[B.offset], B.lo, B.hi);
 }
 
 /// Draws one batch per term: data terms use their data, the others a fresh
@@ -297,6 +317,11 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
 
   TrainResult R;
   R.params = resume ? resume->params : initParams(M, opts.seed);
+  if (!resume)
+    for (const ParamBlock &B : M.blocks)
+      if (B.runtimeParam >= 0 && B.runtimeParam < static_cast<int>(rt.size()))
+        R.params[B.offset] = rt[B.runtimeParam]; // declared or --set value
+  projectBounds(M, R.params);
   R.runtimeParams = rt;
   Evaluator ev(opts.threads);
   R.threads = ev.threads();
@@ -409,6 +434,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                       kept());
         }
         A.step(R.params, grad);
+        projectBounds(M, R.params);
         ++step;
         progress.update(step, "adam", terms, f);
         R.history.add(step, "adam", terms, f);
@@ -429,8 +455,19 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     lo.maxIterations = budget - done;
     lo.history = S.history;
     lo.gradTolerance = S.tolerance;
+    // A bounded trainable param enters as clamp(x): outside its range the
+    // loss is flat in it, so the line search sees a consistent objective.
+    std::vector<double> clamped;
     Objective f = [&](const std::vector<double> &x, std::vector<double> &g) {
-      return ev.lossAndGrad(M, x, batches, rt, &g, &terms);
+      if (!hasBounds(M))
+        return ev.lossAndGrad(M, x, batches, rt, &g, &terms);
+      clamped = x;
+      projectBounds(M, clamped);
+      double fx = ev.lossAndGrad(M, clamped, batches, rt, &g, &terms);
+      for (const ParamBlock &B : M.blocks)
+        if (B.bounded && clamped[B.offset] != x[B.offset])
+          g[B.offset] = 0;
+      return fx;
     };
     // L-BFGS cannot start from a non-finite loss or gradient; report it
     // like any other step's (this evaluation changes no state).
@@ -464,6 +501,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
           return true;
         },
         &H);
+    projectBounds(M, R.params);
     if (!badGrad.empty()) {
       progress.finish();
       throw Error(badGrad + kept());
@@ -534,6 +572,14 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     for (size_t fi = 0; fi < M.fields.size(); ++fi)
       if (!std::isnan(R.relL2[fi]))
         row("rel L2", M.fields[fi].name, R.relL2[fi]);
+    for (const ParamBlock &B : M.blocks)
+      if (B.runtimeParam >= 0) {
+        char v[48];
+        std::snprintf(v, sizeof v, "%.6g", R.params[B.offset]);
+        os << "  param  " << B.name
+           << std::string(w - std::min(w, B.name.size()), ' ') << "  " << v
+           << " (learned)\n";
+      }
     log << os.str() << std::flush;
   }
   return R;

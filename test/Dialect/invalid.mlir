@@ -212,7 +212,7 @@ phys.model @m {
 
 phys.model @m {
   phys.coord @x "space" [0.0, 1.0]
-  // expected-error @+1 {{'phys.equation' op region must be interior, boundary or faces, got "volume"}}
+  // expected-error @+1 {{'phys.equation' op region must be interior, boundary, faces or data, got "volume"}}
   phys.equation @e "volume" samples 8 weight 1.0 {
   ^bb0(%x: f64):
     phys.yield %x : f64
@@ -762,6 +762,70 @@ phys.model @m {
     // expected-error @+1 {{'phys.accum_bias_grad' op unknown net @N}}
     phys.accum_bias_grad @N[0] %dy : tensor<1xf64>
     phys.yield
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Trainable params and data terms
+//===----------------------------------------------------------------------===//
+
+// -----
+
+phys.model @m {
+  phys.coord @x "space" [0.0, 1.0]
+  phys.param @k = 1.0
+  phys.kernel @k.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    // expected-error @+1 {{'phys.accum_param_grad' op param @k is not trainable}}
+    phys.accum_param_grad @k %x : f64
+    phys.yield
+  }
+}
+
+// -----
+
+phys.model @m {
+  phys.coord @x "space" [0.0, 1.0]
+  phys.kernel @k.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    // expected-error @+1 {{'phys.accum_param_grad' op unknown param @q}}
+    phys.accum_param_grad @q %x : f64
+    phys.yield
+  }
+}
+
+// -----
+
+phys.model @m {
+  phys.coord @x "space" [0.0, 1.0]
+  // expected-error @+1 {{'phys.equation' op reads phys.observed outside a "data" term}}
+  phys.equation @pde "interior" samples 8 weight 1.0 {
+  ^bb0(%x: f64):
+    %o = phys.observed 0 : f64
+    phys.yield %o : f64
+  }
+}
+
+// -----
+
+phys.model @m {
+  phys.coord @x "space" [0.0, 1.0]
+  // expected-error @+1 {{'phys.equation' op a file is required exactly for a "data" term}}
+  phys.equation @obs "data" samples 8 weight 1.0 {
+  ^bb0(%x: f64):
+    %o = phys.observed 0 : f64
+    phys.yield %o : f64
+  }
+}
+
+// -----
+
+phys.model @m {
+  phys.coord @x "space" [0.0, 1.0]
+  // expected-error @+1 {{'phys.equation' op a file is required exactly for a "data" term}}
+  phys.equation @pde "interior" samples 8 weight 1.0 attributes {file = "a.csv"} {
+  ^bb0(%x: f64):
+    phys.yield %x : f64
   }
 }
 

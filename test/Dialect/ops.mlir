@@ -29,8 +29,10 @@ phys.model @all {
 
   // CHECK-NEXT: phys.param @nu = 1.000000e-02{{$}}
   // CHECK-NEXT: phys.param @k = 2.500000e+00 trainable{{$}}
+  // CHECK-NEXT: phys.param @kb = 5.000000e-01 trainable {hi = 1.000000e+00 : f64, lo = 0.000000e+00 : f64}
   phys.param @nu = 0.01
   phys.param @k = 2.5 trainable
+  phys.param @kb = 0.5 trainable {lo = 0.0 : f64, hi = 1.0 : f64}
 
   // CHECK-NEXT: phys.net @N "mlp"(in = 3, out = 2, hidden = [4, 3], act = "tanh", init = "glorot")
   // CHECK-NEXT: phys.net @M "mlp"(in = 1, out = 1, hidden = [2], act = "gelu", init = "he")
@@ -170,6 +172,31 @@ phys.model @all {
     %dx = phys.matvec_t @N[0] %dy : tensor<4xf64> -> tensor<3xf64>
     phys.accum_weight_grad @N[0] %dy, %in : tensor<4xf64>, tensor<3xf64>
     phys.accum_bias_grad @N[0] %dy : tensor<4xf64>
+    phys.yield
+  }
+
+  // A data term: the residual against the observed value, and a trainable
+  // param's gradient.
+  // CHECK-NEXT: phys.equation @obs "data" samples 1 weight 1.000000e+00 attributes {file = "obs.csv"} {
+  // CHECK-NEXT: ^bb0({{%.+}}: f64, {{%.+}}: f64, {{%.+}}: f64):
+  // CHECK-NEXT:   [[O:%.+]] = phys.observed 0 : f64
+  // CHECK-NEXT:   phys.yield [[O]] : f64
+  // CHECK-NEXT: }
+  phys.equation @obs "data" samples 1 weight 1.0 attributes {file = "obs.csv"} {
+  ^bb0(%x: f64, %y: f64, %t: f64):
+    %o = phys.observed 0 : f64
+    phys.yield %o : f64
+  }
+  // CHECK-NEXT: phys.kernel @obs.loss_grad "loss_grad" attributes {source = @obs} {
+  // CHECK-NEXT: ^bb0({{%.+}}: f64, {{%.+}}: f64, {{%.+}}: f64):
+  // CHECK-NEXT:   [[K:%.+]] = phys.param_ref @k : f64
+  // CHECK-NEXT:   phys.accum_param_grad @k [[K]] : f64
+  // CHECK-NEXT:   phys.yield{{$}}
+  // CHECK-NEXT: }
+  phys.kernel @obs.loss_grad "loss_grad" attributes {source = @obs} {
+  ^bb0(%x: f64, %y: f64, %t: f64):
+    %k = phys.param_ref @k : f64
+    phys.accum_param_grad @k %k : f64
     phys.yield
   }
 }

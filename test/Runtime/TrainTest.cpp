@@ -273,3 +273,69 @@ TEST(Train, EarlyLbfgsStopIsShown) {
             std::string::npos)
       << s;
 }
+
+namespace {
+/// One trainable param `a` (rt slot 0, declared 0.5) whose loss
+/// sum_i (a - 3)^2 pulls it to 3.
+CompiledModel trainableModel(bool bounded) {
+  CompiledModel M = test::lineModel();
+  M.numParams = 1;
+  ParamBlock B;
+  B.name = "a";
+  B.offset = 0;
+  B.init = "constant";
+  B.initValue = 0.5;
+  B.runtimeParam = 0;
+  B.bounded = bounded;
+  B.lo = 0;
+  B.hi = 1;
+  M.blocks = {B};
+  M.runtimeParams = {{"a", 0.5}};
+  M.terms[0].lossGrad = [](const double *p, const double *, int64_t,
+                           int64_t n, const double *, double *loss,
+                           double *grad) {
+    for (int64_t i = 0; i < n; ++i) {
+      double r = p[0] - 3.0;
+      *loss += r * r;
+      grad[0] += 2 * r;
+    }
+  };
+  M.fields.clear();
+  M.exacts.clear();
+  return M;
+}
+} // namespace
+
+TEST(Train, TrainableParamIsLearned) {
+  TrainOptions o = quietOptions();
+  TrainResult R = train(trainableModel(false), o, std::cout);
+  EXPECT_NEAR(R.params[0], 3.0, 1e-6);
+}
+
+TEST(Train, TrainableParamStaysInItsRange) {
+  // Both Adam (projection) and L-BFGS (clamped objective) keep a = 1.
+  CompiledModel M = trainableModel(true);
+  for (const char *opt : {"adam", "lbfgs"}) {
+    CompiledModel one = M;
+    one.stages = {M.stages[0]};
+    one.stages[0].optimizer = opt;
+    one.stages[0].steps = 200;
+    one.stages[0].lr = 0.05;
+    TrainOptions o = quietOptions();
+    TrainResult R = train(one, o, std::cout);
+    EXPECT_EQ(R.params[0], 1.0) << opt;
+  }
+}
+
+TEST(Train, SetGivesATrainableParamItsInitialValue) {
+  TrainOptions o = quietOptions();
+  o.setParams = {{"a", 0.25}};
+  o.maxSteps = 0;
+  o.summaryPath = "";
+  TrainResult R = train(trainableModel(true), o, std::cout);
+  EXPECT_EQ(R.params[0], 0.25);
+  std::string json = summaryJSON(trainableModel(true), o, R);
+  nlohmann::json j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["trainable"]["a"], 0.25);
+  EXPECT_EQ(j["params"]["a"], 0.25);
+}

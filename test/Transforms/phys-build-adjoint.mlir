@@ -275,3 +275,36 @@ phys.model @m {
     phys.yield
   }
 }
+
+// -----
+
+// A trainable param is active like a weight: loss = mask(k * x - obs)^2
+// gives dk += dr * x, ending in phys.accum_param_grad; the observed value
+// and the non-trainable param c get no adjoint.
+
+// CHECK-LABEL: phys.kernel @obs.loss_grad "loss_grad"
+// CHECK:         [[K:%.+]] = phys.param_ref @k : f64
+// CHECK:         phys.accum_loss
+// CHECK:         [[DR:%.+]] = phys.mask {{%.+}} : f64
+// CHECK:         [[DK:%.+]] = arith.mulf [[DR]], %arg0 : f64
+// CHECK-NOT:     phys.accum_param_grad @c
+// CHECK:         phys.accum_param_grad @k [[DK]] : f64
+// CHECK-NEXT:    phys.yield
+phys.model @m {
+  phys.coord @x "space" [0.0, 1.0]
+  phys.param @k = 0.5 trainable
+  phys.param @c = 2.0
+  phys.kernel @obs.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    %k = phys.param_ref @k : f64
+    %c = phys.param_ref @c : f64
+    %kx = arith.mulf %k, %x : f64
+    %o = phys.observed 0 : f64
+    %oc = arith.mulf %o, %c : f64
+    %r = arith.subf %kx, %oc : f64
+    %m = phys.mask %r : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    phys.yield
+  }
+}

@@ -355,3 +355,42 @@ phys.model @m {
     phys.yield %u : f64
   }
 }
+
+// -----
+
+// A trainable param is read from the parameter vector (after the nets: here
+// at 0), the other params from rt; phys.observed reads the point column
+// after the coordinates (column 1 = ld + tile base); the param gradient
+// goes into the per-lane gradient buffer at the param's offset.
+
+// CHECK-LABEL: func.func @d_obs_loss_grad(
+// CHECK:         [[K:%.+]] = memref.load %arg0[%c0{{.*}}] : memref<?xf32>
+// CHECK:         [[C:%.+]] = memref.load %arg4[%c0{{.*}}] : memref<?xf32>
+// CHECK:         [[COL:%.+]] = arith.muli %c1{{.*}}, %arg2 : index
+// CHECK-NEXT:    [[OFF:%.+]] = arith.addi [[COL]], {{%.+}} : index
+// CHECK-NEXT:    {{%.+}} = vector.load %arg1{{\[}}[[OFF]]] : memref<?xf32>, vector<16xf32>
+// CHECK:         [[G:%.+]] = memref.load %alloc[%c0{{.*}}] : memref<1xvector<16xf32>>
+// CHECK-NEXT:    [[S:%.+]] = arith.addf [[G]], {{%.+}} : vector<16xf32>
+// CHECK-NEXT:    memref.store [[S]], %alloc[%c0{{.*}}] : memref<1xvector<16xf32>>
+phys.model @d {
+  phys.coord @x "space" [0.0, 1.0]
+  phys.param @c = 2.0
+  phys.param @k = 0.5 trainable
+  phys.kernel @obs.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    %k = phys.param_ref @k : f64
+    %c = phys.param_ref @c : f64
+    %kx = arith.mulf %k, %x : f64
+    %o = phys.observed 0 : f64
+    %oc = arith.mulf %o, %c : f64
+    %r = arith.subf %kx, %oc : f64
+    %m = phys.mask %r : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    %two = arith.constant 2.0 : f64
+    %g = arith.mulf %m, %two : f64
+    %gx = arith.mulf %g, %x : f64
+    phys.accum_param_grad @k %gx : f64
+    phys.yield
+  }
+}

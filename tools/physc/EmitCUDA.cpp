@@ -277,10 +277,35 @@ LogicalResult CudaPrinter::emitScalarOp(Operation *op) {
     return success();
   }
   if (auto p = dyn_cast<ParamRefOp>(op)) {
+    // A trainable param lives in the parameter vector, the others in rt.
     std::string v = fresh("v");
-    line() << "const " << T << " " << v << " = rt[" << rtIndex[p.getParam()]
-           << "];\n";
+    int64_t off = layout.paramOffset(p.getParam());
+    if (off >= 0)
+      line() << "const " << T << " " << v << " = params[" << off << "];\n";
+    else
+      line() << "const " << T << " " << v << " = rt["
+             << rtIndex[p.getParam()] << "];\n";
     scalars[p] = v;
+    return success();
+  }
+  if (auto o = dyn_cast<ObservedOp>(op)) {
+    std::string v = fresh("v");
+    int64_t column =
+        kernel.getBody().front().getNumArguments() + o.getIndex();
+    line() << "const " << T << " " << v << " = pts[" << column
+           << " * ld + p];\n";
+    scalars[o] = v;
+    return success();
+  }
+  if (auto acc = dyn_cast<AccumParamGradOp>(op)) {
+    if (!lossGrad)
+      return op->emitOpError("outside a loss_grad kernel");
+    line() << "{\n";
+    line() << "  const " << T << " s = " << prefix() << "_warp_sum("
+           << scalarOf(acc.getValue()) << ");\n";
+    line() << "  if (lane == 0)\n";
+    line() << "    g[" << layout.paramOffset(acc.getParam()) << "] += s;\n";
+    line() << "}\n";
     return success();
   }
   if (auto m = dyn_cast<MaskOp>(op)) {

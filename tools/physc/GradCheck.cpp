@@ -150,7 +150,11 @@ int physc::runGradcheck() {
 
   // Parameter gradients of each term's sum of squared residuals.
   for (const physrt::Term &t : M.terms) {
-    physrt::Batch b = physrt::sample(M, t.region, points, rng);
+    // A data term's kernel reads its observations: use its own rows.
+    physrt::Batch b =
+        t.dataCount > 0 ? physrt::makeBatch(t.data.data(), t.dataCount,
+                                            t.dataCount, t.dataColumns)
+                        : physrt::sample(M, t.region, points, rng);
     auto loss = [&](const std::vector<double> &p, std::vector<double> *g) {
       double l = 0;
       std::vector<double> gg(M.numParams, 0);
@@ -194,8 +198,14 @@ int physc::runGradcheck() {
       worst = worse(worst, std::abs(dot - fd) /
                                std::max({std::abs(dot), std::abs(fd), 1e-10}));
     }
-    for (int k = 0; k < 12; ++k) { // single parameters
-      int64_t i = (int64_t)(rng.uniform() * M.numParams) % M.numParams;
+    // Single parameters: 12 at random, and every trainable param.
+    std::vector<int64_t> singles;
+    for (int k = 0; k < 12; ++k)
+      singles.push_back((int64_t)(rng.uniform() * M.numParams) % M.numParams);
+    for (const physrt::ParamBlock &B : M.blocks)
+      if (B.runtimeParam >= 0)
+        singles.push_back(B.offset);
+    for (int64_t i : singles) {
       std::vector<double> v(M.numParams, 0);
       v[i] = 1;
       double fd = fdAlong(v);

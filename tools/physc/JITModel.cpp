@@ -141,7 +141,8 @@ physrt::EvalFn bindEval(void *fn, bool f64, int coords, int outputs,
 physrt::Region regionOf(phys::EquationOp eq, phys::ModelOp model) {
   physrt::Region r;
   StringRef kind = eq.getRegionKind();
-  r.kind = kind == "interior"   ? physrt::Region::Kind::Interior
+  r.kind = kind == "interior" || kind == "data"
+               ? physrt::Region::Kind::Interior
            : kind == "boundary" ? physrt::Region::Kind::Boundary
                                 : physrt::Region::Kind::Faces;
   for (Attribute a : eq.getFacesAttr() ? eq.getFacesAttr().getValue()
@@ -202,8 +203,26 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   int coords = M.coords.size();
   M.numParams = layout.size;
   Block &body = model.getBody().front();
+  llvm::StringMap<int> rtIndexOf;
+  for (phys::ParamOp p : body.getOps<phys::ParamOp>())
+    rtIndexOf[p.getSymName()] = rtIndexOf.size();
   for (const auto &blk : layout.blocks) {
     physrt::ParamBlock pb;
+    if (blk.isParam) {
+      auto p = model.lookupSymbol<phys::ParamOp>(blk.net);
+      pb.name = blk.net;
+      pb.offset = blk.offset;
+      pb.init = "constant";
+      pb.initValue = p.getValue().convertToDouble();
+      pb.runtimeParam = rtIndexOf.lookup(blk.net);
+      if (p.getLo() && p.getHi()) {
+        pb.bounded = true;
+        pb.lo = p.getLo()->convertToDouble();
+        pb.hi = p.getHi()->convertToDouble();
+      }
+      M.blocks.push_back(pb);
+      continue;
+    }
     auto net = model.lookupSymbol<phys::NetOp>(blk.net);
     pb.name = blk.net + ".layer" + std::to_string(blk.layer) +
               (blk.isBias ? ".bias" : ".weight");
@@ -235,12 +254,29 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     t.region = regionOf(eq, model);
     t.samples = eq.getSamples();
     t.weight = eq.getWeight().convertToDouble();
+    int columns = coords;
+    if (auto file = eq.getFile()) {
+      // Observations: the coordinates, then one value per point.
+      columns = coords + 1;
+      try {
+        std::vector<std::vector<double>> cols =
+            physrt::loadCSV(file->str(), columns);
+        t.dataCount = cols[0].size();
+        t.dataColumns = columns;
+        t.samples = t.dataCount;
+        for (auto &c : cols)
+          t.data.insert(t.data.end(), c.begin(), c.end());
+      } catch (const std::exception &ex) {
+        errs << ex.what() << "\n";
+        return nullptr;
+      }
+    }
     size_t idx = M.terms.size();
-    M.terms.push_back(t);
-    pending.push_back({kernelSymbol(model, (t.name + ".loss_grad")),
-                       [&M, idx, f64, coords, numParams, numRt](void *fn) {
+    M.terms.push_back(std::move(t));
+    pending.push_back({kernelSymbol(model, (eq.getSymName() + ".loss_grad").str()),
+                       [&M, idx, f64, columns, numParams, numRt](void *fn) {
                          M.terms[idx].lossGrad =
-                             bindLossGrad(fn, f64, coords, numParams, numRt);
+                             bindLossGrad(fn, f64, columns, numParams, numRt);
                        }});
   }
   llvm::StringMap<int> fieldIndex;

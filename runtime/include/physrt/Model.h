@@ -56,6 +56,12 @@ struct ParamBlock {
   std::string init = "glorot"; ///< glorot|glorot_uniform|he|zeros|constant
   int64_t fanIn = 1, fanOut = 1;
   double initValue = 0; ///< for init "constant" (e.g. a trainable param)
+  /// For a trainable param's 1x1 block: its index in runtimeParams (whose
+  /// value, possibly from `--set`, is the initial value) and its bounds,
+  /// kept by projection after every optimizer step.
+  int runtimeParam = -1;
+  bool bounded = false;
+  double lo = 0, hi = 0;
 };
 
 struct RuntimeParam {

@@ -191,6 +191,11 @@ struct EquationStmt {
   Region region;
   ExprPtr samples; ///< Optional.
   ExprPtr weight;  ///< Optional.
+  /// `data ID: FIELD == file("obs.csv")`: a data term, parsed as an equation
+  /// whose lhs is the field's name, with no rhs and no region.
+  bool isData = false;
+  std::string dataFile;
+  Location dataFileLoc;
 };
 struct LossStmt { Location loc; ExprPtr value; };
 struct OptimizerCall { Location loc, nameLoc; std::string name; std::vector<Arg> args; };

@@ -76,6 +76,12 @@ struct CheckedEquation {
   int64_t samples = 1024;
   double weight = 1.0;          ///< `weight EXPR` (folded)
   ast::Location loc;
+  /// A `data` term: residual field - observed at the rows of `dataFile`
+  /// (resolved relative to the .phys file); lhs names the field, rhs is
+  /// null, the region is unused.
+  bool isData = false;
+  int dataField = -1, dataOutput = 0; ///< which field statement and output
+  std::string dataFile;
 };
 
 /// One optimizer stage of `train`, keyword arguments folded to numbers.

@@ -81,7 +81,9 @@ def BuildAdjoint : Pass<"phys-build-adjoint", "::physc::phys::ModelOp"> {
       d(a / b)          => da += dr / b,  db -= dr * r / b
       d(tanh(z))        => dz += dr * (1 - r^2)
       d(matvec_l(x))    => dx += matvec_t_l(dy), dW_l += dy x^T, db_l += dy
-    Only values that depend on network parameters get adjoints. The result
+      d(param_ref @p)   => dp += dr             (p trainable)
+    Only values that depend on network parameters or trainable params get
+    adjoints. The result
     is one straight-line program: residual, loss, gradient.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",

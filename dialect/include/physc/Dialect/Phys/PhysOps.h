@@ -24,13 +24,15 @@ namespace physc::phys {
 
 /// Where each net's weights and biases live in the flat parameter vector:
 /// nets in model order, layer by layer, weight (row-major, fan-out x fan-in)
-/// then bias. The runtime, the kernels and checkpoints all use this layout.
+/// then bias; then one scalar per trainable param, in model order. The
+/// runtime, the kernels and checkpoints all use this layout.
 struct ParamLayout {
   struct Block {
-    std::string net;
+    std::string net; ///< the net, or the param's name when isParam
     unsigned layer;
     bool isBias;
     int64_t offset, rows, cols;
+    bool isParam = false; ///< a trainable param's 1x1 block
   };
   std::vector<Block> blocks;
   int64_t size = 0;
@@ -38,6 +40,8 @@ struct ParamLayout {
   explicit ParamLayout(ModelOp model);
   /// Offset of the weight (or bias) block of `net`'s layer `layer`.
   int64_t offset(llvm::StringRef net, unsigned layer, bool bias) const;
+  /// Offset of trainable param `param`, or -1 when it is not trainable.
+  int64_t paramOffset(llvm::StringRef param) const;
 };
 
 } // namespace physc::phys

@@ -65,12 +65,18 @@ def Phys_CoordOp : Phys_Op<"coord", [Symbol, HasParent<"ModelOp">]> {
 def Phys_ParamOp : Phys_Op<"param", [Symbol, HasParent<"ModelOp">]> {
   let summary = "A runtime scalar, settable without recompiling";
   let description = [{
+    A `trainable` param is learned with the network weights (inverse
+    problems): it gets a slot in the flat parameter vector after the nets,
+    `value` is its initial value, and `lo`/`hi` (optional) bound it.
+
     ```mlir
     phys.param @nu = 3.18e-03
+    phys.param @kappa = 5.0e-02 trainable {hi = 1.0 : f64, lo = 1.0e-03 : f64}
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, F64Attr:$value,
-                       UnitAttr:$trainable);
+                       UnitAttr:$trainable, OptionalAttr<F64Attr>:$lo,
+                       OptionalAttr<F64Attr>:$hi);
   let assemblyFormat = "$sym_name `=` $value (`trainable` $trainable^)? attr-dict";
 }
 
@@ -138,6 +144,10 @@ def Phys_EquationOp : Phys_Op<"equation", [Symbol, IsolatedFromAbove,
     `[@coord, lo, hi]` narrowing the box. `weight` is the term's weight in
     the loss (the loss coefficient times the equation's own weight).
 
+    A `data` term (`region_kind` "data") is fitted at fixed observation
+    points read from `file` (columns: every coordinate, then the observed
+    value); its body reads the observed value with `phys.observed`.
+
     ```mlir
     phys.equation @ic "faces" samples 512 weight 100.0 {faces = [[@t, 0.0]]} {
     ^bb0(%x: f64, %t: f64):
@@ -149,7 +159,8 @@ def Phys_EquationOp : Phys_Op<"equation", [Symbol, IsolatedFromAbove,
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$region_kind,
                        I64Attr:$samples, F64Attr:$weight,
                        OptionalAttr<ArrayAttr>:$faces,
-                       OptionalAttr<ArrayAttr>:$restrictions);
+                       OptionalAttr<ArrayAttr>:$restrictions,
+                       OptionalAttr<StrAttr>:$file);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $sym_name $region_kind `samples` $samples `weight` $weight
@@ -227,6 +238,23 @@ def Phys_ParamRefOp : Phys_Op<"param_ref", [Pure,
   let assemblyFormat = "$param attr-dict `:` type($result)";
 }
 
+def Phys_ObservedOp : Phys_Op<"observed", [Pure]> {
+  let summary = "The observed value at a data point";
+  let description = [{
+    Only in `data` equations and their kernels: value column `index` of the
+    observation file at the current point. Points of a data term carry the
+    coordinates, then the observed values, so this reads point column
+    (number of coordinates + index). It does not depend on the network.
+
+    ```mlir
+    %obs = phys.observed 0 : f64
+    ```
+  }];
+  let arguments = (ins I64Attr:$index);
+  let results = (outs F64:$result);
+  let assemblyFormat = "$index attr-dict `:` type($result)";
+}
+
 def Phys_DOp : Phys_Op<"d", [Pure]> {
   let summary = "Partial derivative of a value with respect to coordinates";
   let description = [{
@@ -288,6 +316,21 @@ def Phys_AccumBiasGradOp : Phys_Op<"accum_bias_grad", [
   let summary = "db_l += dy, summed over the kernel's points";
   let arguments = (ins FlatSymbolRefAttr:$net, I64Attr:$layer, Phys_Row:$dy);
   let assemblyFormat = "$net `[` $layer `]` $dy attr-dict `:` type($dy)";
+}
+
+def Phys_AccumParamGradOp : Phys_Op<"accum_param_grad", [
+    MemoryEffects<[MemWrite]>, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "d(param) += value, summed over the kernel's points";
+  let description = [{
+    The gradient of a trainable param (an inverse problem's unknown): its
+    `phys.param_ref`s are active, and the reverse sweep ends in this op.
+
+    ```mlir
+    phys.accum_param_grad @kappa %g : f64
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$param, F64:$value);
+  let assemblyFormat = "$param $value attr-dict `:` type($value)";
 }
 
 def Phys_AccumLossOp : Phys_Op<"accum_loss", [MemoryEffects<[MemWrite]>]> {
