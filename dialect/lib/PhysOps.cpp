@@ -154,6 +154,9 @@ LogicalResult EquationOp::verify() {
     return emitOpError(
                "region must be interior, boundary, faces or data, got \"")
            << kind << "\"";
+  if (getNorm() && *getNorm() != "l1" && *getNorm() != "mse")
+    return emitOpError("norm must be \"l1\" or \"mse\", got \"")
+           << *getNorm() << "\"";
   if ((kind == "data") != getFile().has_value())
     return emitOpError("a file is required exactly for a \"data\" term");
   if (kind != "data") {

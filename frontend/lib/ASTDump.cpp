@@ -275,7 +275,8 @@ void Dumper::module(const ast::Module &m) {
     });
   for (const ast::EquationStmt &s : m.equations)
     add(s.loc, [&] {
-      line() << (s.isData ? "Data " : "Equation ") << s.name;
+      line() << (s.isData ? "Data " : s.isConstraint ? "Constraint " : "Equation ")
+             << s.name;
       at(s.nameLoc);
       os << "\n";
       Indent in(*this);
@@ -289,6 +290,12 @@ void Dumper::module(const ast::Module &m) {
         return;
       }
       expr(*s.lhs, "lhs");
+      if (s.isConstraint)
+        line() << "relation "
+               << (s.relation == ast::EquationStmt::Relation::Le   ? "<="
+                   : s.relation == ast::EquationStmt::Relation::Ge ? ">="
+                                                                   : "==")
+               << "\n";
       expr(*s.rhs, "rhs");
       region(s.region);
       if (s.samples)
@@ -408,11 +415,19 @@ void physc::dumpCheckedModel(const CheckedModel &model,
          << model.fields[eq.dataField].outputs[eq.dataOutput] << " file \""
          << eq.dataFile << "\" weight " << formatNumber(eq.weight) << " loss "
          << formatNumber(model.lossWeights[i]);
+      if (i < model.lossNorms.size() && model.lossNorms[i] == "l1")
+        os << " l1";
       at(eq.loc);
       os << "\n";
       continue;
     }
-    os << "  Equation " << eq.name;
+    if (eq.isConstraint)
+      os << "  Constraint " << eq.name << " "
+         << (eq.relation == ast::EquationStmt::Relation::Le   ? "<="
+             : eq.relation == ast::EquationStmt::Relation::Ge ? ">="
+                                                              : "==");
+    else
+      os << "  Equation " << eq.name;
     switch (eq.region.kind) {
     case CheckedRegion::Kind::Interior:
       os << " interior";
@@ -432,6 +447,8 @@ void physc::dumpCheckedModel(const CheckedModel &model,
          << formatNumber(r.lo) << ", " << formatNumber(r.hi) << "]";
     os << " samples " << eq.samples << " weight " << formatNumber(eq.weight)
        << " loss " << formatNumber(model.lossWeights[i]);
+    if (i < model.lossNorms.size() && model.lossNorms[i] == "l1")
+      os << " l1";
     at(eq.loc);
     os << "\n";
   }

@@ -64,7 +64,8 @@ ast::Location makeLoc(const Range &r) { return {r.begin(), r.end()}; }
 const std::vector<std::string> &statementKeywords() {
   static const std::vector<std::string> words = {
       "model", "const", "param",    "space", "time",  "net",
-      "field", "let",   "equation", "loss",  "train", "exact", "data"};
+      "field", "let",   "equation", "loss",  "train", "exact", "data",
+      "constraint"};
   return words;
 }
 
@@ -72,7 +73,6 @@ const std::vector<std::string> &statementKeywords() {
 /// implement yet.
 const char *unsupportedStatement(llvm::StringRef word) {
   return llvm::StringSwitch<const char *>(word)
-      .Case("constraint", "'constraint' statements are not supported yet")
       .Case("dataset", "'dataset' statements are not supported yet")
       .Case("grid", "'grid' statements (grid-based fields) are not supported "
                     "yet")
@@ -1008,8 +1008,9 @@ const auto onEquation = [](auto &ctx) {
 };
 const auto eqOperator = failWith([](It where, It last, Builder &) -> bool {
   if (where < last && (*where == '<' || *where == '>'))
-    throw SyntaxError{where, "inequalities are 'constraint' statements, "
-                             "which are not supported yet"};
+    throw SyntaxError{where, "an equation needs '=='; inequalities are "
+                             "'constraint' statements, e.g. 'constraint pos: "
+                             "u >= 0 in interior'"};
   if (where < last && *where == '=')
     throw SyntaxError{where, "expected '==' between the two sides of the "
                              "equation, found '='"};
@@ -1063,6 +1064,43 @@ const auto dataStmt =
            stringLit[onDataFile]) >>
     expect("expected ')' to close 'file('", x3::lit(')')) >>
     -(x3::raw[kw("weight")][onWeightKw] >> requiredExpr[onWeight]) >>
+    x3::eps[onEquation];
+
+// constraint ::= 'constraint' ident ':' expr ('<=' | '>=' | '==') expr region
+//                ('samples' expr | 'weight' expr)*
+const auto onConstraintName = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  b.eqStmt = ast::EquationStmt();
+  b.eqHasSamples = b.eqHasWeight = false;
+  b.eqStmt.isConstraint = true;
+  b.eqStmt.name = b.lastIdentStr();
+  b.eqStmt.nameLoc = b.lastIdentLoc();
+};
+const auto onRelation = [](auto &ctx) {
+  Range r = x3::_attr(ctx);
+  using Rel = ast::EquationStmt::Relation;
+  builder(ctx).eqStmt.relation = *r.begin() == '<'   ? Rel::Le
+                                 : *r.begin() == '>' ? Rel::Ge
+                                                     : Rel::Eq;
+};
+const auto relOperator = failWith([](It where, It last, Builder &) -> bool {
+  if (where < last && (*where == '<' || *where == '>'))
+    throw SyntaxError{where, "expected '<=' or '>=': a constraint's bound is "
+                             "never strict"};
+  throw SyntaxError{where, "expected '<=', '>=' or '==' between the two sides "
+                           "of the constraint"};
+  return false;
+});
+const auto constraintStmt =
+    stmtKw("constraint") >>
+    declName("expected a name after 'constraint'")[onConstraintName] >>
+    expect("expected ':' after the constraint's name", x3::lit(':')) >>
+    requiredExpr[onEqLhs] >>
+    (x3::raw[x3::lit("<=") | x3::lit(">=") | x3::lit("==")][onRelation] |
+     relOperator) >>
+    requiredExpr[onEqRhs] >> region >>
+    *((x3::raw[kw("samples")][onSamplesKw] >> requiredExpr[onSamples]) |
+      (x3::raw[kw("weight")][onWeightKw] >> requiredExpr[onWeight])) >>
     x3::eps[onEquation];
 
 // loss ::= 'loss' expr
@@ -1160,8 +1198,8 @@ const auto badStatement = failWith([](It where, It last, Builder &b) -> bool {
     return false;
   if (!isIdentChar(*where) || llvm::isDigit(*where))
     throw SyntaxError{where, "expected a statement (model, const, param, "
-                             "space, time, net, field, let, equation, data, "
-                             "loss, train or exact)"};
+                             "space, time, net, field, let, equation, "
+                             "constraint, data, loss, train or exact)"};
   It end = where;
   while (end < last && isIdentChar(*end))
     ++end;
@@ -1174,19 +1212,20 @@ const auto badStatement = failWith([](It where, It last, Builder &b) -> bool {
     err.hint = "did you mean '" + near + "'?";
   else
     err.hint = "statements start with one of: model, const, param, space, "
-               "time, net, field, let, equation, data, loss, train, exact";
+               "time, net, field, let, equation, constraint, data, loss, "
+               "train, exact";
   (void)b;
   throw err;
 });
 
 // statement ::= model | const | param | coord | net | field | let
-//             | equation | loss | train | exact | data
+//             | equation | loss | train | exact | data | constraint
 // file      ::= statement* end-of-input
 const auto statement = stmt(modelStmt) | stmt(constStmt) | stmt(paramStmt) |
                        stmt(coordStmt) | stmt(netStmt) | stmt(fieldStmt) |
                        stmt(letStmt) | stmt(equationStmt) | stmt(lossStmt) |
                        stmt(trainStmt) | stmt(exactStmt) | stmt(dataStmt) |
-                       badStatement;
+                       stmt(constraintStmt) | badStatement;
 const auto file = *statement >> x3::eoi;
 
 //===----------------------------------------------------------------------===//

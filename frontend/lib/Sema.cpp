@@ -1433,6 +1433,8 @@ void SemaImpl::checkEquations() {
     ce.lhs = eq.lhs.get();
     ce.rhs = eq.rhs.get();
     ce.loc = eq.nameLoc;
+    ce.isConstraint = eq.isConstraint;
+    ce.relation = eq.relation;
     if (eq.isData) {
       checkData(eq, ce);
       out.equations.push_back(ce);
@@ -1444,7 +1446,8 @@ void SemaImpl::checkEquations() {
               requireScalar(rhs, *eq.rhs, "on the right of '=='");
     if (ok && !lhs.usesField && !rhs.usesField)
       error({eq.lhs->getLoc().begin, eq.rhs->getLoc().end},
-            "equation '" + eq.name + "' does not involve any field",
+            std::string(eq.isConstraint ? "constraint '" : "equation '") +
+                eq.name + "' does not involve any field",
             "an equation constrains fields; training cannot change its "
             "residual");
     checkRegion(eq, ce.region);
@@ -1480,6 +1483,7 @@ struct Linear {
 
 void SemaImpl::checkLoss() {
   out.lossWeights.assign(out.equations.size(), 0.0);
+  out.lossNorms.assign(out.equations.size(), "mse");
   if (m.losses.size() > 1) {
     for (size_t i = 1; i < m.losses.size(); ++i) {
       error(m.losses[i].loc, "the model has more than one 'loss'",
@@ -1491,6 +1495,25 @@ void SemaImpl::checkLoss() {
   if (m.losses.empty())
     return;
   std::vector<std::string> eqNames = namesOf(SymKind::Equation);
+  out.lossNorms.assign(out.equations.size(), "mse");
+  // Each term has one norm: `pde + l1(pde)` would need two kernels.
+  std::map<int, std::pair<std::string, ast::Location>> norms;
+  auto useNorm = [&](int eq, const std::string &norm, ast::Location where) {
+    auto [it, inserted] = norms.try_emplace(eq, norm, where);
+    if (!inserted && it->second.first != norm) {
+      auto spell = [&](const std::string &n) {
+        return n == "l1" ? "l1(" + m.equations[eq].name + ")"
+                         : "its mean square";
+      };
+      error(where, "term '" + m.equations[eq].name + "' is used both as " +
+                       spell(it->second.first) + " and as " + spell(norm),
+            "a term has one norm in the loss");
+      diags.note(it->second.second, "first used here");
+      return false;
+    }
+    out.lossNorms[eq] = norm;
+    return true;
+  };
   auto notLinear = [&](const ast::Expr &e, const llvm::Twine &why) {
     error(e.getLoc(), why,
           "the loss is a weighted sum of equation names with constant "
@@ -1510,6 +1533,8 @@ void SemaImpl::checkLoss() {
       const Symbol *sym = lookup(n.name);
       if (sym && sym->kind == SymKind::Equation) {
         n.index = sym->index;
+        if (!useNorm(sym->index, "mse", e.getLoc()))
+          l.ok = false;
         l.terms[sym->index] = 1;
         l.where[sym->index] = e.getLoc();
         return l;
@@ -1596,12 +1621,22 @@ void SemaImpl::checkLoss() {
     case ast::Expr::Kind::Call: {
       auto &c = llvm::cast<ast::CallExpr>(e);
       if (c.callee == "mse" || c.callee == "l1") {
-        error(c.calleeLoc,
-              "'" + c.callee +
-                  "(...)' in the loss is not "
-                  "supported yet",
-              "a bare equation name means its mean squared residual");
-        l.ok = false;
+        auto *arg = c.args.size() == 1
+                        ? llvm::dyn_cast<ast::NameExpr>(c.args[0].get())
+                        : nullptr;
+        const Symbol *sym = arg ? lookup(arg->name) : nullptr;
+        if (!sym || sym->kind != SymKind::Equation) {
+          error(c.args.size() == 1 ? c.args[0]->getLoc() : e.getLoc(),
+                "'" + c.callee + "(...)' takes the name of one loss term",
+                "e.g. '" + c.callee + "(pde)'");
+          l.ok = false;
+          return l;
+        }
+        if (!useNorm(sym->index, c.callee, e.getLoc()))
+          l.ok = false;
+        arg->index = sym->index;
+        l.terms[sym->index] = 1;
+        l.where[sym->index] = e.getLoc();
         return l;
       }
       if (mathArity(c.callee)) {

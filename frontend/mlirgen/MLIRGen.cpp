@@ -379,7 +379,8 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
         faces.empty() ? ArrayAttr() : builder.getArrayAttr(faces),
         restrictions.empty() ? ArrayAttr()
                              : builder.getArrayAttr(restrictions),
-        eq.isData ? builder.getStringAttr(eq.dataFile) : StringAttr());
+        eq.isData ? builder.getStringAttr(eq.dataFile) : StringAttr(),
+        m.lossNorms[ei] == "l1" ? builder.getStringAttr("l1") : StringAttr());
     Scope s = enterBody(op.getBody(), allCoords, l);
     if (eq.isData) {
       // residual = field - observed value
@@ -392,8 +393,14 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
     }
     genLets(s);
     Value lhs = scalar(gen(*eq.lhs, s)), rhs = scalar(gen(*eq.rhs, s));
-    builder.create<YieldOp>(
-        l, ValueRange{builder.create<arith::SubFOp>(l, lhs, rhs)});
+    Value r = builder.create<arith::SubFOp>(l, lhs, rhs);
+    // An inequality constraint's residual is its violation.
+    using Rel = ast::EquationStmt::Relation;
+    if (eq.relation == Rel::Le)
+      r = builder.create<arith::MaximumFOp>(l, r, cst(l, 0.0));
+    else if (eq.relation == Rel::Ge)
+      r = builder.create<arith::MinimumFOp>(l, r, cst(l, 0.0));
+    builder.create<YieldOp>(l, ValueRange{r});
   }
   for (const CheckedExact &ex : m.exacts) {
     Location l = loc(ex.loc);

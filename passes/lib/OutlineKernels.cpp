@@ -151,8 +151,10 @@ struct OutlineKernelsPass
       auto ys = cloneBody(k, eq.getBody().front(), all);
       OpBuilder kb = OpBuilder::atBlockEnd(&k.getBody().front());
       Value masked = kb.create<MaskOp>(l, ys[0].getType(), ys[0]);
-      Value sq = kb.create<arith::MulFOp>(l, masked, masked);
-      kb.create<AccumLossOp>(l, sq);
+      Value term = eq.getNorm() && *eq.getNorm() == "l1"
+                       ? kb.create<math::AbsFOp>(l, masked).getResult()
+                       : kb.create<arith::MulFOp>(l, masked, masked);
+      kb.create<AccumLossOp>(l, term);
       kb.create<YieldOp>(l);
       kernels.push_back(k);
 

@@ -196,6 +196,10 @@ struct EquationStmt {
   bool isData = false;
   std::string dataFile;
   Location dataFileLoc;
+  /// `constraint ID: LHS (<= | >= | ==) RHS REGION ...`: penalised by the
+  /// squared violation; `==` behaves as an equation.
+  enum class Relation { Eq, Le, Ge } relation = Relation::Eq;
+  bool isConstraint = false;
 };
 struct LossStmt { Location loc; ExprPtr value; };
 struct OptimizerCall { Location loc, nameLoc; std::string name; std::vector<Arg> args; };

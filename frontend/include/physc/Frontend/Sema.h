@@ -82,6 +82,10 @@ struct CheckedEquation {
   bool isData = false;
   int dataField = -1, dataOutput = 0; ///< which field statement and output
   std::string dataFile;
+  /// A `constraint`: `<=` penalises max(lhs - rhs, 0), `>=` min(lhs - rhs,
+  /// 0), `==` the residual itself.
+  bool isConstraint = false;
+  ast::EquationStmt::Relation relation = ast::EquationStmt::Relation::Eq;
 };
 
 /// One optimizer stage of `train`, keyword arguments folded to numbers.
@@ -113,6 +117,9 @@ struct CheckedModel {
   /// `loss pde + 100 * ic`: weight of each equation, by equation index
   /// (0 for equations that the loss does not mention).
   std::vector<double> lossWeights;
+  /// How each equation's residuals make its loss: "mse" (the mean square;
+  /// a bare name) or "l1" (the mean absolute value, `l1(T)`).
+  std::vector<std::string> lossNorms;
   std::vector<CheckedStage> stages;
   std::string sampler = "uniform";       ///< uniform|sobol
   std::vector<CheckedExact> exacts;

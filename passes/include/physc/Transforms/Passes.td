@@ -22,7 +22,8 @@ def OutlineKernels : Pass<"phys-outline-kernels", "::physc::phys::ModelOp"> {
     - `FIELD_eval` (kind `eval`) for every field, and `EXACT_eval` for every
       exact given by an expression;
     - `EQ_loss_grad` (kind `loss_grad`) for every equation, whose body is the
-      residual followed by `phys.accum_loss` of its masked square;
+      residual followed by `phys.accum_loss` of its masked square (of its
+      masked absolute value for `norm = "l1"`);
     - `EQ_jets` (kind `jets`) for every equation that takes derivatives: for
       each `phys.d %v wrt [a, b, ...]` it yields `v, d(v,a), d(v,a,b), ...`
       with `checks` saying which yield is the derivative of which, so that
@@ -31,7 +32,8 @@ def OutlineKernels : Pass<"phys-outline-kernels", "::physc::phys::ModelOp"> {
     Field calls are inlined: `phys.field_call @u(%x, %t)` => the body of
     `@u` with its arguments replaced.
   }];
-  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
 }
 
 def AnnotateDerivatives : Pass<"phys-annotate-derivatives",

@@ -144,6 +144,9 @@ def Phys_EquationOp : Phys_Op<"equation", [Symbol, IsolatedFromAbove,
     `[@coord, lo, hi]` narrowing the box. `weight` is the term's weight in
     the loss (the loss coefficient times the equation's own weight).
 
+    `norm` "l1" makes the term's loss the mean absolute residual instead of
+    the mean square (`l1(T)` in the loss).
+
     A `data` term (`region_kind` "data") is fitted at fixed observation
     points read from `file` (columns: every coordinate, then the observed
     value); its body reads the observed value with `phys.observed`.
@@ -160,7 +163,8 @@ def Phys_EquationOp : Phys_Op<"equation", [Symbol, IsolatedFromAbove,
                        I64Attr:$samples, F64Attr:$weight,
                        OptionalAttr<ArrayAttr>:$faces,
                        OptionalAttr<ArrayAttr>:$restrictions,
-                       OptionalAttr<StrAttr>:$file);
+                       OptionalAttr<StrAttr>:$file,
+                       OptionalAttr<StrAttr>:$norm);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $sym_name $region_kind `samples` $samples `weight` $weight
