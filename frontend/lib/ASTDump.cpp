@@ -460,6 +460,12 @@ void physc::dumpCheckedModel(const CheckedModel &model,
     os << "\n";
   }
   os << "  Sampler " << model.sampler << "\n";
+  if (model.resample != "fresh") {
+    os << "  Resample " << model.resample;
+    if (model.resample == "r3")
+      os << " every " << model.resampleEvery;
+    os << "\n";
+  }
   for (const CheckedExact &e : model.exacts) {
     os << "  Exact " << model.fields[e.field].outputs[e.output];
     if (e.value)

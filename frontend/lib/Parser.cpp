@@ -575,10 +575,6 @@ const auto onArgKey = [](auto &ctx) {
     throw SyntaxError{b.arg.keyLoc.begin,
                       "net encodings ('encode: ...') are not supported yet",
                       b.arg.keyLoc.end};
-  if (b.arg.key == "resample")
-    throw SyntaxError{b.arg.keyLoc.begin,
-                      "'resample:' (R3 resampling) is not supported yet",
-                      b.arg.keyLoc.end};
 };
 /// `[a, b, ...]` as the value of the current argument.
 const auto onArgList = [](auto &ctx) {
@@ -1114,7 +1110,7 @@ const auto onLoss = [](auto &ctx) {
 const auto lossStmt = stmtKw("loss") >> requiredExpr >> x3::eps[onLoss];
 
 // stage  ::= ident argList
-// option ::= ident ':' argValue
+// option ::= ident ':' argValue ('every' expr)?
 // train  ::= 'train' stage ((',' (stage | option)) | option)*
 const auto onTrainBegin = [](auto &ctx) {
   builder(ctx).trainStmt = ast::TrainStmt();
@@ -1148,7 +1144,12 @@ const auto onTrain = [](auto &ctx) {
 };
 const auto stage = x3::raw[(ident >> &x3::lit('('))[onStageName] >>
                            keywordArgs >> x3::eps[onStageDone]][onStageSpan];
+const auto onArgEvery = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  b.arg.every = b.popExpr();
+};
 const auto option = (ident >> &x3::lit(':'))[onArgKey] >> ':' >> argValue >>
+                    -(kw("every") >> requiredExpr[onArgEvery]) >>
                     x3::eps[onArgDone] >> x3::eps[onOptionDone];
 const auto trainStmt =
     stmtKw("train")[onTrainBegin] >>

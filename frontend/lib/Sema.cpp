@@ -177,6 +177,7 @@ private:
   std::string resolvePath(llvm::StringRef file) const;
   void checkLoss();
   void checkTrain();
+  void checkResample(ast::Arg &opt);
   void checkExacts();
   void checkRequired();
 
@@ -1677,6 +1678,30 @@ void SemaImpl::checkLoss() {
 // Train
 //===----------------------------------------------------------------------===//
 
+/// resample: fresh | none | r3 every K
+void SemaImpl::checkResample(ast::Arg &opt) {
+  auto kind = identChoice(opt, {"fresh", "none", "r3"}, {}, "resample", diags);
+  if (!kind)
+    return;
+  if (*kind != "r3") {
+    if (opt.every)
+      error(opt.every->getLoc(),
+            "'every' only applies to 'resample: r3', not '" + *kind + "'");
+    out.resample = *kind;
+    return;
+  }
+  if (!opt.every) {
+    error(opt.loc, "'resample: r3' needs an interval, e.g. 'resample: r3 "
+                   "every 100'");
+    return;
+  }
+  if (auto k = foldInteger(*opt.every, "the R3 interval", 1,
+                           int64_t(1000000000))) {
+    out.resample = "r3";
+    out.resampleEvery = *k;
+  }
+}
+
 void SemaImpl::checkTrain() {
   if (m.trains.size() > 1) {
     for (size_t i = 1; i < m.trains.size(); ++i) {
@@ -1757,8 +1782,17 @@ void SemaImpl::checkTrain() {
     out.stages.push_back(stage);
   }
 
-  static const std::vector<std::string> optionKeys = {"sampler"};
+  static const std::vector<std::string> optionKeys = {"sampler", "resample"};
   checkKeys(train.options, optionKeys, "train", diags);
+  for (ast::Arg &opt : train.options) {
+    if (opt.every && opt.key != "resample") {
+      error(opt.every->getLoc(),
+            "'every' only follows 'resample: r3', not '" + opt.key + ":'");
+      continue;
+    }
+    if (opt.key == "resample")
+      checkResample(opt);
+  }
   for (ast::Arg &opt : train.options)
     if (opt.key == "sampler")
       if (auto s = identChoice(opt, {"uniform", "sobol"}, {"halton", "lhs"},

@@ -427,7 +427,11 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
         attrs.push_back(builder.getNamedAttr(k, builder.getF64FloatAttr(v)));
     stages.push_back(builder.getDictionaryAttr(attrs));
   }
-  builder.create<TrainOp>(modelLoc, m.sampler, builder.getArrayAttr(stages));
+  builder.create<TrainOp>(
+      modelLoc, builder.getStringAttr(m.sampler), builder.getArrayAttr(stages),
+      m.resample != "fresh" ? builder.getStringAttr(m.resample) : StringAttr(),
+      m.resample == "r3" ? builder.getI64IntegerAttr(m.resampleEvery)
+                         : IntegerAttr());
 
   if (failed(verify(*module))) {
     module->emitError("MLIRGen produced an invalid module (a physc bug)");

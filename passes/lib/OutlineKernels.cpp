@@ -77,6 +77,14 @@ LogicalResult inlineFieldCalls(ModelOp model, Block &block) {
   return model.emitOpError("field calls nest deeper than 64 (a cycle?)");
 }
 
+/// Whether the training plan resamples by residual (R3).
+bool wantsResiduals(ModelOp model) {
+  for (TrainOp t : model.getBody().front().getOps<TrainOp>())
+    if (t.getResample() && *t.getResample() == "r3")
+      return true;
+  return false;
+}
+
 struct OutlineKernelsPass
     : public physc::impl::OutlineKernelsBase<OutlineKernelsPass> {
   void runOnOperation() override {
@@ -157,6 +165,15 @@ struct OutlineKernelsPass
       kb.create<AccumLossOp>(l, term);
       kb.create<YieldOp>(l);
       kernels.push_back(k);
+
+      // R3 resampling reads the residual at the points of the population.
+      if (wantsResiduals(model) && eq.getRegionKind() != "data") {
+        KernelOp rk = newKernel(l, (eq.getSymName() + ".residual").str(),
+                                "eval", eq.getSymName());
+        auto rs = cloneBody(rk, eq.getBody().front(), all);
+        OpBuilder::atBlockEnd(&rk.getBody().front()).create<YieldOp>(l, rs);
+        kernels.push_back(rk);
+      }
 
       // The jets kernel: a chain v, d(v,a), d(v,a,b), ... per phys.d.
       SmallVector<DOp> ds;

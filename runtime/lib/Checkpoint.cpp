@@ -148,6 +148,13 @@ std::string physrt::encodeCheckpoint(const Checkpoint &C) {
       putF64s(out, S.lbfgsY[k]);
     }
   }
+  putU64(out, S.points.size());
+  for (const Batch &B : S.points) {
+    putU64(out, static_cast<uint64_t>(B.n));
+    putU64(out, static_cast<uint64_t>(B.ld));
+    putU64(out, B.pts.size());
+    putF64s(out, B.pts);
+  }
   putU64(out, fnv1a64(out));
   return out;
 }
@@ -165,9 +172,9 @@ Checkpoint physrt::decodeCheckpoint(std::string_view b,
   Checkpoint C;
   C.version = static_cast<uint32_t>(getU(b, 8, 4));
   r.at += 4;
-  if (C.version != 1 && C.version != kCheckpointVersion)
+  if (C.version < 1 || C.version > kCheckpointVersion)
     throw r.fail("unsupported checkpoint version " + std::to_string(C.version) +
-                 " (this runtime reads versions 1 and " +
+                 " (this runtime reads versions 1 to " +
                  std::to_string(kCheckpointVersion) + ")");
   C.model = r.str(r.u(4));
   uint64_t np = r.u(8);
@@ -203,6 +210,22 @@ Checkpoint physrt::decodeCheckpoint(std::string_view b,
         S.lbfgsRho.push_back(r.f64());
         S.lbfgsS.push_back(r.f64s(np, "pair"));
         S.lbfgsY.push_back(r.f64s(np, "pair"));
+      }
+    }
+    if (C.version >= 3) {
+      uint64_t batches = r.u(8);
+      // Each batch takes at least 24 bytes.
+      r.need(batches > (UINT64_MAX >> 8) ? UINT64_MAX >> 4 : 24 * batches);
+      for (uint64_t k = 0; k < batches; ++k) {
+        Batch B;
+        B.n = static_cast<int64_t>(r.u(8));
+        B.ld = static_cast<int64_t>(r.u(8));
+        B.pts = r.f64s(r.u(8), "point");
+        if (B.n < 0 || B.ld < B.n ||
+            (B.ld > 0 && B.pts.size() % static_cast<uint64_t>(B.ld) != 0))
+          throw r.fail("checkpoint is corrupted (point batch " +
+                       std::to_string(k) + ")");
+        S.points.push_back(std::move(B));
       }
     }
   }

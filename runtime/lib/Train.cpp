@@ -14,6 +14,7 @@
 #include "physrt/Optimizers.h"
 #include "physrt/Output.h"
 #include "physrt/Progress.h"
+#include "physrt/Resample.h"
 #include "physrt/Rng.h"
 #include "physrt/Sampler.h"
 
@@ -32,6 +33,7 @@ using namespace physrt;
 /// evaluation batch must never share points.
 static constexpr uint64_t kTrainStream = 0x545241494e; // "TRAIN"
 static constexpr uint64_t kEvalStream = 0x4556414c;    // "EVAL"
+static constexpr uint64_t kR3Stream = 0x5233;          // "R3"
 
 std::vector<double>
 physrt::runtimeValues(const CompiledModel &M,
@@ -228,6 +230,8 @@ uint64_t physrt::trainFingerprint(const CompiledModel &M,
     i64(T.dataCount);
   }
   str(M.sampler);
+  str(M.resample);
+  i64(M.resampleEvery);
   for (const Stage &S : M.stages) {
     str(S.optimizer);
     i64(S.steps);
@@ -350,6 +354,23 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                           ? 0
                           : std::clamp<int64_t>((planned + 9) / 10, 1, 500);
   int64_t lastSaved = resume ? step : -1;
+  // Kept collocation points (`resample: none|r3`): drawn once at the start,
+  // or restored with the rest of the state.
+  ResampleKind resampling = parseResampleKind(M.resample);
+  std::vector<Batch> population;
+  if (resampling != ResampleKind::Fresh) {
+    if (resampling == ResampleKind::R3 && M.resampleEvery <= 0)
+      throw Error("R3 resampling needs a positive interval");
+    if (resume && resume->state.points.size() == M.terms.size())
+      population = resume->state.points;
+    else if (resume)
+      throw Error(joinPath(opts.resumeDir, "checkpoint.bin") +
+                  ": error: cannot resume: the checkpoint holds no "
+                  "collocation points for this model's resampling");
+    else
+      population = drawBatches(M, kind, opts.seed, kTrainStream, 0);
+  }
+  R3Stats r3;
   /// Saves the state after `stageStep` of the `stageSteps` steps of stage
   /// `stage` (M.stages.size(): training is finished).
   auto save = [&](size_t stage, int64_t stageStep, int64_t stageSteps,
@@ -383,6 +404,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
         H->pairs(S.lbfgsS, S.lbfgsY, S.lbfgsRho);
       }
     }
+    S.points = population;
     saveCheckpoint(ckptPath, C);
     lastSaved = step;
   };
@@ -424,8 +446,15 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       if (resumed)
         A.restore(resume->state.adam);
       for (int64_t k = done; k < budget; ++k) {
+        if (resampling == ResampleKind::R3 && step > 0 &&
+            step % M.resampleEvery == 0)
+          resampleR3(M, population,
+                     drawBatches(M, kind, opts.seed, kR3Stream, step),
+                     R.params, rt, ev.threadPool(), &r3);
         std::vector<Batch> batches =
-            drawBatches(M, kind, opts.seed, kTrainStream, step);
+            resampling == ResampleKind::Fresh
+                ? drawBatches(M, kind, opts.seed, kTrainStream, step)
+                : population;
         double f = ev.lossAndGrad(M, R.params, batches, rt, &grad, &terms);
         if (!std::isfinite(f) || !allFinite(grad)) {
           progress.finish();
@@ -450,7 +479,9 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     // L-BFGS on one fixed batch, drawn at the stage's first step (also when
     // resumed, so it is the same batch).
     std::vector<Batch> batches =
-        drawBatches(M, kind, opts.seed, kTrainStream, stageStart);
+        resampling == ResampleKind::Fresh
+            ? drawBatches(M, kind, opts.seed, kTrainStream, stageStart)
+            : population;
     LbfgsOptions lo;
     lo.maxIterations = budget - done;
     lo.history = S.history;
@@ -561,6 +592,9 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     std::ostringstream os;
     os << "trained " << M.name << ": " << step << " steps in "
        << formatDuration(R.seconds) << "\n";
+    if (r3.retained + r3.released > 0)
+      os << "  R3: " << r3.retained << " points retained, " << r3.released
+         << " released and redrawn\n";
     auto row = [&](const std::string &what, const std::string &name, double v) {
       os << "  " << what << " " << name
          << std::string(w - std::min(w, name.size()), ' ') << "  " << sci(v)

@@ -69,14 +69,15 @@ TEST(Checkpoint, RoundTripIsBitExact) {
 TEST(Checkpoint, LayoutIsLittleEndianAndVersioned) {
   std::string b = encodeCheckpoint(sampleCheckpoint());
   EXPECT_EQ(b.substr(0, 8), "PHYSCKPT");
-  EXPECT_EQ(b[8], 2); // version 2, little-endian
+  EXPECT_EQ(b[8], 3); // version 3, little-endian
   EXPECT_EQ(b[9], 0);
   EXPECT_EQ(b[12], 7); // name length
   EXPECT_EQ(b.substr(16, 7), "burgers");
   // ... steps, then the training state without optimizer state (seed,
-  // empty precision, fingerprint, stage, stage step, kind), then the hash.
+  // empty precision, fingerprint, stage, stage step, kind), no point
+  // batches, then the hash.
   EXPECT_EQ(b.size(),
-            8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + (8 + 4 + 8 + 8 + 8 + 4) + 8u);
+            8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + (8 + 4 + 8 + 8 + 8 + 4) + 8 + 8u);
 }
 
 TEST(Checkpoint, EmptyModelAndNoParams) {
@@ -100,8 +101,8 @@ TEST(Checkpoint, TruncatedFileIsDetected) {
   ScratchDir D;
   std::string b = encodeCheckpoint(sampleCheckpoint());
   std::string p = D.write("short.bin", b.substr(0, b.size() - 3));
-  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (124 bytes, "
-                            "expected at least 127)");
+  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (132 bytes, "
+                            "expected at least 135)");
   p = D.write("tiny.bin", b.substr(0, 10));
   EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (10 bytes, "
                             "expected at least 16)");
@@ -123,10 +124,10 @@ TEST(Checkpoint, ForeignFileAndOtherVersion) {
   std::string p = D.write("model.csv", "x,u\n1,2\n");
   EXPECT_EQ(errorOf(p), p + ": error: not a physc checkpoint (bad magic)");
   std::string b = encodeCheckpoint(sampleCheckpoint());
-  b[8] = 3;
-  p = D.write("v3.bin", b);
-  EXPECT_EQ(errorOf(p), p + ": error: unsupported checkpoint version 3 (this "
-                            "runtime reads versions 1 and 2)");
+  b[8] = 4;
+  p = D.write("v4.bin", b);
+  EXPECT_EQ(errorOf(p), p + ": error: unsupported checkpoint version 4 (this "
+                            "runtime reads versions 1 to 3)");
 }
 
 TEST(Checkpoint, MissingFileAndUnwritablePath) {
@@ -169,4 +170,26 @@ TEST(Checkpoint, LoadForAModelChecksNameAndSize) {
     EXPECT_EQ(std::string(e.what()),
               p + ": error: checkpoint is of model 'burgers', not 'heat'");
   }
+}
+
+TEST(Checkpoint, KeptPointsRoundTrip) {
+  // Version 3 carries the collocation points of `resample: none|r3` runs.
+  Checkpoint C = sampleCheckpoint();
+  Batch B;
+  B.n = 3;
+  B.ld = 4;
+  B.pts = {0.1, 0.2, 0.3, 0.1, -1, -2, -3, -1};
+  C.state.points = {B, Batch()};
+  ScratchDir D;
+  std::string p = D.write("pts.bin", encodeCheckpoint(C));
+  Checkpoint R = loadCheckpoint(p);
+  ASSERT_EQ(R.state.points.size(), 2u);
+  EXPECT_EQ(R.state.points[0].n, 3);
+  EXPECT_EQ(R.state.points[0].ld, 4);
+  EXPECT_EQ(R.state.points[0].pts, B.pts);
+  EXPECT_EQ(R.state.points[1].n, 0);
+  // A batch whose size does not fit its leading dimension is refused.
+  C.state.points[0].pts.pop_back();
+  std::string q = D.write("bad.bin", encodeCheckpoint(C));
+  EXPECT_EQ(errorOf(q), q + ": error: checkpoint is corrupted (point batch 0)");
 }

@@ -6,6 +6,8 @@
 
 #include "physrt/Sampler.h"
 #include "physrt/Error.h"
+#include "physrt/Resample.h"
+#include "physrt/ThreadPool.h"
 
 #include <gtest/gtest.h>
 
@@ -305,4 +307,45 @@ TEST(Sampler, MakeBatchPadsTabulatedPoints) {
   EXPECT_EQ(B.pts[64 + 1], 20);
   EXPECT_EQ(B.pts[63], 1);
   EXPECT_EQ(B.pts[64 + 63], 10);
+}
+
+TEST(Resample, R3KeepsPointsAboveTheMeanResidualInOrder) {
+  // residual r(x) = x on 8 points; mean |r| = 0.45: 0.5 .. 0.8 stay, in
+  // order, the rest comes from the front of the fresh batch.
+  CompiledModel M;
+  M.coords = {{"x", false, 0.0, 1.0}};
+  Term T;
+  T.name = "pde";
+  T.residual = [](const double *, const double *pts, int64_t, int64_t n,
+                  const double *, double *out) {
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = pts[i];
+  };
+  M.terms = {T};
+  std::vector<double> xs = {0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.5, 0.4};
+  std::vector<double> fs = {0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98};
+  std::vector<Batch> pop = {makeBatch(xs.data(), 8, 8, 1)};
+  std::vector<Batch> fresh = {makeBatch(fs.data(), 8, 8, 1)};
+  ThreadPool pool(2);
+  R3Stats stats;
+  resampleR3(M, pop, fresh, {}, {}, pool, &stats);
+  std::vector<double> got(pop[0].pts.begin(), pop[0].pts.begin() + 8);
+  EXPECT_EQ(got, (std::vector<double>{0.8, 0.7, 0.6, 0.5, 0.91, 0.92, 0.93,
+                                      0.94}));
+  EXPECT_EQ(stats.retained, 4);
+  EXPECT_EQ(stats.released, 4);
+  // Padding lanes repeat point 0.
+  EXPECT_EQ(pop[0].pts[8], 0.8);
+  // Terms without a residual kernel, or with data, are left alone.
+  M.terms[0].residual = nullptr;
+  std::vector<Batch> before = pop;
+  resampleR3(M, pop, fresh, {}, {}, pool);
+  EXPECT_EQ(pop[0].pts, before[0].pts);
+}
+
+TEST(Resample, Kinds) {
+  EXPECT_EQ(parseResampleKind(""), ResampleKind::Fresh);
+  EXPECT_EQ(parseResampleKind("none"), ResampleKind::None);
+  EXPECT_EQ(parseResampleKind("r3"), ResampleKind::R3);
+  EXPECT_THROW(parseResampleKind("rad"), Error);
 }

@@ -279,6 +279,21 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
                              bindLossGrad(fn, f64, columns, numParams, numRt);
                        }});
   }
+  // Residual kernels (R3), bound to their terms.
+  for (phys::KernelOp k : body.getOps<phys::KernelOp>()) {
+    if (!k.getSymName().ends_with(".residual"))
+      continue;
+    size_t idx = 0;
+    while (idx < M.terms.size() && M.terms[idx].name != *k.getSource())
+      ++idx;
+    if (idx == M.terms.size())
+      continue;
+    pending.push_back({kernelSymbol(model, k.getSymName()),
+                       [&M, idx, f64, coords, numParams, numRt](void *fn) {
+                         M.terms[idx].residual =
+                             bindEval(fn, f64, coords, 1, numParams, numRt);
+                       }});
+  }
   llvm::StringMap<int> fieldIndex;
   for (phys::FieldOp f : body.getOps<phys::FieldOp>()) {
     size_t idx = M.fields.size();
@@ -337,6 +352,10 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   }
   auto train = *body.getOps<phys::TrainOp>().begin();
   M.sampler = train.getSampler().str();
+  if (train.getResample())
+    M.resample = train.getResample()->str();
+  if (train.getResampleEvery())
+    M.resampleEvery = *train.getResampleEvery();
   for (Attribute a : train.getStages()) {
     auto d = cast<DictionaryAttr>(a);
     physrt::Stage s;

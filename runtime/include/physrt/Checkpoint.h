@@ -33,6 +33,7 @@
 
 #include "physrt/Model.h"
 #include "physrt/Optimizers.h"
+#include "physrt/Sampler.h"
 
 #include <cstdint>
 #include <string>
@@ -41,7 +42,7 @@
 
 namespace physrt {
 
-constexpr uint32_t kCheckpointVersion = 2;
+constexpr uint32_t kCheckpointVersion = 3;
 
 /// Which optimizer state a checkpoint carries.
 enum class OptimizerStateKind : uint32_t { None = 0, Adam = 1, Lbfgs = 2 };
@@ -58,6 +59,9 @@ struct TrainState {
   /// L-BFGS curvature pairs, oldest first (LbfgsHistory::pairs).
   std::vector<std::vector<double>> lbfgsS, lbfgsY;
   std::vector<double> lbfgsRho;
+  /// Version 3: the collocation points kept across steps (`resample: none`
+  /// or `r3`), one batch per term; empty when points are drawn fresh.
+  std::vector<Batch> points;
 };
 
 struct Checkpoint {

@@ -75,6 +75,9 @@ struct Term {
   int64_t samples = 1024;
   double weight = 1.0; ///< from `loss` times the equation's own `weight`
   LossGradFn lossGrad;
+  /// The residual at each point (nout == 1); set when R3 resampling needs
+  /// it, empty otherwise.
+  EvalFn residual;
   /// Fixed points of a `data` term (observations), SoA with ld = dataCount:
   /// `dataColumns` columns, the coordinates then the observed values. When
   /// dataCount > 0 the runtime passes these rows (padded) at every step
@@ -121,6 +124,10 @@ struct CompiledModel {
   std::vector<Exact> exacts;
   std::vector<Stage> stages;
   std::string sampler = "uniform"; ///< uniform|sobol
+  /// Collocation points: "fresh" (drawn every step), "none" (drawn once),
+  /// "r3" (R3 every `resampleEvery` steps); see Resample.h.
+  std::string resample = "fresh";
+  int64_t resampleEvery = 0;
 };
 
 } // namespace physrt

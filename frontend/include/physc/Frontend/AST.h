@@ -142,6 +142,8 @@ struct Arg {
   ExprPtr number;
   std::vector<ExprPtr> list;
   std::string ident;
+  /// `resample: r3 every K`: the optional `every EXPR` after an option.
+  ExprPtr every;
 };
 
 struct ModelStmt { Location loc; std::string name; };

@@ -120,6 +120,10 @@ struct CheckedModel {
   /// How each equation's residuals make its loss: "mse" (the mean square;
   /// a bare name) or "l1" (the mean absolute value, `l1(T)`).
   std::vector<std::string> lossNorms;
+  /// `resample:` fresh (default: new points every step), none (drawn once),
+  /// r3 (R3 every `resampleEvery` steps).
+  std::string resample = "fresh";
+  int64_t resampleEvery = 0;
   std::vector<CheckedStage> stages;
   std::string sampler = "uniform";       ///< uniform|sobol
   std::vector<CheckedExact> exacts;

@@ -197,12 +197,18 @@ def Phys_ExactOp : Phys_Op<"exact", [Symbol, IsolatedFromAbove,
 def Phys_TrainOp : Phys_Op<"train", [HasParent<"ModelOp">]> {
   let summary = "The training plan: optimizer stages run in sequence";
   let description = [{
+    `resample` is absent (fresh points every step), "none" (points drawn
+    once) or "r3" (R3 resampling every `resample_every` steps; the equations
+    then get residual kernels).
+
     ```mlir
     phys.train "uniform" [{lr = 1.0e-03 : f64, optimizer = "adam", steps = 20000 : i64} ]
+    phys.train "sobol" [...] {resample = "r3", resample_every = 100 : i64}
     ```
   }];
   let arguments = (ins StrAttr:$sampler, TypedArrayAttrBase<DictionaryAttr,
-                       "stages">:$stages);
+                       "stages">:$stages, OptionalAttr<StrAttr>:$resample,
+                       OptionalAttr<I64Attr>:$resample_every);
   let assemblyFormat = "$sampler $stages attr-dict";
 }
 
