@@ -1721,7 +1721,7 @@ void SemaImpl::checkTrain() {
   checkKeys(train.options, optionKeys, "train", diags);
   for (ast::Arg &opt : train.options)
     if (opt.key == "sampler")
-      if (auto s = identChoice(opt, {"uniform", "sobol"}, {"halton", "lhs"},
+      if (auto s = identChoice(opt, {"uniform", "sobol", "halton", "lhs"}, {},
                                "sampler", diags))
         out.sampler = *s;
 }

@@ -114,7 +114,7 @@ struct CompiledModel {
   std::vector<FieldOutput> fields;
   std::vector<Exact> exacts;
   std::vector<Stage> stages;
-  std::string sampler = "uniform"; ///< uniform|sobol
+  std::string sampler = "uniform"; ///< uniform|sobol|halton|lhs
 };
 
 } // namespace physrt

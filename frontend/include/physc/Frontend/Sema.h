@@ -108,7 +108,7 @@ struct CheckedModel {
   /// (0 for equations that the loss does not mention).
   std::vector<double> lossWeights;
   std::vector<CheckedStage> stages;
-  std::string sampler = "uniform";       ///< uniform|sobol
+  std::string sampler = "uniform";       ///< uniform|sobol|halton|lhs
   std::vector<CheckedExact> exacts;
 };
 
