@@ -931,8 +931,8 @@ std::optional<double> SemaImpl::argNumber(ast::Arg &arg,
     error(arg.loc, "expected a number for " + what + ", not a list");
     return std::nullopt;
   case ast::Arg::Kind::Call:
-    error(arg.loc, "expected a number for " + what + ", not '" + arg.ident +
-                       "(...)'");
+    error(arg.loc,
+          "expected a number for " + what + ", not '" + arg.ident + "(...)'");
     return std::nullopt;
   case ast::Arg::Kind::Ident: {
     if (arg.ident == "pi" || arg.ident == "e")
@@ -1297,12 +1297,11 @@ bool SemaImpl::checkPeriodic(ast::Arg &arg, CheckedNet &net) {
     return false;
   }
   if (int(enc.periodic.size()) > net.in) {
-    error(arg.loc, "'periodic' encodes " +
-                       std::to_string(enc.periodic.size()) +
+    error(arg.loc, "'periodic' encodes " + std::to_string(enc.periodic.size()) +
                        " coordinates, but net '" + net.name + "' takes " +
                        std::to_string(net.in) + " input" +
-                       (net.in == 1 ? "" : "s") + " ('in: " +
-                       std::to_string(net.in) + "')");
+                       (net.in == 1 ? "" : "s") +
+                       " ('in: " + std::to_string(net.in) + "')");
     return false;
   }
   return true;
@@ -1350,8 +1349,8 @@ bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
     const ast::Expr *encoded = nullptr;
     for (auto [i, arg] : llvm::enumerate(e.args)) {
       auto *name = llvm::dyn_cast<ast::NameExpr>(arg.get());
-      bool isX = name && name->ref == ast::NameKind::Coord &&
-                 name->index == p.coord;
+      bool isX =
+          name && name->ref == ast::NameKind::Coord && name->index == p.coord;
       if (isX && !encoded) {
         encoded = arg.get();
         continue;
@@ -1361,17 +1360,19 @@ bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
       error(arg->getLoc(),
             "this input of net '" + e.callee + "' depends on '" + x +
                 "', which the net encodes periodically, so the net would "
-                "not be periodic in '" + x + "'",
-            "pass '" + x + "' itself once, and only inputs that do not "
-            "depend on it besides");
+                "not be periodic in '" +
+                x + "'",
+            "pass '" + x +
+                "' itself once, and only inputs that do not "
+                "depend on it besides");
       diags.note(n.encoding.loc, "the encoding is here");
       ok = false;
     }
     if (!encoded) {
       error(e.getLoc(),
             "net '" + e.callee + "' encodes '" + x +
-                "' periodically, so each call must pass the coordinate '" +
-                x + "' itself as one of its inputs");
+                "' periodically, so each call must pass the coordinate '" + x +
+                "' itself as one of its inputs");
       diags.note(n.encoding.loc, "the encoding is here");
       ok = false;
     }

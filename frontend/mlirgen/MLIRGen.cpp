@@ -327,8 +327,7 @@ MLIRGenImpl::Values MLIRGenImpl::genCall(const ast::CallExpr &c, Scope &s) {
                            "'");
 }
 
-SmallVector<Value> MLIRGenImpl::encodeInputs(Location l,
-                                             const CheckedNet &net,
+SmallVector<Value> MLIRGenImpl::encodeInputs(Location l, const CheckedNet &net,
                                              const ast::CallExpr &c,
                                              ArrayRef<Value> args) {
   switch (net.encoding.kind) {
@@ -414,8 +413,8 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
                             p.trainable ? builder.getUnitAttr() : UnitAttr());
   for (const CheckedNet &n : m.nets) {
     SmallVector<int64_t> hidden(n.hidden.begin(), n.hidden.end());
-    builder.create<NetOp>(loc(n.loc), n.name, n.kind, n.fanIn(), n.out,
-                          hidden, n.act, n.init);
+    builder.create<NetOp>(loc(n.loc), n.name, n.kind, n.fanIn(), n.out, hidden,
+                          n.act, n.init);
   }
   for (auto [fi, f] : llvm::enumerate(m.fields)) {
     for (size_t k = 0; k < f.outputs.size(); ++k) {

@@ -60,9 +60,9 @@ constexpr JoeKuoRow kJoeKuo[] = {
 constexpr int kBits = 32;
 
 /// The bases of the Halton sequence: the first 32 primes.
-constexpr unsigned kPrimes[] = {2,  3,  5,  7,  11, 13, 17, 19, 23, 29,  31,
-                                37, 41, 43, 47, 53, 59, 61, 67, 71, 73,  79,
-                                83, 89, 97, 101, 103, 107, 109, 113, 127, 131};
+constexpr unsigned kPrimes[] = {
+    2,  3,  5,  7,  11, 13, 17, 19, 23, 29,  31,  37,  41,  43,  47,  53,
+    59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131};
 
 /// Radical inverse of `i` in base `b`: the digits of i mirrored about the
 /// radix point.

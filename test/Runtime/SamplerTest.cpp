@@ -223,8 +223,9 @@ TEST(Sampler, Errors) {
               sample(SamplerKind::Uniform, box2(), faces({{7, 0.0}}), 10, rng);
             }),
             "face on coordinate index 7 but the model has 3 coordinates");
-  EXPECT_EQ(errorOf([] { parseSamplerKind("hammersley"); }),
-            "unknown sampler 'hammersley' (known: uniform, sobol, halton, lhs)");
+  EXPECT_EQ(
+      errorOf([] { parseSamplerKind("hammersley"); }),
+      "unknown sampler 'hammersley' (known: uniform, sobol, halton, lhs)");
   EXPECT_EQ(errorOf([] { Sobol S(0); }),
             "Sobol sampler supports 1 to 32 dimensions, not 0");
   EXPECT_EQ(errorOf([] { Halton H(33); }),
@@ -362,8 +363,9 @@ TEST(Sampler, SuccessiveStepsDrawDifferentPoints) {
 TEST(Halton, FirstPointsOfTheFirstTwoDimensions) {
   // Radical inverses in bases 2 and 3.
   Halton H(2);
-  const double want[6][2] = {{0, 0},         {0.5, 1.0 / 3},  {0.25, 2.0 / 3},
-                             {0.75, 1.0 / 9}, {0.125, 4.0 / 9}, {0.625, 7.0 / 9}};
+  const double want[6][2] = {{0, 0},           {0.5, 1.0 / 3},
+                             {0.25, 2.0 / 3},  {0.75, 1.0 / 9},
+                             {0.125, 4.0 / 9}, {0.625, 7.0 / 9}};
   for (int i = 0; i < 6; ++i) {
     double p[2];
     H.point(i, p);
