@@ -1250,6 +1250,7 @@ bool SemaImpl::checkEncoding(ast::Arg &arg, CheckedNet &net) {
 }
 
 bool SemaImpl::checkPeriodic(ast::Arg &arg, CheckedNet &net) {
+  constexpr int kMaxHarmonics = 64;
   CheckedEncoding &enc = net.encoding;
   enc.kind = CheckedEncoding::Kind::Periodic;
   bool ok = true;
@@ -1263,7 +1264,7 @@ bool SemaImpl::checkPeriodic(ast::Arg &arg, CheckedNet &net) {
       continue;
     }
     if (inner.key == "harmonics") {
-      auto k = argInteger(inner, "periodic", 1, 64);
+      auto k = argInteger(inner, "periodic", 1, kMaxHarmonics);
       ok &= bool(k);
       enc.harmonics = int(k.value_or(1));
       continue;
@@ -1282,6 +1283,12 @@ bool SemaImpl::checkPeriodic(ast::Arg &arg, CheckedNet &net) {
     if (period && !(*period > 0)) {
       error(argValueLoc(inner), "the period of '" + inner.key +
                                     "' must be positive, got " +
+                                    formatNumber(*period));
+      period.reset();
+    } else if (period && !std::isfinite(2 * kPi * kMaxHarmonics / *period)) {
+      // The features' frequencies 2 pi k / P must be finite numbers.
+      error(argValueLoc(inner), "the period of '" + inner.key +
+                                    "' is too small, got " +
                                     formatNumber(*period));
       period.reset();
     }
@@ -1336,9 +1343,30 @@ bool SemaImpl::checkFourier(ast::Arg &arg, CheckedNet &net) {
           "e.g. 'fourier(features: 64, scale: 10)'");
     return false;
   }
-  if (ok)
-    enc.B = fourierMatrix(net.name, enc.features, net.in, enc.scale);
-  return ok;
+  if (!ok)
+    return false;
+  // B is held in the compiler and expanded into one multiply per entry and
+  // call; a bound keeps both small (e.g. 256 features of 256 inputs).
+  constexpr int64_t kMaxEntries = 1 << 16;
+  if (int64_t(enc.features) * net.in > kMaxEntries) {
+    error(arg.loc, "'fourier' with " + std::to_string(enc.features) +
+                       " features of " + std::to_string(net.in) +
+                       " inputs needs a matrix B of " +
+                       std::to_string(int64_t(enc.features) * net.in) +
+                       " entries; at most " + std::to_string(kMaxEntries) +
+                       " are supported");
+    return false;
+  }
+  enc.B = fourierMatrix(net.name, enc.features, net.in, enc.scale);
+  // The kernels multiply by 2 pi B: every such entry must be finite.
+  if (!llvm::all_of(enc.B, [](double b) { return std::isfinite(2 * kPi * b); })) {
+    for (ast::Arg &inner : arg.args)
+      if (inner.key == "scale")
+        error(argValueLoc(inner), "'scale' of 'fourier' is too large, got " +
+                                      formatNumber(enc.scale));
+    return false;
+  }
+  return true;
 }
 
 bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
