@@ -313,10 +313,14 @@ Batch physrt::makeBatch(const double *soa, int64_t srcLd, int64_t count,
   return B;
 }
 
-/// Replaces `u` by one Latin hypercube per face, face f's `count[f]` points
-/// in consecutive rows, so that every face's own points are stratified.
+/// Fills `u` with one Latin hypercube per face, face f's `count[f]` points in
+/// consecutive rows, so that every face's own points are stratified.
 static void faceLatinHypercubes(int d, const std::vector<int64_t> &count,
                                 Rng &rng, std::vector<double> &u) {
+  int64_t n = 0;
+  for (int64_t c : count)
+    n += c;
+  u.resize(static_cast<size_t>(n) * d);
   size_t row = 0;
   std::vector<double> block;
   for (int64_t c : count) {
@@ -339,8 +343,11 @@ Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
   B.pts.assign(static_cast<size_t>(d) * B.ld, 0.0);
   if (n == 0)
     return B;
+  // With Lhs on faces, faceLatinHypercubes draws the points face by face.
+  bool perFace = kind == SamplerKind::Lhs && !P.faces.empty();
   std::vector<double> u;
-  unitPoints(kind, d, n, rng, u);
+  if (!perFace)
+    unitPoints(kind, d, n, rng, u);
   double *pts = B.pts.data();
   if (P.faces.empty()) {
     for (int64_t i = 0; i < n; ++i)
@@ -382,7 +389,7 @@ Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
     faceOf.reserve(n);
     for (size_t f = 0; f < nf; ++f)
       faceOf.insert(faceOf.end(), count[f], f);
-    if (kind == SamplerKind::Lhs)
+    if (perFace)
       faceLatinHypercubes(d, count, rng, u);
     for (int64_t i = 0; i < n; ++i) {
       const double *ui = &u[i * d];
