@@ -179,6 +179,15 @@ void Dumper::arg(const ast::Arg &a, llvm::StringRef word) {
       expr(*e);
     return;
   }
+  case ast::Arg::Kind::Call: {
+    os << " = " << a.ident << "(...)";
+    at(a.loc);
+    os << "\n";
+    Indent in(*this);
+    for (const ast::Arg &inner : a.args)
+      arg(inner);
+    return;
+  }
   }
 }
 
@@ -359,6 +368,28 @@ void physc::dumpAST(const ast::Module &module, Diagnostics &diags,
 // `physc emit checked`
 //===----------------------------------------------------------------------===//
 
+/// ` encode periodic(x: 2, harmonics: 1) fan-in 3`, or nothing.
+static void printEncoding(llvm::raw_ostream &os, const CheckedModel &model,
+                          const CheckedNet &n) {
+  const CheckedEncoding &enc = n.encoding;
+  switch (enc.kind) {
+  case CheckedEncoding::Kind::None:
+    return;
+  case CheckedEncoding::Kind::Periodic:
+    os << " encode periodic(";
+    for (const CheckedEncoding::Periodic &p : enc.periodic)
+      os << model.coords[p.coord].name << ": " << formatNumber(p.period)
+         << ", ";
+    os << "harmonics: " << enc.harmonics << ")";
+    break;
+  case CheckedEncoding::Kind::Fourier:
+    os << " encode fourier(features: " << enc.features
+       << ", scale: " << formatNumber(enc.scale) << ")";
+    break;
+  }
+  os << " fan-in " << n.fanIn();
+}
+
 void physc::dumpCheckedModel(const CheckedModel &model,
                              const llvm::SourceMgr &srcMgr,
                              llvm::raw_ostream &os) {
@@ -395,8 +426,17 @@ void physc::dumpCheckedModel(const CheckedModel &model,
        << n.out << " hidden [";
     llvm::interleaveComma(n.hidden, os);
     os << "] act " << n.act << " init " << n.init;
+    printEncoding(os, model, n);
     at(n.loc);
     os << "\n";
+    // B, one row per feature: what the `fourier` features are, exactly.
+    const std::vector<double> &B = n.encoding.B;
+    for (size_t r = 0; n.in > 0 && r < B.size() / size_t(n.in); ++r) {
+      os << "    B[" << r << "] =";
+      for (int c = 0; c < n.in; ++c)
+        os << (c ? ", " : " ") << formatNumber(B[r * n.in + c]);
+      os << "\n";
+    }
   }
   for (const CheckedField &f : model.fields) {
     os << "  Field " << llvm::join(f.outputs, ", ") << " ("

@@ -153,6 +153,14 @@ struct Builder {
   /// Keyword arguments being collected (net, optimizer stage or train option).
   std::vector<ast::Arg> args;
   ast::Arg arg;
+  /// The argument whose value is a keyword call (`encode: periodic(x: 2)`)
+  /// and the arguments collected before it, while the call's own arguments
+  /// are parsed into `args`.
+  struct OuterArg {
+    ast::Arg arg;
+    std::vector<ast::Arg> args;
+  };
+  std::vector<OuterArg> outerArgs;
   ast::Face face;
   ast::Restriction restriction;
 
@@ -571,10 +579,6 @@ const auto onArgKey = [](auto &ctx) {
   b.arg = ast::Arg();
   b.arg.key = b.lastIdentStr();
   b.arg.keyLoc = b.lastIdentLoc();
-  if (b.arg.key == "encode")
-    throw SyntaxError{b.arg.keyLoc.begin,
-                      "net encodings ('encode: ...') are not supported yet",
-                      b.arg.keyLoc.end};
 };
 /// `[a, b, ...]` as the value of the current argument.
 const auto onArgList = [](auto &ctx) {
@@ -608,13 +612,46 @@ const auto onArgDone = [](auto &ctx) {
   b.arg = ast::Arg();
 };
 
+/// Only `encode:` takes a keyword call as its value: elsewhere `f(` starts
+/// an expression.
+const auto onIsEncodeKey = [](auto &ctx) {
+  x3::_pass(ctx) = builder(ctx).arg.key == "encode";
+};
+/// `periodic(`: sets the current argument and its siblings aside while the
+/// call's own arguments are collected.
+const auto onKeywordCallName = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  b.arg.kind = ast::Arg::Kind::Call;
+  b.arg.ident = b.lastIdentStr();
+  b.arg.identLoc = b.lastIdentLoc();
+  b.outerArgs.push_back({std::move(b.arg), std::move(b.args)});
+  b.args.clear();
+};
+const auto onKeywordCallDone = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  Builder::OuterArg outer = std::move(b.outerArgs.back());
+  b.outerArgs.pop_back();
+  outer.arg.args = std::move(b.args);
+  outer.arg.loc = {outer.arg.keyLoc.begin, x3::_attr(ctx).end()};
+  b.arg = std::move(outer.arg);
+  b.args = std::move(outer.args);
+};
+x3::rule<class KeywordArgsRule> const keywordArgs = "keyword arguments";
+
 // list     ::= '[' (expr (',' expr)*)? ']'
-// argValue ::= list | expr
+// kwCall   ::= ident argList                    (only after 'encode:')
+// argValue ::= kwCall | list | expr
 // arg      ::= ident ':' argValue
 const auto argList = x3::raw[x3::lit('[')][onListOpen] >>
                      -(expr >> *(',' >> requiredExpr)) >>
                      expect(closeListMsg, x3::raw[x3::lit(']')][onArgList]);
-const auto argValue = argList | requiredExpr[onArgExpr];
+const auto keywordCall =
+    x3::eps[onIsEncodeKey] >>
+    x3::raw[expect("expected an encoding such as 'periodic(x: 2)' or "
+                   "'fourier(features: 64, scale: 10)'",
+                   (ident >> &x3::lit('('))[onKeywordCallName]) >>
+            keywordArgs][onKeywordCallDone];
+const auto argValue = keywordCall | argList | requiredExpr[onArgExpr];
 const auto expectedArgMsg = [](It where, Builder &b) {
   SyntaxError err{where, "expected an argument 'name: value'"};
   err.hint = "arguments are named, as in '" + b.calls.back().callee +
@@ -647,10 +684,11 @@ const auto onArgsClose = [](auto &ctx) {
 };
 
 // argList ::= '(' (arg (',' arg)*)? ')'     (after the callee's name)
-const auto keywordArgs = openParen[onArgsOpen] >>
-                         (x3::lit(')')[onArgsClose] |
-                          (arg >> *(',' >> arg) >>
-                           expect(closeArgsMsg, x3::lit(')')[onArgsClose])));
+const auto keywordArgs_def =
+    openParen[onArgsOpen] >>
+    (x3::lit(')')[onArgsClose] |
+     (arg >> *(',' >> arg) >> expect(closeArgsMsg, x3::lit(')')[onArgsClose])));
+BOOST_SPIRIT_DEFINE(keywordArgs)
 
 // range ::= '[' expr ',' expr ']'
 const auto

@@ -188,6 +188,8 @@ private:
   Info checkDeriv(ast::DerivExpr &e, const Scope &scope);
   Info checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
                     bool allowMultiOutput);
+  bool checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
+                         llvm::ArrayRef<llvm::SmallBitVector> argDeps);
   bool requireScalar(const Info &info, const ast::Expr &e,
                      llvm::StringRef where);
   std::vector<std::string> visibleNames(const Scope &scope) const;
@@ -202,6 +204,12 @@ private:
   std::optional<double> argNumber(ast::Arg &arg, llvm::StringRef owner);
   std::optional<int64_t> argInteger(ast::Arg &arg, llvm::StringRef owner,
                                     int64_t lo, int64_t hi);
+  std::optional<double> argPositive(ast::Arg &arg, llvm::StringRef owner);
+
+  // Net encodings.
+  bool checkEncoding(ast::Arg &arg, CheckedNet &net);
+  bool checkPeriodic(ast::Arg &arg, CheckedNet &net);
+  bool checkFourier(ast::Arg &arg, CheckedNet &net);
 
   // Helpers.
   std::vector<std::string> namesOf(SymKind kind) const;
@@ -656,9 +664,11 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
   info.deps.resize(out.coords.size());
   const CheckedNet &n = out.nets[net];
   e.netIndex = net;
+  std::vector<llvm::SmallBitVector> argDeps;
   for (auto &arg : e.args) {
     Info a = check(*arg, scope);
     info.deps |= a.deps;
+    argDeps.push_back(a.deps);
     if (!requireScalar(a, *arg, "as an input of net '" + e.callee + "'"))
       info.ok = false;
   }
@@ -672,6 +682,8 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
     diags.note(n.loc, "'" + e.callee + "' is defined here");
     info.ok = false;
   }
+  if (info.ok && n.encoding.kind == CheckedEncoding::Kind::Periodic)
+    info.ok = checkPeriodicCall(e, n, argDeps);
   if (n.out != 1 && !allowMultiOutput) {
     error(e.getLoc(),
           "net '" + e.callee + "' has " + std::to_string(n.out) +
@@ -919,6 +931,10 @@ std::optional<double> SemaImpl::argNumber(ast::Arg &arg,
   case ast::Arg::Kind::List:
     error(arg.loc, "expected a number for " + what + ", not a list");
     return std::nullopt;
+  case ast::Arg::Kind::Call:
+    error(arg.loc,
+          "expected a number for " + what + ", not '" + arg.ident + "(...)'");
+    return std::nullopt;
   case ast::Arg::Kind::Ident: {
     if (arg.ident == "pi" || arg.ident == "e")
       return arg.ident == "pi" ? kPi : kE;
@@ -966,6 +982,17 @@ ast::Location argValueLoc(const ast::Arg &arg) {
   if (arg.kind == ast::Arg::Kind::Ident)
     return {arg.loc.end - arg.ident.size(), arg.loc.end};
   return arg.loc;
+}
+
+std::optional<double> SemaImpl::argPositive(ast::Arg &arg,
+                                            llvm::StringRef owner) {
+  std::optional<double> v = argNumber(arg, owner);
+  if (v && !(*v > 0)) {
+    error(argValueLoc(arg), "'" + arg.key + "' of '" + owner +
+                                "' must be positive, got " + formatNumber(*v));
+    return std::nullopt;
+  }
+  return v;
 }
 
 /// Reports keys that are unknown or given twice; returns false if any.
@@ -1022,7 +1049,7 @@ identChoice(ast::Arg &arg, const std::vector<std::string> &choices,
 
 void SemaImpl::checkNets() {
   static const std::vector<std::string> keys = {
-      "in", "out", "hidden", "width", "depth", "act", "init"};
+      "in", "out", "hidden", "width", "depth", "act", "init", "encode"};
   static const std::vector<std::string> acts = {"tanh",     "sin",   "gelu",
                                                 "softplus", "swish", "sigmoid"};
   static const std::vector<std::string> inits = {"glorot", "he"};
@@ -1058,7 +1085,8 @@ void SemaImpl::checkNets() {
     bool keysOk = checkKeys(n.args, keys, n.kind, diags);
     ok &= keysOk;
     const ast::Arg *hidden = nullptr, *width = nullptr, *depth = nullptr;
-    bool hasIn = false, hasOut = false;
+    ast::Arg *encode = nullptr;
+    bool hasIn = false, hasOut = false, inOk = false;
     int64_t w = 0, dpt = 0;
     for (ast::Arg &arg : n.args) {
       if (!llvm::is_contained(keys, arg.key))
@@ -1071,6 +1099,9 @@ void SemaImpl::checkNets() {
           continue;
         }
         (arg.key == "in" ? cn.in : cn.out) = int(*v);
+        inOk |= arg.key == "in";
+      } else if (arg.key == "encode") {
+        encode = &arg;
       } else if (arg.key == "hidden") {
         hidden = &arg;
         if (arg.kind != ast::Arg::Kind::List) {
@@ -1147,10 +1178,235 @@ void SemaImpl::checkNets() {
     } else if (!hidden && w && dpt) {
       cn.hidden.assign(size_t(dpt), int(w));
     }
+    // The encoding's checks need the number of inputs.
+    if (encode && inOk)
+      ok &= checkEncoding(*encode, cn);
     if (!ok)
       cn.in = cn.out = 0; // marks the net as bad: calls do not re-report
     out.nets.push_back(cn);
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Net encodings
+//===----------------------------------------------------------------------===//
+
+/// The fixed matrix B of `fourier` encodings: `rows * cols` normal draws of
+/// standard deviation `scale`, row-major, from splitmix64 seeded with the
+/// FNV-1a hash of the net's name, and Box-Muller. Written out here rather
+/// than with <random> (whose distributions differ between standard
+/// libraries) so that a file gives the same B, hence the same model,
+/// everywhere; the name seeds it so that two nets get different features.
+std::vector<double> fourierMatrix(llvm::StringRef net, int rows, int cols,
+                                  double scale) {
+  uint64_t state = 0xcbf29ce484222325ull;
+  for (unsigned char c : net)
+    state = (state ^ c) * 0x100000001b3ull;
+  auto next = [&state] {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  auto uniform = [&next] { return double(next() >> 11) * 0x1.0p-53; };
+  std::vector<double> B(size_t(rows) * size_t(cols));
+  for (size_t i = 0; i < B.size(); i += 2) {
+    double r = std::sqrt(-2 * std::log(1 - uniform())); // 1 - u in (0, 1]
+    double a = 2 * kPi * uniform();
+    B[i] = scale * r * std::cos(a);
+    if (i + 1 < B.size())
+      B[i + 1] = scale * r * std::sin(a);
+  }
+  return B;
+}
+
+bool SemaImpl::checkEncoding(ast::Arg &arg, CheckedNet &net) {
+  static const std::vector<std::string> kinds = {"periodic", "fourier"};
+  // The parser only builds `encode:` values as keyword calls.
+  assert(arg.kind == ast::Arg::Kind::Call && "encode: without a call");
+  net.encoding.loc = arg.loc;
+  bool ok;
+  if (arg.ident == "periodic") {
+    ok = checkPeriodic(arg, net);
+  } else if (arg.ident == "fourier") {
+    ok = checkFourier(arg, net);
+  } else {
+    std::string near = Diagnostics::nearest(arg.ident, kinds);
+    error(arg.identLoc, "unknown encoding '" + arg.ident + "'",
+          near.empty() ? "supported: periodic(X: PERIOD), "
+                         "fourier(features: F, scale: S)"
+                       : "did you mean '" + near + "'?");
+    return false;
+  }
+  constexpr int64_t kMaxFanIn = 1 << 16;
+  if (ok && net.fanIn() > kMaxFanIn) {
+    error(arg.loc, "the encoding gives net '" + net.name + "' " +
+                       std::to_string(net.fanIn()) + " inputs; at most " +
+                       std::to_string(kMaxFanIn) + " are supported");
+    ok = false;
+  }
+  if (!ok)
+    net.encoding = CheckedEncoding();
+  return ok;
+}
+
+bool SemaImpl::checkPeriodic(ast::Arg &arg, CheckedNet &net) {
+  constexpr int kMaxHarmonics = 64;
+  CheckedEncoding &enc = net.encoding;
+  enc.kind = CheckedEncoding::Kind::Periodic;
+  bool ok = true;
+  llvm::StringMap<const ast::Arg *> seen;
+  for (ast::Arg &inner : arg.args) {
+    auto [it, inserted] = seen.try_emplace(inner.key, &inner);
+    if (!inserted) {
+      error(inner.keyLoc, "'" + inner.key + "' is given twice in 'periodic'");
+      diags.note(it->second->keyLoc, "first given here");
+      ok = false;
+      continue;
+    }
+    if (inner.key == "harmonics") {
+      auto k = argInteger(inner, "periodic", 1, kMaxHarmonics);
+      ok &= bool(k);
+      enc.harmonics = int(k.value_or(1));
+      continue;
+    }
+    const Symbol *sym = lookup(inner.key);
+    if (!sym || sym->kind != SymKind::Coord) {
+      error(inner.keyLoc,
+            "'periodic' encodes coordinates, but '" + inner.key + "' is " +
+                (sym ? describe(sym->kind) : "not declared"),
+            sym ? "write 'periodic(X: PERIOD)' with X a coordinate"
+                : didYouMean(Diagnostics::nearest(inner.key, coordNames())));
+      ok = false;
+      continue;
+    }
+    auto period = argNumber(inner, "periodic");
+    if (period && !(*period > 0)) {
+      error(argValueLoc(inner), "the period of '" + inner.key +
+                                    "' must be positive, got " +
+                                    formatNumber(*period));
+      period.reset();
+    } else if (period && !std::isfinite(2 * kPi * kMaxHarmonics / *period)) {
+      // The features' frequencies 2 pi k / P must be finite numbers.
+      error(argValueLoc(inner), "the period of '" + inner.key +
+                                    "' is too small, got " +
+                                    formatNumber(*period));
+      period.reset();
+    }
+    ok &= bool(period);
+    if (period)
+      enc.periodic.push_back({sym->index, *period});
+  }
+  if (!ok)
+    return false;
+  if (enc.periodic.empty()) {
+    error(arg.loc, "'periodic' needs a coordinate and its period, e.g. "
+                   "'periodic(x: 2)'");
+    return false;
+  }
+  if (int(enc.periodic.size()) > net.in) {
+    error(arg.loc, "'periodic' encodes " + std::to_string(enc.periodic.size()) +
+                       " coordinates, but net '" + net.name + "' takes " +
+                       std::to_string(net.in) + " input" +
+                       (net.in == 1 ? "" : "s") +
+                       " ('in: " + std::to_string(net.in) + "')");
+    return false;
+  }
+  return true;
+}
+
+bool SemaImpl::checkFourier(ast::Arg &arg, CheckedNet &net) {
+  static const std::vector<std::string> keys = {"features", "scale"};
+  CheckedEncoding &enc = net.encoding;
+  enc.kind = CheckedEncoding::Kind::Fourier;
+  if (!checkKeys(arg.args, keys, "fourier", diags))
+    return false;
+  bool ok = true, hasFeatures = false, hasScale = false;
+  for (ast::Arg &inner : arg.args) {
+    if (inner.key == "features") {
+      hasFeatures = true;
+      auto f = argInteger(inner, "fourier", 1, 1 << 15);
+      ok &= bool(f);
+      enc.features = int(f.value_or(0));
+    } else {
+      hasScale = true;
+      auto scale = argPositive(inner, "fourier");
+      ok &= bool(scale);
+      enc.scale = scale.value_or(0);
+    }
+  }
+  if (!hasFeatures || !hasScale) {
+    error(arg.loc,
+          std::string("'fourier' needs ") +
+              (hasFeatures ? "" : "its number of features ('features: F')") +
+              (!hasFeatures && !hasScale ? " and " : "") +
+              (hasScale ? "" : "the standard deviation of B ('scale: S')"),
+          "e.g. 'fourier(features: 64, scale: 10)'");
+    return false;
+  }
+  if (!ok)
+    return false;
+  // B is held in the compiler and expanded into one multiply per entry and
+  // call; a bound keeps both small (e.g. 256 features of 256 inputs).
+  constexpr int64_t kMaxEntries = 1 << 16;
+  if (int64_t(enc.features) * net.in > kMaxEntries) {
+    error(arg.loc, "'fourier' with " + std::to_string(enc.features) +
+                       " features of " + std::to_string(net.in) +
+                       " inputs needs a matrix B of " +
+                       std::to_string(int64_t(enc.features) * net.in) +
+                       " entries; at most " + std::to_string(kMaxEntries) +
+                       " are supported");
+    return false;
+  }
+  enc.B = fourierMatrix(net.name, enc.features, net.in, enc.scale);
+  // The kernels multiply by 2 pi B: every such entry must be finite.
+  if (!llvm::all_of(enc.B, [](double b) { return std::isfinite(2 * kPi * b); })) {
+    for (ast::Arg &inner : arg.args)
+      if (inner.key == "scale")
+        error(argValueLoc(inner), "'scale' of 'fourier' is too large, got " +
+                                      formatNumber(enc.scale));
+    return false;
+  }
+  return true;
+}
+
+bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
+                                 llvm::ArrayRef<llvm::SmallBitVector> argDeps) {
+  bool ok = true;
+  for (const CheckedEncoding::Periodic &p : n.encoding.periodic) {
+    const std::string &x = out.coords[p.coord].name;
+    const ast::Expr *encoded = nullptr;
+    for (auto [i, arg] : llvm::enumerate(e.args)) {
+      auto *name = llvm::dyn_cast<ast::NameExpr>(arg.get());
+      bool isX =
+          name && name->ref == ast::NameKind::Coord && name->index == p.coord;
+      if (isX && !encoded) {
+        encoded = arg.get();
+        continue;
+      }
+      if (!argDeps[i].test(p.coord))
+        continue;
+      error(arg->getLoc(),
+            "this input of net '" + e.callee + "' depends on '" + x +
+                "', which the net encodes periodically, so the net would "
+                "not be periodic in '" +
+                x + "'",
+            "pass '" + x +
+                "' itself once, and only inputs that do not "
+                "depend on it besides");
+      diags.note(n.encoding.loc, "the encoding is here");
+      ok = false;
+    }
+    if (!encoded) {
+      error(e.getLoc(),
+            "net '" + e.callee + "' encodes '" + x +
+                "' periodically, so each call must pass the coordinate '" + x +
+                "' itself as one of its inputs");
+      diags.note(n.encoding.loc, "the encoding is here");
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 //===----------------------------------------------------------------------===//
@@ -1795,7 +2051,7 @@ void SemaImpl::checkTrain() {
   }
   for (ast::Arg &opt : train.options)
     if (opt.key == "sampler")
-      if (auto s = identChoice(opt, {"uniform", "sobol"}, {"halton", "lhs"},
+      if (auto s = identChoice(opt, {"uniform", "sobol", "halton", "lhs"}, {},
                                "sampler", diags))
         out.sampler = *s;
 }

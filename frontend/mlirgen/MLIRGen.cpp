@@ -5,7 +5,11 @@
 // phys.net_call and phys.param_ref. Consts are already folded by Sema, lets
 // are emitted once per body in dependency order and shared by SSA, and the
 // vector sugar (grad, div, lap, dot, norm) expands here into scalar sums of
-// phys.d over the space coordinates.
+// phys.d over the space coordinates. Net encodings (`encode: periodic(...)`,
+// `encode: fourier(...)`) expand here too, into the pointwise features that
+// each net call passes to the first layer: phys.net declares that layer's
+// real fan-in, and jets and adjoints treat the features like any other
+// arithmetic.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +20,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -52,6 +57,18 @@ private:
   }
   Values gen(const ast::Expr &e, Scope &s);
   Values genCall(const ast::CallExpr &c, Scope &s);
+  /// The first layer's inputs for a call `c` of `net` whose arguments
+  /// evaluate to `args`: `args` itself, or the features of net's encoding.
+  SmallVector<Value> encodeInputs(Location l, const CheckedNet &net,
+                                  const ast::CallExpr &c, ArrayRef<Value> args);
+  /// `periodic`: the argument that is an encoded coordinate X becomes
+  /// cos(2 pi k X / P), sin(2 pi k X / P) for k = 1..harmonics, in place.
+  SmallVector<Value> periodicFeatures(Location l, const CheckedEncoding &enc,
+                                      const ast::CallExpr &c,
+                                      ArrayRef<Value> args);
+  /// `fourier`: cos(2 pi B v) for every row of B, then sin(2 pi B v).
+  SmallVector<Value> fourierFeatures(Location l, const CheckedEncoding &enc,
+                                     ArrayRef<Value> args);
   Value scalar(const Values &v) { return v[0]; }
   Value power(Location l, Value x, const ast::Expr &exponent, Scope &s);
   Value d(Location l, Value v, ArrayRef<int> wrt);
@@ -219,7 +236,8 @@ MLIRGenImpl::Values MLIRGenImpl::genCall(const ast::CallExpr &c, Scope &s) {
     for (const ast::ExprPtr &a : c.args)
       args.push_back(scalar(gen(*a, s)));
     SmallVector<Type> results(net.out, builder.getF64Type());
-    auto call = builder.create<NetCallOp>(l, results, net.name, args);
+    auto call = builder.create<NetCallOp>(l, results, net.name,
+                                          encodeInputs(l, net, c, args));
     return Values(call.getResults().begin(), call.getResults().end());
   }
   std::vector<Values> a;
@@ -309,6 +327,67 @@ MLIRGenImpl::Values MLIRGenImpl::genCall(const ast::CallExpr &c, Scope &s) {
                            "'");
 }
 
+SmallVector<Value> MLIRGenImpl::encodeInputs(Location l, const CheckedNet &net,
+                                             const ast::CallExpr &c,
+                                             ArrayRef<Value> args) {
+  switch (net.encoding.kind) {
+  case CheckedEncoding::Kind::None:
+    break;
+  case CheckedEncoding::Kind::Periodic:
+    return periodicFeatures(l, net.encoding, c, args);
+  case CheckedEncoding::Kind::Fourier:
+    return fourierFeatures(l, net.encoding, args);
+  }
+  return SmallVector<Value>(args.begin(), args.end());
+}
+
+SmallVector<Value> MLIRGenImpl::periodicFeatures(Location l,
+                                                 const CheckedEncoding &enc,
+                                                 const ast::CallExpr &c,
+                                                 ArrayRef<Value> args) {
+  SmallVector<Value> features;
+  for (auto [arg, v] : llvm::zip(c.args, args)) {
+    // Sema made sure that each encoded coordinate is passed as itself, once.
+    auto *name = dyn_cast<ast::NameExpr>(arg.get());
+    const CheckedEncoding::Periodic *p =
+        name && name->ref == ast::NameKind::Coord ? enc.periodicOf(name->index)
+                                                  : nullptr;
+    if (!p) {
+      features.push_back(v);
+      continue;
+    }
+    for (int k = 1; k <= enc.harmonics; ++k) {
+      Value theta = builder.create<arith::MulFOp>(
+          l, v, cst(l, 2 * llvm::numbers::pi * k / p->period));
+      features.push_back(builder.create<math::CosOp>(l, theta));
+      features.push_back(builder.create<math::SinOp>(l, theta));
+    }
+  }
+  return features;
+}
+
+SmallVector<Value> MLIRGenImpl::fourierFeatures(Location l,
+                                                const CheckedEncoding &enc,
+                                                ArrayRef<Value> args) {
+  size_t in = args.size();
+  SmallVector<Value> angles;
+  for (int f = 0; f < enc.features; ++f) {
+    Value z;
+    for (size_t j = 0; j < in; ++j) {
+      Value term = builder.create<arith::MulFOp>(
+          l, cst(l, 2 * llvm::numbers::pi * enc.B[f * in + j]), args[j]);
+      z = z ? builder.create<arith::AddFOp>(l, z, term).getResult() : term;
+    }
+    angles.push_back(z);
+  }
+  SmallVector<Value> features;
+  for (Value z : angles)
+    features.push_back(builder.create<math::CosOp>(l, z));
+  for (Value z : angles)
+    features.push_back(builder.create<math::SinOp>(l, z));
+  return features;
+}
+
 OwningOpRef<ModuleOp> MLIRGenImpl::run() {
   Location modelLoc = loc(loaded.module->model.loc);
   OwningOpRef<ModuleOp> module = ModuleOp::create(modelLoc);
@@ -341,7 +420,7 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
   }
   for (const CheckedNet &n : m.nets) {
     SmallVector<int64_t> hidden(n.hidden.begin(), n.hidden.end());
-    builder.create<NetOp>(loc(n.loc), n.name, n.kind, n.in, n.out, hidden,
+    builder.create<NetOp>(loc(n.loc), n.name, n.kind, n.fanIn(), n.out, hidden,
                           n.act, n.init);
   }
   for (auto [fi, f] : llvm::enumerate(m.fields)) {

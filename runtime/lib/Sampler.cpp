@@ -58,7 +58,70 @@ constexpr JoeKuoRow kJoeKuo[] = {
     {7, 42, {1, 3, 7, 3, 13, 59, 17}},
 };
 constexpr int kBits = 32;
+
+/// The bases of the Halton sequence: the first 32 primes.
+constexpr unsigned kPrimes[] = {
+    2,  3,  5,  7,  11, 13, 17, 19, 23, 29,  31,  37,  41,  43,  47,  53,
+    59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131};
+
+/// Radical inverse of `i` in base `b`: the digits of i mirrored about the
+/// radix point.
+double radicalInverse(uint64_t i, unsigned b) {
+  double inv = 1.0 / b, f = inv, x = 0;
+  for (; i; i /= b, f *= inv)
+    x += static_cast<double>(i % b) * f;
+  return x;
+}
+
+/// Adds `shift` to every point of `u` (point-major, `dim` columns), mod 1.
+void rotate(std::vector<double> &u, int dim, const std::vector<double> &shift) {
+  for (size_t k = 0; k < u.size(); ++k) {
+    double x = u[k] + shift[k % dim];
+    u[k] = x >= 1.0 ? x - 1.0 : x;
+  }
+}
+
+/// A uniform random integer in [0, k), k >= 1 (53-bit uniform times k: the
+/// bias is far below anything a sampler could notice).
+uint64_t below(Rng &rng, uint64_t k) {
+  uint64_t r = static_cast<uint64_t>(rng.uniform() * static_cast<double>(k));
+  return r < k ? r : k - 1;
+}
+
+/// A Latin hypercube of `n` points in [0, 1)^dim, point-major.
+void latinHypercube(int dim, int64_t n, Rng &rng, std::vector<double> &u) {
+  std::vector<int64_t> perm(n);
+  double inv = 1.0 / static_cast<double>(n);
+  for (int j = 0; j < dim; ++j) {
+    for (int64_t i = 0; i < n; ++i)
+      perm[i] = i;
+    for (int64_t i = n - 1; i > 0; --i) // Fisher-Yates
+      std::swap(perm[i], perm[below(rng, static_cast<uint64_t>(i) + 1)]);
+    for (int64_t i = 0; i < n; ++i) {
+      double k = static_cast<double>(perm[i]);
+      // Rounding must not push a point into the next stratum.
+      double top = std::nextafter((k + 1) * inv, 0.0);
+      u[static_cast<size_t>(i) * dim + j] =
+          std::min((k + rng.uniform()) * inv, top);
+    }
+  }
+}
 } // namespace
+
+int Halton::maxDim() {
+  return static_cast<int>(sizeof(kPrimes) / sizeof(kPrimes[0]));
+}
+
+Halton::Halton(int dim) : d(dim) {
+  if (dim < 1 || dim > maxDim())
+    throw Error("Halton sampler supports 1 to " + std::to_string(maxDim()) +
+                " dimensions, not " + std::to_string(dim));
+}
+
+void Halton::point(uint64_t index, double *out) const {
+  for (int j = 0; j < d; ++j)
+    out[j] = radicalInverse(index, kPrimes[j]);
+}
 
 int Sobol::maxDim() {
   return 1 + static_cast<int>(sizeof(kJoeKuo) / sizeof(kJoeKuo[0]));
@@ -107,31 +170,44 @@ SamplerKind physrt::parseSamplerKind(const std::string &name) {
     return SamplerKind::Uniform;
   if (name == "sobol")
     return SamplerKind::Sobol;
-  throw Error("unknown sampler '" + name + "' (known: uniform, sobol)");
+  if (name == "halton")
+    return SamplerKind::Halton;
+  if (name == "lhs")
+    return SamplerKind::Lhs;
+  throw Error("unknown sampler '" + name +
+              "' (known: uniform, sobol, halton, lhs)");
 }
 
 void physrt::unitPoints(SamplerKind kind, int dim, int64_t n, Rng &rng,
                         std::vector<double> &u) {
   u.resize(static_cast<size_t>(n) * dim);
-  if (kind == SamplerKind::Uniform) {
+  switch (kind) {
+  case SamplerKind::Uniform:
     for (double &x : u)
       x = rng.uniform();
     return;
+  case SamplerKind::Lhs:
+    latinHypercube(dim, n, rng, u);
+    return;
+  case SamplerKind::Sobol: {
+    if (n > (int64_t(1) << kBits))
+      throw Error("Sobol sampler supports at most 2^32 points per batch");
+    Sobol S(dim);
+    for (int64_t i = 0; i < n; ++i)
+      S.point(static_cast<uint32_t>(i), &u[static_cast<size_t>(i) * dim]);
+    break;
   }
-  if (n > (int64_t(1) << kBits))
-    throw Error("Sobol sampler supports at most 2^32 points per batch");
-  Sobol S(dim);
+  case SamplerKind::Halton: {
+    Halton H(dim);
+    for (int64_t i = 0; i < n; ++i)
+      H.point(static_cast<uint64_t>(i), &u[static_cast<size_t>(i) * dim]);
+    break;
+  }
+  }
   std::vector<double> shift(dim);
   for (double &x : shift)
     x = rng.uniform();
-  for (int64_t i = 0; i < n; ++i) {
-    double *p = &u[static_cast<size_t>(i) * dim];
-    S.point(static_cast<uint32_t>(i), p);
-    for (int j = 0; j < dim; ++j) {
-      double x = p[j] + shift[j];
-      p[j] = x >= 1.0 ? x - 1.0 : x;
-    }
-  }
+  rotate(u, dim, shift);
 }
 
 static std::string coordName(const std::vector<Coord> &coords, int c) {
@@ -237,6 +313,23 @@ Batch physrt::makeBatch(const double *soa, int64_t srcLd, int64_t count,
   return B;
 }
 
+/// Fills `u` with one Latin hypercube per face, face f's `count[f]` points in
+/// consecutive rows, so that every face's own points are stratified.
+static void faceLatinHypercubes(int d, const std::vector<int64_t> &count,
+                                Rng &rng, std::vector<double> &u) {
+  int64_t n = 0;
+  for (int64_t c : count)
+    n += c;
+  u.resize(static_cast<size_t>(n) * d);
+  size_t row = 0;
+  std::vector<double> block;
+  for (int64_t c : count) {
+    unitPoints(SamplerKind::Lhs, d, c, rng, block);
+    std::copy(block.begin(), block.end(), u.begin() + row * d);
+    row += static_cast<size_t>(c);
+  }
+}
+
 Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
                      const Region &R, int64_t n, Rng &rng) {
   if (n < 0)
@@ -250,8 +343,11 @@ Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
   B.pts.assign(static_cast<size_t>(d) * B.ld, 0.0);
   if (n == 0)
     return B;
+  // With Lhs on faces, faceLatinHypercubes draws the points face by face.
+  bool perFace = kind == SamplerKind::Lhs && !P.faces.empty();
   std::vector<double> u;
-  unitPoints(kind, d, n, rng, u);
+  if (!perFace)
+    unitPoints(kind, d, n, rng, u);
   double *pts = B.pts.data();
   if (P.faces.empty()) {
     for (int64_t i = 0; i < n; ++i)
@@ -293,6 +389,8 @@ Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
     faceOf.reserve(n);
     for (size_t f = 0; f < nf; ++f)
       faceOf.insert(faceOf.end(), count[f], f);
+    if (perFace)
+      faceLatinHypercubes(d, count, rng, u);
     for (int64_t i = 0; i < n; ++i) {
       const double *ui = &u[i * d];
       size_t f = faceOf[i];

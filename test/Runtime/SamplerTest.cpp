@@ -58,8 +58,12 @@ TEST(Sampler, PaddedLeadingDimension) {
   EXPECT_EQ(paddedLd(65), 128);
 }
 
+/// Every sampler kind, for the properties they all share.
+const SamplerKind kAllKinds[] = {SamplerKind::Uniform, SamplerKind::Sobol,
+                                 SamplerKind::Halton, SamplerKind::Lhs};
+
 TEST(Sampler, InteriorInsideBoxWithPadding) {
-  for (SamplerKind k : {SamplerKind::Uniform, SamplerKind::Sobol}) {
+  for (SamplerKind k : kAllKinds) {
     Rng rng(1);
     Batch B = sample(k, box2(), interior(), 1000, rng);
     EXPECT_EQ(B.n, 1000);
@@ -91,7 +95,7 @@ TEST(Sampler, RestrictionNarrowsTheBox) {
 }
 
 TEST(Sampler, SameStreamSamePointsOtherStreamOtherPoints) {
-  for (SamplerKind k : {SamplerKind::Uniform, SamplerKind::Sobol}) {
+  for (SamplerKind k : kAllKinds) {
     Rng a(5), b(5), c(6);
     Batch A = sample(k, box2(), boundary(), 300, a);
     Batch B = sample(k, box2(), boundary(), 300, b);
@@ -221,10 +225,13 @@ TEST(Sampler, Errors) {
               sample(SamplerKind::Uniform, box2(), faces({{7, 0.0}}), 10, rng);
             }),
             "face on coordinate index 7 but the model has 3 coordinates");
-  EXPECT_EQ(errorOf([] { parseSamplerKind("halton"); }),
-            "unknown sampler 'halton' (known: uniform, sobol)");
+  EXPECT_EQ(
+      errorOf([] { parseSamplerKind("hammersley"); }),
+      "unknown sampler 'hammersley' (known: uniform, sobol, halton, lhs)");
   EXPECT_EQ(errorOf([] { Sobol S(0); }),
             "Sobol sampler supports 1 to 32 dimensions, not 0");
+  EXPECT_EQ(errorOf([] { Halton H(33); }),
+            "Halton sampler supports 1 to 32 dimensions, not 33");
 }
 
 TEST(Sobol, FirstPointsOfTheFirstTwoDimensions) {
@@ -348,4 +355,214 @@ TEST(Resample, Kinds) {
   EXPECT_EQ(parseResampleKind("none"), ResampleKind::None);
   EXPECT_EQ(parseResampleKind("r3"), ResampleKind::R3);
   EXPECT_THROW(parseResampleKind("rad"), Error);
+}
+
+TEST(Sampler, ParsesEveryKind) {
+  EXPECT_EQ(parseSamplerKind("uniform"), SamplerKind::Uniform);
+  EXPECT_EQ(parseSamplerKind("sobol"), SamplerKind::Sobol);
+  EXPECT_EQ(parseSamplerKind("halton"), SamplerKind::Halton);
+  EXPECT_EQ(parseSamplerKind("lhs"), SamplerKind::Lhs);
+}
+
+TEST(Sampler, EveryKindDrawsOnListedFacesInsideTheRestriction) {
+  // `on x == 0 or y == 1 in t in [1, 2]`: every point on one of the two
+  // faces, inside the box, t within the restriction, both faces used.
+  Region R = faces({{0, 0.0}, {1, 1.0}});
+  R.restrictions = {{2, 1.0, 2.0}};
+  for (SamplerKind k : kAllKinds) {
+    Rng rng(21);
+    Batch B = sample(k, box2(), R, 500, rng);
+    int64_t onX = 0, onY = 0;
+    for (int64_t i = 0; i < B.n; ++i) {
+      double x = at(B, 0, i), y = at(B, 1, i), t = at(B, 2, i);
+      ASSERT_TRUE(x == 0 || y == 1) << "point " << i;
+      onX += x == 0;
+      onY += x != 0;
+      ASSERT_GE(x, 0.0);
+      ASSERT_LT(x, 2.0);
+      ASSERT_GE(y, 0.0);
+      ASSERT_LE(y, 1.0);
+      ASSERT_GE(t, 1.0);
+      ASSERT_LT(t, 2.0);
+    }
+    // Measures |y||t| = 1 and |x||t| = 2: a third and two thirds.
+    EXPECT_EQ(onX, 167) << int(k);
+    EXPECT_EQ(onY, 333) << int(k);
+  }
+}
+
+TEST(Sampler, SuccessiveStepsDrawDifferentPoints) {
+  // Training derives one stream per step; no two steps may repeat a set.
+  for (SamplerKind k : kAllKinds) {
+    std::set<std::vector<double>> sets;
+    for (uint64_t step = 0; step < 8; ++step) {
+      Rng rng(streamSeed(42, {1, step, 0}));
+      sets.insert(sample(k, box2(), interior(), 128, rng).pts);
+    }
+    EXPECT_EQ(sets.size(), 8u) << int(k);
+  }
+}
+
+TEST(Halton, FirstPointsOfTheFirstTwoDimensions) {
+  // Radical inverses in bases 2 and 3.
+  Halton H(2);
+  const double want[6][2] = {{0, 0},           {0.5, 1.0 / 3},
+                             {0.25, 2.0 / 3},  {0.75, 1.0 / 9},
+                             {0.125, 4.0 / 9}, {0.625, 7.0 / 9}};
+  for (int i = 0; i < 6; ++i) {
+    double p[2];
+    H.point(i, p);
+    EXPECT_DOUBLE_EQ(p[0], want[i][0]) << i;
+    EXPECT_DOUBLE_EQ(p[1], want[i][1]) << i;
+  }
+}
+
+/// A proxy of the star discrepancy of point-major points `u` in [0, 1)^dim:
+/// the largest |fraction of points in [0, a) - volume of [0, a)| over the
+/// anchored boxes with corners `a` on a regular grid of `g` cells per side.
+double starDiscrepancyProxy(const std::vector<double> &u, int dim, int g) {
+  int64_t n = static_cast<int64_t>(u.size()) / dim;
+  int64_t corners = 1;
+  for (int j = 0; j < dim; ++j)
+    corners *= g;
+  double worst = 0;
+  std::vector<int> a(dim);
+  for (int64_t c = 0; c < corners; ++c) {
+    double volume = 1;
+    for (int j = 0, r = int(c); j < dim; ++j, r /= g) {
+      a[j] = r % g + 1;
+      volume *= double(a[j]) / g;
+    }
+    int64_t inside = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      bool in = true;
+      for (int j = 0; j < dim && in; ++j)
+        in = u[i * dim + j] < double(a[j]) / g;
+      inside += in;
+    }
+    worst = std::max(worst, std::abs(double(inside) / n - volume));
+  }
+  return worst;
+}
+
+TEST(Halton, LowerDiscrepancyThanUniform) {
+  // Averaged over 8 streams, shifted Halton points must sit much closer to
+  // the uniform distribution than independent uniform points.
+  const int n = 1000, dim = 3, reps = 8;
+  double disc[2] = {0, 0};
+  for (int r = 0; r < reps; ++r)
+    for (int k = 0; k < 2; ++k) {
+      Rng rng(300 + r);
+      std::vector<double> u;
+      unitPoints(k ? SamplerKind::Halton : SamplerKind::Uniform, dim, n, rng,
+                 u);
+      disc[k] += starDiscrepancyProxy(u, dim, 10) / reps;
+    }
+  EXPECT_LT(disc[1], disc[0] / 3)
+      << "uniform " << disc[0] << ", halton " << disc[1];
+}
+
+TEST(Halton, ShiftedHaltonIntegratesBetterThanUniform) {
+  // As for Sobol: a smooth integrand over [0, 1]^4, exact value 1. Halton
+  // converges more slowly than Sobol in 4 dimensions at this n (about 8x
+  // below Monte Carlo here), hence the looser margin.
+  auto f = [](const double *u) {
+    double s = 1;
+    for (int j = 0; j < 4; ++j)
+      s *= std::exp(u[j]) / (M_E - 1);
+    return s;
+  };
+  double err[2] = {0, 0};
+  const int n = 4096, reps = 16;
+  for (int r = 0; r < reps; ++r)
+    for (int k = 0; k < 2; ++k) {
+      Rng rng(100 + r);
+      std::vector<double> u;
+      unitPoints(k ? SamplerKind::Halton : SamplerKind::Uniform, 4, n, rng, u);
+      double s = 0;
+      for (int i = 0; i < n; ++i)
+        s += f(&u[i * 4]);
+      err[k] += (s / n - 1) * (s / n - 1);
+    }
+  EXPECT_LT(std::sqrt(err[1] / reps), std::sqrt(err[0] / reps) / 4);
+}
+
+/// Checks that the `n` points of column `c` of `u` (point-major, `dim`
+/// columns) fall one in each of the strata [k/n, (k+1)/n).
+void expectOnePerStratum(const std::vector<double> &u, int dim, int c,
+                         int64_t n) {
+  std::vector<int> hits(n, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    double x = u[i * dim + c];
+    ASSERT_GE(x, 0.0);
+    ASSERT_LT(x, 1.0);
+    ++hits[static_cast<int64_t>(x * static_cast<double>(n))];
+  }
+  for (int64_t k = 0; k < n; ++k)
+    ASSERT_EQ(hits[k], 1) << "stratum " << k << " of dimension " << c;
+}
+
+TEST(Lhs, OnePointPerStratumInEveryDimension) {
+  for (int64_t n : {1, 2, 7, 1000, 4099}) {
+    Rng rng(n);
+    std::vector<double> u;
+    unitPoints(SamplerKind::Lhs, 5, n, rng, u);
+    ASSERT_EQ(u.size(), static_cast<size_t>(n) * 5);
+    for (int c = 0; c < 5; ++c)
+      expectOnePerStratum(u, 5, c, n);
+  }
+}
+
+TEST(Lhs, FreshPermutationPerStepAndDimension) {
+  // The strata are visited in a different order by each dimension and by
+  // each step (otherwise the design would be the diagonal, or fixed).
+  const int64_t n = 64;
+  auto strata = [&](uint64_t seed) {
+    Rng rng(seed);
+    std::vector<double> u;
+    unitPoints(SamplerKind::Lhs, 2, n, rng, u);
+    std::vector<std::vector<int64_t>> order(2);
+    for (int64_t i = 0; i < n; ++i)
+      for (int c = 0; c < 2; ++c)
+        order[c].push_back(static_cast<int64_t>(u[i * 2 + c] * n));
+    return order;
+  };
+  auto a = strata(1), b = strata(2);
+  EXPECT_NE(a[0], a[1]);
+  EXPECT_NE(a[0], b[0]);
+  EXPECT_EQ(strata(1), a);
+}
+
+TEST(Lhs, BatchOnEveryFaceIsStratified) {
+  // `on x == 0 or x == 2`, 100 points each: on each face, the free
+  // coordinates y in [0, 1] and t in [0, 3] are one per stratum of their
+  // own range.
+  Region R = faces({{0, 0.0}, {0, 2.0}});
+  Rng rng(9);
+  Batch B = sample(SamplerKind::Lhs, box2(), R, 200, rng);
+  for (double face : {0.0, 2.0}) {
+    std::vector<double> u;
+    for (int64_t i = 0; i < B.n; ++i)
+      if (at(B, 0, i) == face) {
+        u.push_back(at(B, 1, i));
+        u.push_back(at(B, 2, i) / 3);
+      }
+    ASSERT_EQ(u.size(), 200u) << "face x == " << face;
+    expectOnePerStratum(u, 2, 0, 100);
+    expectOnePerStratum(u, 2, 1, 100);
+  }
+}
+
+TEST(Lhs, InteriorBatchIsStratifiedInTheRestrictedBox) {
+  Region R = interior();
+  R.restrictions = {{2, 1.0, 2.5}};
+  Rng rng(10);
+  Batch B = sample(SamplerKind::Lhs, box2(), R, 300, rng);
+  const double lo[3] = {0, 0, 1}, hi[3] = {2, 1, 2.5};
+  std::vector<double> u;
+  for (int64_t i = 0; i < B.n; ++i)
+    for (int c = 0; c < 3; ++c)
+      u.push_back((at(B, c, i) - lo[c]) / (hi[c] - lo[c]));
+  for (int c = 0; c < 3; ++c)
+    expectOnePerStratum(u, 3, c, 300);
 }

@@ -182,6 +182,15 @@ TEST(Train, SobolSamplerTrains) {
   EXPECT_NEAR(R.params[1], 3.0, 1e-6);
 }
 
+TEST(Train, HaltonAndLhsSamplersTrain) {
+  for (const char *sampler : {"halton", "lhs"}) {
+    CompiledModel M = test::lineModel();
+    M.sampler = sampler;
+    TrainResult R = train(M, quietOptions(), std::cout);
+    EXPECT_NEAR(R.params[1], 3.0, 1e-6) << sampler;
+  }
+}
+
 TEST(Train, DataTermUsesItsRows) {
   // Fit u = a + b x to three observations of 1 + 2 x; the kernel reads the
   // observed value from the column after the coordinates.

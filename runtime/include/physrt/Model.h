@@ -123,7 +123,7 @@ struct CompiledModel {
   std::vector<FieldOutput> fields;
   std::vector<Exact> exacts;
   std::vector<Stage> stages;
-  std::string sampler = "uniform"; ///< uniform|sobol
+  std::string sampler = "uniform"; ///< uniform|sobol|halton|lhs
   /// Collocation points: "fresh" (drawn every step), "none" (drawn once),
   /// "r3" (R3 every `resampleEvery` steps); see Resample.h.
   std::string resample = "fresh";

@@ -2,9 +2,10 @@
 //
 // Part of physc's runtime (libphysrt). Draws the points at which a term's
 // residual is evaluated, in the structure-of-arrays layout the kernels read
-// (see Model.h): uniform random (xoshiro256**) or Sobol low-discrepancy
-// points with a Cranley-Patterson random shift, on the interior of the box,
-// on the faces of its space box (`on boundary`) or on listed faces.
+// (see Model.h): uniform random (xoshiro256**), Sobol or Halton
+// low-discrepancy points with a Cranley-Patterson random shift, or Latin
+// hypercube samples, on the interior of the box, on the faces of its space
+// box (`on boundary`) or on listed faces.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,7 +43,7 @@ Batch makeBatch(const double *soa, int64_t srcLd, int64_t count, int columns);
 /// Copies point 0 into lanes [n, ld) of every column.
 void fillPadding(Batch &B, int columns);
 
-enum class SamplerKind { Uniform, Sobol };
+enum class SamplerKind { Uniform, Sobol, Halton, Lhs };
 
 /// Parses a `train ... sampler:` name; throws Error naming the supported ones.
 SamplerKind parseSamplerKind(const std::string &name);
@@ -64,11 +65,31 @@ private:
   std::vector<uint32_t> v; ///< v[j * 32 + k]: direction number k of dim j
 };
 
+/// The Halton sequence: coordinate j of point i is the radical inverse of i
+/// in the j-th prime. Unscrambled; its low discrepancy in the few dimensions
+/// of a PINN box (up to maxDim()) is all the sampler needs, and the random
+/// shift of unitPoints makes every step's set different.
+class Halton {
+public:
+  /// Throws Error if `dim` is not in [1, maxDim()].
+  explicit Halton(int dim);
+  static int maxDim();
+  int dim() const { return d; }
+  /// Writes point `index` (in [0, 1)^dim) to out[0..dim).
+  void point(uint64_t index, double *out) const;
+
+private:
+  int d;
+};
+
 /// Writes `n` points of [0, 1)^dim to `u` (point-major: u[i * dim + j]).
-/// Uniform: n * dim draws from `rng`, point by point. Sobol: Sobol points
-/// 0..n-1 shifted (mod 1) by one uniform vector drawn from `rng`
-/// (Cranley-Patterson rotation), so every call with a fresh stream gets fresh
-/// points while keeping the set's low discrepancy.
+/// Uniform: n * dim draws from `rng`, point by point. Sobol and Halton: the
+/// sequence's points 0..n-1 shifted (mod 1) by one uniform vector drawn from
+/// `rng` (Cranley-Patterson rotation), so every call with a fresh stream gets
+/// fresh points while keeping the set's low discrepancy. Lhs: a Latin
+/// hypercube; in every dimension the n points fall one in each of the n
+/// strata [k/n, (k+1)/n), in an order given by a fresh random permutation per
+/// dimension, uniformly within their stratum.
 void unitPoints(SamplerKind kind, int dim, int64_t n, Rng &rng,
                 std::vector<double> &u);
 
@@ -99,9 +120,10 @@ RegionPlan planRegion(const std::vector<Coord> &coords, const Region &R);
 ///    times;
 ///  - Faces: the listed faces.
 /// On faces, a point's face is chosen with probability proportional to the
-/// face's measure (by the first unit coordinate, so with Sobol the counts are
-/// also stratified); the fixed coordinate is set exactly to the face value and
-/// the other coordinates are drawn in the restricted box.
+/// face's measure (the counts are stratified by measure); the fixed coordinate
+/// is set exactly to the face value and the other coordinates are drawn in
+/// the restricted box. With Lhs every face's points are a Latin hypercube of
+/// their own (a slice of one design over all faces would not be).
 Batch sample(SamplerKind kind, const std::vector<Coord> &coords,
              const Region &R, int64_t n, Rng &rng);
 

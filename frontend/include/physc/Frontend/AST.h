@@ -134,9 +134,11 @@ public:
 //===----------------------------------------------------------------------===//
 
 /// A keyword argument of a net or optimizer: `hidden: [64, 64]`, `act: tanh`,
-/// `lr: 1e-3`. Exactly one of `number`, `list`, `ident` is meaningful.
+/// `lr: 1e-3`, `encode: periodic(x: 2)`. Exactly one of `number`, `list`,
+/// `ident` is meaningful, except for a Call, which has `ident` (the callee)
+/// and its own keyword arguments `args`.
 struct Arg {
-  enum class Kind { Number, List, Ident } kind = Kind::Number;
+  enum class Kind { Number, List, Ident, Call } kind = Kind::Number;
   Location loc, keyLoc;
   std::string key;
   ExprPtr number;
@@ -144,6 +146,8 @@ struct Arg {
   std::string ident;
   /// `resample: r3 every K`: the optional `every EXPR` after an option.
   ExprPtr every;
+  Location identLoc; ///< Call: the callee's name.
+  std::vector<Arg> args; ///< Call: its arguments.
 };
 
 struct ModelStmt { Location loc; std::string name; };

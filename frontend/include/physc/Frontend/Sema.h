@@ -36,15 +36,61 @@ struct CheckedParam {
   ast::Location loc;
 };
 
+/// `encode: ...` of a net: how the arguments of a call become the inputs of
+/// the first layer. MLIRGen expands it into pointwise ops before the net
+/// call, so that derivatives and adjoints need no rule of their own.
+struct CheckedEncoding {
+  enum class Kind { None, Periodic, Fourier } kind = Kind::None;
+
+  /// Periodic: the argument that is the coordinate `coord` itself becomes
+  /// cos(2 pi k X / period), sin(2 pi k X / period) for k = 1..harmonics.
+  struct Periodic {
+    int coord;
+    double period;
+  };
+  std::vector<Periodic> periodic; ///< in the order written
+  int harmonics = 1;
+
+  /// Fourier: the call's arguments v become [cos(2 pi B v), sin(2 pi B v)],
+  /// B (features x in, row-major) fixed, entries ~ N(0, scale^2).
+  int features = 0;
+  double scale = 0;
+  std::vector<double> B;
+
+  ast::Location loc; ///< the `encode: ...` argument
+
+  /// The periodic entry of coordinate `coord`, or null.
+  const Periodic *periodicOf(int coord) const {
+    for (const Periodic &p : periodic)
+      if (p.coord == coord)
+        return &p;
+    return nullptr;
+  }
+};
+
 /// A backbone with every default filled in.
 struct CheckedNet {
   std::string name;
   std::string kind = "mlp";     ///< only "mlp" in the foundation
-  int in = 0, out = 0;
+  int in = 0, out = 0;          ///< `in`: the arguments of each call
   std::vector<int> hidden;      ///< widths of the hidden layers
   std::string act = "tanh";     ///< tanh|sin|gelu|softplus|swish|sigmoid
   std::string init = "glorot";  ///< glorot|he
+  CheckedEncoding encoding;
   ast::Location loc;
+
+  /// Inputs of the first layer: `in`, or the encoded width.
+  int fanIn() const {
+    switch (encoding.kind) {
+    case CheckedEncoding::Kind::None:
+      return in;
+    case CheckedEncoding::Kind::Periodic:
+      return in + int(encoding.periodic.size()) * (2 * encoding.harmonics - 1);
+    case CheckedEncoding::Kind::Fourier:
+      return 2 * encoding.features;
+    }
+    return in;
+  }
 };
 
 /// `field a, b (x, y) = EXPR`: one entry per statement; `outputs` names.
@@ -125,7 +171,7 @@ struct CheckedModel {
   std::string resample = "fresh";
   int64_t resampleEvery = 0;
   std::vector<CheckedStage> stages;
-  std::string sampler = "uniform";       ///< uniform|sobol
+  std::string sampler = "uniform";       ///< uniform|sobol|halton|lhs
   std::vector<CheckedExact> exacts;
 };
 
