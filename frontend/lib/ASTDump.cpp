@@ -500,6 +500,9 @@ void physc::dumpCheckedModel(const CheckedModel &model,
     os << "\n";
   }
   os << "  Sampler " << model.sampler << "\n";
+  if (model.causalEps > 0)
+    os << "  Causal eps " << formatNumber(model.causalEps) << " chunks "
+       << model.causalChunks << "\n";
   if (model.resample != "fresh") {
     os << "  Resample " << model.resample;
     if (model.resample == "r3")

@@ -178,6 +178,7 @@ private:
   void checkLoss();
   void checkTrain();
   void checkResample(ast::Arg &opt);
+  void checkCausal(ast::TrainStmt &train);
   void checkExacts();
   void checkRequired();
 
@@ -1934,6 +1935,54 @@ void SemaImpl::checkLoss() {
 // Train
 //===----------------------------------------------------------------------===//
 
+/// causal: EPS [causal_chunks: M]: needs a time coordinate and fresh points.
+void SemaImpl::checkCausal(ast::TrainStmt &train) {
+  ast::Arg *eps = nullptr, *chunks = nullptr, *resample = nullptr;
+  for (ast::Arg &opt : train.options) {
+    if (opt.key == "causal")
+      eps = &opt;
+    else if (opt.key == "causal_chunks")
+      chunks = &opt;
+    else if (opt.key == "resample")
+      resample = &opt;
+  }
+  if (chunks && !eps) {
+    error(chunks->loc, "'causal_chunks:' needs 'causal: EPS' as well");
+    return;
+  }
+  if (!eps)
+    return;
+  auto v = argNumber(*eps, "train");
+  if (!v)
+    return;
+  if (!(*v > 0) || !std::isfinite(*v)) {
+    error(eps->loc, "'causal' must be a positive number (the causality "
+                    "tolerance eps), got " + formatNumber(*v));
+    return;
+  }
+  bool hasTime = false;
+  for (const CheckedCoord &c : out.coords)
+    hasTime |= c.isTime;
+  if (!hasTime) {
+    error(eps->loc, "causal weighting needs a 'time' coordinate",
+          "declare the time axis with 'time t in [0, 1]'");
+    return;
+  }
+  if (resample && out.resample != "fresh") {
+    error(resample->loc, "'resample: " + out.resample +
+                             "' does not combine with causal weighting, "
+                             "which draws fresh points every step");
+    return;
+  }
+  out.causalEps = *v;
+  if (chunks && chunks->kind == ast::Arg::Kind::Number) {
+    if (auto m = foldInteger(*chunks->number, "'causal_chunks'", 1, 4096))
+      out.causalChunks = *m;
+  } else if (chunks) {
+    error(chunks->loc, "expected an integer for 'causal_chunks'");
+  }
+}
+
 /// resample: fresh | none | r3 every K
 void SemaImpl::checkResample(ast::Arg &opt) {
   auto kind = identChoice(opt, {"fresh", "none", "r3"}, {}, "resample", diags);
@@ -2038,7 +2087,8 @@ void SemaImpl::checkTrain() {
     out.stages.push_back(stage);
   }
 
-  static const std::vector<std::string> optionKeys = {"sampler", "resample"};
+  static const std::vector<std::string> optionKeys = {
+      "sampler", "resample", "causal", "causal_chunks"};
   checkKeys(train.options, optionKeys, "train", diags);
   for (ast::Arg &opt : train.options) {
     if (opt.every && opt.key != "resample") {
@@ -2049,6 +2099,7 @@ void SemaImpl::checkTrain() {
     if (opt.key == "resample")
       checkResample(opt);
   }
+  checkCausal(train);
   for (ast::Arg &opt : train.options)
     if (opt.key == "sampler")
       if (auto s = identChoice(opt, {"uniform", "sobol", "halton", "lhs"}, {},

@@ -510,7 +510,10 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
       modelLoc, builder.getStringAttr(m.sampler), builder.getArrayAttr(stages),
       m.resample != "fresh" ? builder.getStringAttr(m.resample) : StringAttr(),
       m.resample == "r3" ? builder.getI64IntegerAttr(m.resampleEvery)
-                         : IntegerAttr());
+                         : IntegerAttr(),
+      m.causalEps > 0 ? builder.getF64FloatAttr(m.causalEps) : FloatAttr(),
+      m.causalEps > 0 ? builder.getI64IntegerAttr(m.causalChunks)
+                      : IntegerAttr());
 
   if (failed(verify(*module))) {
     module->emitError("MLIRGen produced an invalid module (a physc bug)");

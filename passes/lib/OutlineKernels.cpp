@@ -77,10 +77,11 @@ LogicalResult inlineFieldCalls(ModelOp model, Block &block) {
   return model.emitOpError("field calls nest deeper than 64 (a cycle?)");
 }
 
-/// Whether the training plan resamples by residual (R3).
+/// Whether the training plan reads residuals at points: R3 resampling and
+/// causal weighting do.
 bool wantsResiduals(ModelOp model) {
   for (TrainOp t : model.getBody().front().getOps<TrainOp>())
-    if (t.getResample() && *t.getResample() == "r3")
+    if ((t.getResample() && *t.getResample() == "r3") || t.getCausalEps())
       return true;
   return false;
 }

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "physrt/Train.h"
+#include "physrt/Causal.h"
 #include "physrt/Checkpoint.h"
 #include "physrt/Error.h"
 #include "physrt/Evaluator.h"
@@ -232,6 +233,8 @@ uint64_t physrt::trainFingerprint(const CompiledModel &M,
   str(M.sampler);
   str(M.resample);
   i64(M.resampleEvery);
+  f64(M.causalEps);
+  i64(M.causalChunks);
   for (const Stage &S : M.stages) {
     str(S.optimizer);
     i64(S.steps);
@@ -371,6 +374,14 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       population = drawBatches(M, kind, opts.seed, kTrainStream, 0);
   }
   R3Stats r3;
+  // Causal weighting: Adam steps train the model with time-chunked terms.
+  std::optional<CausalPlan> causal;
+  if (M.causalEps > 0) {
+    if (resampling != ResampleKind::Fresh)
+      throw Error("causal weighting draws fresh points every step; it does "
+                  "not combine with 'resample: " + M.resample + "'");
+    causal = planCausal(M);
+  }
   /// Saves the state after `stageStep` of the `stageSteps` steps of stage
   /// `stage` (M.stages.size(): training is finished).
   auto save = [&](size_t stage, int64_t stageStep, int64_t stageSteps,
@@ -451,15 +462,25 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
           resampleR3(M, population,
                      drawBatches(M, kind, opts.seed, kR3Stream, step),
                      R.params, rt, ev.threadPool(), &r3);
+        const CompiledModel &MS = causal ? causal->expanded : M;
         std::vector<Batch> batches =
             resampling == ResampleKind::Fresh
-                ? drawBatches(M, kind, opts.seed, kTrainStream, step)
+                ? drawBatches(MS, kind, opts.seed, kTrainStream, step)
                 : population;
-        double f = ev.lossAndGrad(M, R.params, batches, rt, &grad, &terms);
+        if (causal)
+          updateCausalWeights(*causal, R.params, batches, rt,
+                              ev.threadPool());
+        double f = ev.lossAndGrad(MS, R.params, batches, rt, &grad, &terms);
+        if (causal)
+          terms = foldCausalLosses(*causal, batches, terms, M.terms.size());
         if (!std::isfinite(f) || !allFinite(grad)) {
           progress.finish();
-          throw Error(divergence(M, ev, R.params, batches, rt, terms, f,
-                                 step + 1, "adam") +
+          // (With causal weighting, the per-term check uses unsplit terms.)
+          throw Error(divergence(M, ev, R.params,
+                                 causal ? drawBatches(M, kind, opts.seed,
+                                                      kTrainStream, step)
+                                        : batches,
+                                 rt, terms, f, step + 1, "adam") +
                       kept());
         }
         A.step(R.params, grad);

@@ -356,6 +356,10 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     M.resample = train.getResample()->str();
   if (train.getResampleEvery())
     M.resampleEvery = *train.getResampleEvery();
+  if (auto eps = train.getCausalEps()) {
+    M.causalEps = eps->convertToDouble();
+    M.causalChunks = train.getCausalChunks().value_or(32);
+  }
   for (Attribute a : train.getStages()) {
     auto d = cast<DictionaryAttr>(a);
     physrt::Stage s;

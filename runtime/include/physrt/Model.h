@@ -128,6 +128,10 @@ struct CompiledModel {
   /// "r3" (R3 every `resampleEvery` steps); see Resample.h.
   std::string resample = "fresh";
   int64_t resampleEvery = 0;
+  /// Causal weighting of interior terms in Adam stages (Causal.h); off when
+  /// causalEps is 0.
+  double causalEps = 0;
+  int64_t causalChunks = 32;
 };
 
 } // namespace physrt

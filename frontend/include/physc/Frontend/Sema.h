@@ -170,6 +170,9 @@ struct CheckedModel {
   /// r3 (R3 every `resampleEvery` steps).
   std::string resample = "fresh";
   int64_t resampleEvery = 0;
+  /// `causal: EPS` (0: off) and `causal_chunks: M` (default 32).
+  double causalEps = 0;
+  int64_t causalChunks = 32;
   std::vector<CheckedStage> stages;
   std::string sampler = "uniform";       ///< uniform|sobol|halton|lhs
   std::vector<CheckedExact> exacts;

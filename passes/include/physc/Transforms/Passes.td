@@ -25,7 +25,8 @@ def OutlineKernels : Pass<"phys-outline-kernels", "::physc::phys::ModelOp"> {
       residual followed by `phys.accum_loss` of its masked square (of its
       masked absolute value for `norm = "l1"`);
     - `EQ_residual` (kind `eval`) yielding the residual, for every equation
-      when training resamples by residual (`resample = "r3"`);
+      when training resamples by residual (`resample = "r3"`) or weights
+      by causality (`causal_eps`);
     - `EQ_jets` (kind `jets`) for every equation that takes derivatives: for
       each `phys.d %v wrt [a, b, ...]` it yields `v, d(v,a), d(v,a,b), ...`
       with `checks` saying which yield is the derivative of which, so that

@@ -199,7 +199,8 @@ def Phys_TrainOp : Phys_Op<"train", [HasParent<"ModelOp">]> {
   let description = [{
     `resample` is absent (fresh points every step), "none" (points drawn
     once) or "r3" (R3 resampling every `resample_every` steps; the equations
-    then get residual kernels).
+    then get residual kernels). `causal_eps`/`causal_chunks` turn on causal
+    weighting of interior terms in time chunks (also with residual kernels).
 
     ```mlir
     phys.train "uniform" [{lr = 1.0e-03 : f64, optimizer = "adam", steps = 20000 : i64} ]
@@ -208,7 +209,9 @@ def Phys_TrainOp : Phys_Op<"train", [HasParent<"ModelOp">]> {
   }];
   let arguments = (ins StrAttr:$sampler, TypedArrayAttrBase<DictionaryAttr,
                        "stages">:$stages, OptionalAttr<StrAttr>:$resample,
-                       OptionalAttr<I64Attr>:$resample_every);
+                       OptionalAttr<I64Attr>:$resample_every,
+                       OptionalAttr<F64Attr>:$causal_eps,
+                       OptionalAttr<I64Attr>:$causal_chunks);
   let assemblyFormat = "$sampler $stages attr-dict";
 }
 
