@@ -69,14 +69,15 @@ TEST(Checkpoint, RoundTripIsBitExact) {
 TEST(Checkpoint, LayoutIsLittleEndianAndVersioned) {
   std::string b = encodeCheckpoint(sampleCheckpoint());
   EXPECT_EQ(b.substr(0, 8), "PHYSCKPT");
-  EXPECT_EQ(b[8], 2); // version 2, little-endian
+  EXPECT_EQ(b[8], 3); // version 3, little-endian
   EXPECT_EQ(b[9], 0);
   EXPECT_EQ(b[12], 7); // name length
   EXPECT_EQ(b.substr(16, 7), "burgers");
   // ... steps, then the training state without optimizer state (seed,
-  // empty precision, fingerprint, stage, stage step, kind), then the hash.
+  // empty precision, fingerprint, stage, stage step, kind), no loss
+  // weights, then the hash.
   EXPECT_EQ(b.size(),
-            8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + (8 + 4 + 8 + 8 + 8 + 4) + 8u);
+            8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + (8 + 4 + 8 + 8 + 8 + 4) + 8 + 8u);
 }
 
 TEST(Checkpoint, EmptyModelAndNoParams) {
@@ -100,8 +101,8 @@ TEST(Checkpoint, TruncatedFileIsDetected) {
   ScratchDir D;
   std::string b = encodeCheckpoint(sampleCheckpoint());
   std::string p = D.write("short.bin", b.substr(0, b.size() - 3));
-  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (124 bytes, "
-                            "expected at least 127)");
+  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (132 bytes, "
+                            "expected at least 135)");
   p = D.write("tiny.bin", b.substr(0, 10));
   EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (10 bytes, "
                             "expected at least 16)");
@@ -123,10 +124,10 @@ TEST(Checkpoint, ForeignFileAndOtherVersion) {
   std::string p = D.write("model.csv", "x,u\n1,2\n");
   EXPECT_EQ(errorOf(p), p + ": error: not a physc checkpoint (bad magic)");
   std::string b = encodeCheckpoint(sampleCheckpoint());
-  b[8] = 3;
-  p = D.write("v3.bin", b);
-  EXPECT_EQ(errorOf(p), p + ": error: unsupported checkpoint version 3 (this "
-                            "runtime reads versions 1 and 2)");
+  b[8] = 4;
+  p = D.write("v4.bin", b);
+  EXPECT_EQ(errorOf(p), p + ": error: unsupported checkpoint version 4 (this "
+                            "runtime reads versions 1 to 3)");
 }
 
 TEST(Checkpoint, MissingFileAndUnwritablePath) {
@@ -169,4 +170,40 @@ TEST(Checkpoint, LoadForAModelChecksNameAndSize) {
     EXPECT_EQ(std::string(e.what()),
               p + ": error: checkpoint is of model 'burgers', not 'heat'");
   }
+}
+
+TEST(Checkpoint, ReadsVersion2) {
+  // A version 2 image: the version 3 one without the loss weights.
+  Checkpoint C = sampleCheckpoint();
+  C.state.kind = OptimizerStateKind::Adam;
+  C.state.adam = {{1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}, 0.5, 0.25, 3};
+  std::string b = encodeCheckpoint(C);
+  b = b.substr(0, b.size() - 16); // weight count (0) and hash
+  b[8] = 2;
+  uint64_t h = fnv1a64(b);
+  b.append(reinterpret_cast<const char *>(&h), 8);
+  Checkpoint R = decodeCheckpoint(b, "v2.bin");
+  EXPECT_EQ(R.version, 2u);
+  EXPECT_EQ(R.state.kind, OptimizerStateKind::Adam);
+  EXPECT_EQ(R.state.adam.m, C.state.adam.m);
+  EXPECT_TRUE(R.state.weights.empty());
+}
+
+TEST(Checkpoint, RoundTripsMultiAdamStateAndWeights) {
+  Checkpoint C = sampleCheckpoint();
+  C.params = {1, 2};
+  C.state.kind = OptimizerStateKind::MultiAdam;
+  C.state.multiAdam = {{{0.1, -0.2}, {3e-9, 4}}, {{1, 2}, {5, 6}}, 0.5, 0.25, 9};
+  C.state.weights = {1.0, 123.456, 0};
+  Checkpoint R = decodeCheckpoint(encodeCheckpoint(C), "f.bin");
+  EXPECT_EQ(R.state.multiAdam.m, C.state.multiAdam.m);
+  EXPECT_EQ(R.state.multiAdam.v, C.state.multiAdam.v);
+  EXPECT_EQ(R.state.multiAdam.b1t, 0.5);
+  EXPECT_EQ(R.state.multiAdam.b2t, 0.25);
+  EXPECT_EQ(R.state.multiAdam.t, 9);
+  EXPECT_EQ(R.state.weights, C.state.weights);
+  // Every truncation is detected.
+  std::string b = encodeCheckpoint(C);
+  for (size_t n = 0; n < b.size(); ++n)
+    EXPECT_THROW(decodeCheckpoint(b.substr(0, n), "f.bin"), Error) << n;
 }

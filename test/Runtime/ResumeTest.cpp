@@ -117,7 +117,7 @@ void expectSameRun(const TrainResult &A, const TrainResult &B) {
 TEST(CheckpointV2, RoundTripsTheTrainingState) {
   for (const Checkpoint &C : {adamCheckpoint(), lbfgsCheckpoint()}) {
     Checkpoint R = decodeCheckpoint(encodeCheckpoint(C), "f.bin");
-    EXPECT_EQ(R.version, 2u);
+    EXPECT_EQ(R.version, kCheckpointVersion);
     EXPECT_EQ(R.model, C.model);
     EXPECT_TRUE(sameBits(R.params, C.params));
     EXPECT_EQ(R.steps, C.steps);
