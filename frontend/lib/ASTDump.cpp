@@ -439,10 +439,27 @@ void physc::dumpCheckedModel(const CheckedModel &model,
     os << "  Stage " << s.optimizer << " steps " << s.steps;
     for (const auto &[key, value] : s.args)
       os << " " << key << "=" << formatNumber(value);
+    if (!s.groups.empty()) {
+      os << " groups";
+      for (const std::vector<int> &g : s.groups) {
+        os << " [";
+        for (auto [k, eq] : llvm::enumerate(g))
+          os << (k ? ", " : "") << model.equations[eq].name;
+        os << "]";
+      }
+    }
     at(s.loc);
     os << "\n";
   }
   os << "  Sampler " << model.sampler << "\n";
+  if (model.weighting.scheme != "fixed") {
+    os << "  Weights " << model.weighting.scheme << " every "
+       << model.weighting.every << " alpha "
+       << formatNumber(model.weighting.alpha) << " residual";
+    for (auto [k, eq] : llvm::enumerate(model.weighting.residual))
+      os << (k ? ", " : " ") << model.equations[eq].name;
+    os << "\n";
+  }
   for (const CheckedExact &e : model.exacts) {
     os << "  Exact " << model.fields[e.field].outputs[e.output];
     if (e.value)
