@@ -52,7 +52,7 @@ physrt::annealWeights(const CompiledModel &M,
     double mean = np ? sum / static_cast<double>(np) : 0.0;
     if (!(mean > 0) || !std::isfinite(mean) || !std::isfinite(maxR))
       continue;
-    hat[i] = maxR / mean;
+    hat[i] = maxR / (weights[i] * mean);
     weights[i] = (1.0 - alpha) * weights[i] + alpha * hat[i];
   }
   return hat;

@@ -274,10 +274,10 @@ TEST(Annealing, OneUpdateByHand) {
       {1, -4, 2}, {0.5, -0.5, 1}, {100, 100, 100}};
   std::vector<double> w = {2, 10, 0};
   std::vector<double> hat = annealWeights(M, tg, w);
-  // max |2 * (1, -4, 2)| = 8; mean |(0.5, -0.5, 1)| = 2/3; hat = 12;
-  // w = 0.1 * 10 + 0.9 * 12 = 11.8.
-  EXPECT_DOUBLE_EQ(hat[1], 12);
-  EXPECT_DOUBLE_EQ(w[1], 0.1 * 10 + 0.9 * 12);
+  // max |2 * (1, -4, 2)| = 8; mean |10 * (0.5, -0.5, 1)| = 20/3;
+  // hat = 1.2; w = 0.1 * 10 + 0.9 * 1.2 = 2.08.
+  EXPECT_DOUBLE_EQ(hat[1], 1.2);
+  EXPECT_DOUBLE_EQ(w[1], 0.1 * 10 + 0.9 * 1.2);
   EXPECT_EQ(w[0], 2);
   EXPECT_EQ(w[2], 0);
   EXPECT_TRUE(std::isnan(hat[0]));

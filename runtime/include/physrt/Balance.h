@@ -27,9 +27,10 @@ namespace physrt {
 std::vector<int> annealedTerms(const CompiledModel &M);
 
 /// One annealing update of `weights` (one per term) from each term's
-/// gradient (of its unweighted mean squared residual). With
+/// gradient (of its unweighted mean squared residual), as in the paper's
+/// eq. (40)-(41). With
 ///   g_r = sum over the residual terms r of weights[r] * termGrads[r],
-///   lambda_hat_i = max_j |g_r[j]| / mean_j |termGrads[i][j]|,
+///   lambda_hat_i = max_j |g_r[j]| / mean_j |weights[i] * termGrads[i][j]|,
 ///   weights[i] = (1 - alpha) * weights[i] + alpha * lambda_hat_i
 /// for every annealed term i (j runs over all parameters). A term whose
 /// gradient is 0 (or not finite) keeps its weight. Returns lambda_hat per
