@@ -56,7 +56,7 @@ enum class OptimizerStateKind : uint32_t {
   MultiAdam = 3
 };
 
-/// Where training stands and what its optimizer carries (version 2).
+/// Where training stands and what its optimizer carries (version 2; MultiAdam and the loss weights: version 3).
 struct TrainState {
   uint64_t seed = 0;
   std::string precision;

@@ -91,7 +91,7 @@ uint64_t trainFingerprint(const CompiledModel &M,
 /// Progress and a final summary go to `log`. With `outDir`, writes
 /// `checkpoint.bin` and `fields.csv` there; with `summaryPath`, the JSON
 /// summary. Same model, options and seed give bit-identical results for any
-/// thread count. With outDir, checkpoints (version 2, with the optimizer
+/// thread count. With outDir, checkpoints (version 3, with the optimizer
 /// state) are written every `checkpointEvery` steps; with resumeDir the run
 /// continues from one and ends bit-identical to the uninterrupted run (only
 /// the steps since that checkpoint are repeated). Throws Error on invalid
