@@ -375,8 +375,9 @@ TEST(BalanceResume, CappedRunsResumeBitExactly) {
         EXPECT_EQ(C.state.kind, OptimizerStateKind::MultiAdam);
         EXPECT_EQ(C.state.multiAdam.m.size(), 2u);
       }
-      if (!multi)
+      if (!multi) {
         EXPECT_EQ(C.state.weights.size(), 2u);
+      }
       TrainOptions b = quietOptions();
       b.resumeDir = dir;
       TrainResult R = train(M, b, std::cout);
