@@ -496,6 +496,15 @@ void physc::dumpCheckedModel(const CheckedModel &model,
     os << "  Stage " << s.optimizer << " steps " << s.steps;
     for (const auto &[key, value] : s.args)
       os << " " << key << "=" << formatNumber(value);
+    if (!s.groups.empty()) {
+      os << " groups";
+      for (const std::vector<int> &g : s.groups) {
+        os << " [";
+        for (auto [k, eq] : llvm::enumerate(g))
+          os << (k ? ", " : "") << model.equations[eq].name;
+        os << "]";
+      }
+    }
     at(s.loc);
     os << "\n";
   }
@@ -507,6 +516,14 @@ void physc::dumpCheckedModel(const CheckedModel &model,
     os << "  Resample " << model.resample;
     if (model.resample == "r3")
       os << " every " << model.resampleEvery;
+    os << "\n";
+  }
+  if (model.weighting.scheme != "fixed") {
+    os << "  Weights " << model.weighting.scheme << " every "
+       << model.weighting.every << " alpha "
+       << formatNumber(model.weighting.alpha) << " residual";
+    for (auto [k, eq] : llvm::enumerate(model.weighting.residual))
+      os << (k ? ", " : " ") << model.equations[eq].name;
     os << "\n";
   }
   for (const CheckedExact &e : model.exacts) {

@@ -179,6 +179,13 @@ private:
   void checkTrain();
   void checkResample(ast::Arg &opt);
   void checkCausal(ast::TrainStmt &train);
+  // Loss balancing (multiadam groups, annealed weights), after checkTrain's
+  // keys are known.
+  bool trained(int eq) const;
+  std::optional<int> termName(const ast::Expr &e, llvm::StringRef where);
+  void checkGroups(ast::Arg &arg, CheckedStage &stage);
+  void checkWeighting(ast::Arg &arg);
+  void checkResidual(ast::Arg &arg);
   void checkExacts();
   void checkRequired();
 
@@ -2031,6 +2038,13 @@ void SemaImpl::checkTrain() {
       {"beta1", 0.9, 0, 1, false, false, true},
       {"beta2", 0.999, 0, 1, false, false, true},
       {"eps", 1e-8, 0, 1, false, true, false}};
+  // MultiAdam's defaults are the paper's (beta1 = beta2 = 0.99).
+  static const std::vector<Key> multiadamKeys = {
+      {"lr", 1e-3, 0, 10, false, true, false},
+      {"steps", 1000, 1, 1e9, true, false, false},
+      {"beta1", 0.99, 0, 1, false, false, true},
+      {"beta2", 0.99, 0, 1, false, false, true},
+      {"eps", 1e-8, 0, 1, false, true, false}};
   static const std::vector<Key> lbfgsKeys = {
       {"steps", 1000, 1, 1e9, true, false, false},
       {"history", 50, 1, 1000, true, false, false},
@@ -2045,20 +2059,21 @@ void SemaImpl::checkTrain() {
       keys = &adamKeys;
     else if (call.name == "lbfgs")
       keys = &lbfgsKeys;
-    else if (call.name == "multiadam") {
-      error(call.nameLoc, "optimizer 'multiadam' is not supported yet",
-            "supported: adam, lbfgs");
-      continue;
-    } else {
-      std::string near = Diagnostics::nearest(call.name, {"adam", "lbfgs"});
+    else if (call.name == "multiadam")
+      keys = &multiadamKeys;
+    else {
+      std::string near =
+          Diagnostics::nearest(call.name, {"adam", "lbfgs", "multiadam"});
       error(call.nameLoc, "unknown optimizer '" + call.name + "'",
-            near.empty() ? "supported optimizers: adam, lbfgs"
+            near.empty() ? "supported optimizers: adam, lbfgs, multiadam"
                          : "did you mean '" + near + "'?");
       continue;
     }
     std::vector<std::string> names;
     for (const Key &k : *keys)
       names.push_back(k.name);
+    if (call.name == "multiadam")
+      names.push_back("groups");
     checkKeys(call.args, names, call.name, diags);
     for (const Key &k : *keys)
       stage.args[k.name] = k.def;
@@ -2084,11 +2099,23 @@ void SemaImpl::checkTrain() {
       stage.args[arg.key] = *v;
     }
     stage.steps = int64_t(stage.args["steps"]);
+    if (call.name == "multiadam") {
+      ast::Arg *groups = nullptr;
+      for (ast::Arg &arg : call.args)
+        if (arg.key == "groups" && !groups)
+          groups = &arg;
+      if (groups)
+        checkGroups(*groups, stage);
+      else // one group per trained term
+        for (size_t i = 0; i < out.equations.size(); ++i)
+          if (trained(int(i)))
+            stage.groups.push_back({int(i)});
+    }
     out.stages.push_back(stage);
   }
 
   static const std::vector<std::string> optionKeys = {
-      "sampler", "resample", "causal", "causal_chunks"};
+      "sampler", "resample", "causal", "causal_chunks", "weights", "residual"};
   checkKeys(train.options, optionKeys, "train", diags);
   for (ast::Arg &opt : train.options) {
     if (opt.every && opt.key != "resample") {
@@ -2105,6 +2132,264 @@ void SemaImpl::checkTrain() {
       if (auto s = identChoice(opt, {"uniform", "sobol", "halton", "lhs"}, {},
                                "sampler", diags))
         out.sampler = *s;
+  ast::Arg *weights = nullptr, *residual = nullptr;
+  for (ast::Arg &opt : train.options) {
+    if (opt.key == "weights" && !weights)
+      weights = &opt;
+    if (opt.key == "residual" && !residual)
+      residual = &opt;
+  }
+  if (weights)
+    checkWeighting(*weights);
+  if (residual)
+    checkResidual(*residual);
+  CheckedWeighting &w = out.weighting;
+  bool anyTrained = false;
+  for (size_t i = 0; i < out.equations.size(); ++i)
+    anyTrained |= trained(int(i));
+  if (w.scheme == "annealing" && anyTrained) {
+    size_t annealed = 0;
+    for (size_t i = 0; i < out.equations.size(); ++i)
+      annealed += trained(int(i)) && !llvm::is_contained(w.residual, int(i));
+    if (w.residual.empty())
+      error(w.loc,
+            "'weights: annealing' needs a residual term, but no equation of "
+            "the loss is 'in interior'",
+            "name the residual terms with 'residual: [...]'");
+    else if (annealed == 0)
+      error(w.loc,
+            "'weights: annealing' has no weight to adapt: every term of the "
+            "loss is a residual term",
+            "annealing adapts the weights of the other terms (boundary, "
+            "initial, data) to the residual terms");
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Loss balancing: multiadam groups, annealed weights
+//===----------------------------------------------------------------------===//
+
+/// Whether the loss trains equation `eq` (its weight is > 0).
+bool SemaImpl::trained(int eq) const {
+  return eq >= 0 && size_t(eq) < out.equations.size() &&
+         size_t(eq) < out.lossWeights.size() &&
+         out.equations[eq].weight * out.lossWeights[eq] > 0;
+}
+
+/// A loss term named by `e` (a bare name) in `where`; reports anything else.
+std::optional<int> SemaImpl::termName(const ast::Expr &e,
+                                      llvm::StringRef where) {
+  auto *n = llvm::dyn_cast<ast::NameExpr>(&e);
+  if (!n) {
+    error(e.getLoc(), "expected the name of a loss term in " + where);
+    return std::nullopt;
+  }
+  const Symbol *sym = lookup(n->name);
+  if (!sym) {
+    error(e.getLoc(), "unknown loss term '" + n->name + "' in " + where,
+          didYouMean(
+              Diagnostics::nearest(n->name, namesOf(SymKind::Equation))));
+    return std::nullopt;
+  }
+  if (sym->kind != SymKind::Equation) {
+    error(e.getLoc(), "'" + n->name + "' is " + describe(sym->kind) + "; " +
+                          where + " lists loss terms (equations and data)");
+    return std::nullopt;
+  }
+  if (!trained(sym->index)) {
+    error(e.getLoc(),
+          "'" + n->name + "' has weight 0 in the loss, so it is not trained",
+          "only terms of the loss can be listed in " + where.str());
+    return std::nullopt;
+  }
+  return sym->index;
+}
+
+/// `groups: [pde, ic + bc]`: each element a '+'-sum of loss term names.
+/// Every trained term in at most one group; the trained terms no group
+/// names form one more group, the last.
+void SemaImpl::checkGroups(ast::Arg &arg, CheckedStage &stage) {
+  static const char *example = "e.g. 'groups: [pde, ic + bc]'";
+  if (arg.kind != ast::Arg::Kind::List) {
+    error(argValueLoc(arg),
+          "expected a list of groups of loss terms for 'groups' of "
+          "'multiadam'",
+          example);
+    return;
+  }
+  if (arg.list.empty()) {
+    error(arg.loc, "'groups' of 'multiadam' is empty", example);
+    return;
+  }
+  std::map<int, ast::Location> seen;
+  bool ok = true;
+  for (ast::ExprPtr &element : arg.list) {
+    std::vector<int> group;
+    std::function<void(const ast::Expr &)> sum = [&](const ast::Expr &e) {
+      if (auto *b = llvm::dyn_cast<ast::BinaryExpr>(&e); b && b->op == '+') {
+        sum(*b->lhs);
+        sum(*b->rhs);
+        return;
+      }
+      if (!llvm::isa<ast::NameExpr>(e)) {
+        error(e.getLoc(), "a group of 'multiadam' is a '+'-sum of loss term "
+                          "names",
+              "weights belong in 'loss'; " + std::string(example));
+        ok = false;
+        return;
+      }
+      std::optional<int> t = termName(e, "'groups'");
+      if (!t) {
+        ok = false;
+        return;
+      }
+      auto [it, inserted] = seen.try_emplace(*t, e.getLoc());
+      if (!inserted) {
+        error(e.getLoc(),
+              "'" + out.equations[*t].name + "' is in two groups",
+              "each loss term belongs to one group");
+        diags.note(it->second, "'" + out.equations[*t].name + "' is first "
+                               "listed here");
+        ok = false;
+        return;
+      }
+      group.push_back(*t);
+    };
+    sum(*element);
+    if (!group.empty())
+      stage.groups.push_back(group);
+  }
+  if (!ok) {
+    stage.groups.clear();
+    return;
+  }
+  std::vector<int> rest;
+  for (size_t i = 0; i < out.equations.size(); ++i)
+    if (trained(int(i)) && !seen.count(int(i)))
+      rest.push_back(int(i));
+  if (!rest.empty())
+    stage.groups.push_back(rest);
+}
+
+/// `weights: fixed`, `weights: annealing`, `weights: annealing(K)` or
+/// `weights: annealing(K, ALPHA)`.
+void SemaImpl::checkWeighting(ast::Arg &arg) {
+  CheckedWeighting &w = out.weighting;
+  w.loc = argValueLoc(arg);
+  static const char *form = "'weights: annealing(EVERY, ALPHA)', e.g. "
+                            "'weights: annealing(100, 0.9)'";
+  std::string name;
+  ast::CallExpr *call = nullptr;
+  ast::Location nameLoc = argValueLoc(arg);
+  if (arg.kind == ast::Arg::Kind::Ident)
+    name = arg.ident;
+  else if (arg.kind == ast::Arg::Kind::Number && arg.number &&
+           (call = llvm::dyn_cast<ast::CallExpr>(arg.number.get()))) {
+    name = call->callee;
+    nameLoc = call->calleeLoc;
+  } else {
+    error(argValueLoc(arg), "expected 'fixed' or 'annealing' for 'weights'",
+          form);
+    return;
+  }
+  if (name != "fixed" && name != "annealing") {
+    std::string near = Diagnostics::nearest(name, {"fixed", "annealing"});
+    error(nameLoc, "unknown weighting '" + name + "'",
+          near.empty() ? "supported: fixed, annealing"
+                       : "did you mean '" + near + "'?");
+    return;
+  }
+  if (name == "fixed") {
+    if (call)
+      error(call->getLoc(), "'fixed' weighting takes no arguments");
+    return;
+  }
+  w.scheme = "annealing";
+  if (call) {
+    if (call->args.empty() || call->args.size() > 2) {
+      error(call->getLoc(),
+            "'annealing' takes 1 or 2 arguments (EVERY, ALPHA), got " +
+                std::to_string(call->args.size()),
+            form);
+      w.scheme = "fixed";
+      return;
+    }
+    if (auto k = foldInteger(*call->args[0], "'every' of 'annealing'", 1,
+                             1000000000))
+      w.every = *k;
+    if (call->args.size() == 2)
+      if (auto a = foldConst(*call->args[1], "'alpha' of 'annealing'")) {
+        if (!(*a > 0 && *a <= 1))
+          error(call->args[1]->getLoc(),
+                "'alpha' of 'annealing' must be in (0, 1], got " +
+                    formatNumber(*a));
+        else
+          w.alpha = *a;
+      }
+  }
+  // Residual terms by default: the trained equations 'in interior'.
+  w.residual.clear();
+  for (size_t i = 0; i < out.equations.size(); ++i)
+    if (trained(int(i)) && !out.equations[i].isData &&
+        out.equations[i].region.kind == CheckedRegion::Kind::Interior)
+      w.residual.push_back(int(i));
+  for (const CheckedStage &st : out.stages)
+    if (st.optimizer == "multiadam") {
+      error(nameLoc, "'weights: annealing' cannot be combined with "
+                     "'multiadam'",
+            "multiadam balances the loss terms itself; use 'adam' stages");
+      diags.note(st.loc, "'multiadam' is here");
+      w.scheme = "fixed";
+      return;
+    }
+}
+
+/// `residual: [pde, ...]`: the terms whose weights annealing keeps fixed
+/// (default: the trained equations 'in interior'). Also checks that both
+/// residual and annealed terms exist.
+void SemaImpl::checkResidual(ast::Arg &arg) {
+  CheckedWeighting &w = out.weighting;
+  if (w.scheme != "annealing") {
+    error(arg.keyLoc, "'residual:' is only used with 'weights: annealing'");
+    return;
+  }
+  if (arg.kind != ast::Arg::Kind::List && arg.kind != ast::Arg::Kind::Ident) {
+    error(argValueLoc(arg), "expected a list of loss terms for 'residual'",
+          "e.g. 'residual: [pde]'");
+    return;
+  }
+  std::vector<int> residual;
+  std::map<int, ast::Location> seen;
+  auto add = [&](const ast::Expr &e) {
+    std::optional<int> t = termName(e, "'residual'");
+    if (!t)
+      return false;
+    auto [it, inserted] = seen.try_emplace(*t, e.getLoc());
+    if (!inserted) {
+      error(e.getLoc(), "'" + out.equations[*t].name +
+                            "' is listed twice in 'residual'");
+      diags.note(it->second, "first listed here");
+      return false;
+    }
+    residual.push_back(*t);
+    return true;
+  };
+  bool ok = true;
+  if (arg.kind == ast::Arg::Kind::Ident) {
+    ast::NameExpr name(argValueLoc(arg), arg.ident);
+    ok = add(name);
+  } else {
+    for (ast::ExprPtr &e : arg.list)
+      ok &= add(*e);
+    if (arg.list.empty()) {
+      error(arg.loc, "'residual' is empty", "e.g. 'residual: [pde]'");
+      ok = false;
+    }
+  }
+  if (ok) {
+    std::sort(residual.begin(), residual.end());
+    w.residual = residual;
+  }
 }
 
 //===----------------------------------------------------------------------===//

@@ -35,6 +35,30 @@ public:
   MLIRGenImpl(MLIRContext &ctx, const LoadedModel &loaded)
       : builder(&ctx), loaded(loaded), m(loaded.model) {}
 
+  /// Loss terms by name: `[["pde"], ["ic", "bc"]]`.
+  ArrayAttr termGroups(const std::vector<std::vector<int>> &groups) {
+    SmallVector<Attribute> out;
+    for (const std::vector<int> &g : groups) {
+      SmallVector<Attribute> names;
+      for (int eq : g)
+        names.push_back(builder.getStringAttr(m.equations[eq].name));
+      out.push_back(builder.getArrayAttr(names));
+    }
+    return builder.getArrayAttr(out);
+  }
+  /// `weighting = {scheme = "annealing", every, alpha, residual = [...]}`.
+  DictionaryAttr weighting() {
+    const CheckedWeighting &w = m.weighting;
+    SmallVector<Attribute> residual;
+    for (int eq : w.residual)
+      residual.push_back(builder.getStringAttr(m.equations[eq].name));
+    return builder.getDictionaryAttr(
+        {builder.getNamedAttr("scheme", builder.getStringAttr(w.scheme)),
+         builder.getNamedAttr("every", builder.getI64IntegerAttr(w.every)),
+         builder.getNamedAttr("alpha", builder.getF64FloatAttr(w.alpha)),
+         builder.getNamedAttr("residual", builder.getArrayAttr(residual))});
+  }
+
   OwningOpRef<ModuleOp> run();
 
 private:
@@ -504,9 +528,11 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
     for (auto &[k, v] : st.args)
       if (k != "steps")
         attrs.push_back(builder.getNamedAttr(k, builder.getF64FloatAttr(v)));
+    if (!st.groups.empty())
+      attrs.push_back(builder.getNamedAttr("groups", termGroups(st.groups)));
     stages.push_back(builder.getDictionaryAttr(attrs));
   }
-  builder.create<TrainOp>(
+  auto train = builder.create<TrainOp>(
       modelLoc, builder.getStringAttr(m.sampler), builder.getArrayAttr(stages),
       m.resample != "fresh" ? builder.getStringAttr(m.resample) : StringAttr(),
       m.resample == "r3" ? builder.getI64IntegerAttr(m.resampleEvery)
@@ -514,6 +540,8 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
       m.causalEps > 0 ? builder.getF64FloatAttr(m.causalEps) : FloatAttr(),
       m.causalEps > 0 ? builder.getI64IntegerAttr(m.causalChunks)
                       : IntegerAttr());
+  if (m.weighting.scheme != "fixed")
+    train->setAttr("weighting", weighting());
 
   if (failed(verify(*module))) {
     module->emitError("MLIRGen produced an invalid module (a physc bug)");

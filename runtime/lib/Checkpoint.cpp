@@ -147,7 +147,18 @@ std::string physrt::encodeCheckpoint(const Checkpoint &C) {
       putF64s(out, S.lbfgsS[k]);
       putF64s(out, S.lbfgsY[k]);
     }
+  } else if (S.kind == OptimizerStateKind::MultiAdam) {
+    putU64(out, static_cast<uint64_t>(S.multiAdam.t));
+    putF64(out, S.multiAdam.b1t);
+    putF64(out, S.multiAdam.b2t);
+    putU64(out, S.multiAdam.m.size());
+    for (size_t g = 0; g < S.multiAdam.m.size(); ++g) {
+      putF64s(out, S.multiAdam.m[g]);
+      putF64s(out, S.multiAdam.v[g]);
+    }
   }
+  putU64(out, S.weights.size());
+  putF64s(out, S.weights);
   putU64(out, S.points.size());
   for (const Batch &B : S.points) {
     putU64(out, static_cast<uint64_t>(B.n));
@@ -188,7 +199,7 @@ Checkpoint physrt::decodeCheckpoint(std::string_view b,
     S.stage = static_cast<int64_t>(r.u(8));
     S.stageStep = static_cast<int64_t>(r.u(8));
     uint64_t kind = r.u(4);
-    if (kind > 2)
+    if (kind > (C.version >= 3 ? 3 : 2))
       throw r.fail("checkpoint is corrupted (optimizer state kind " +
                    std::to_string(kind) + ")");
     S.kind = static_cast<OptimizerStateKind>(kind);
@@ -211,7 +222,22 @@ Checkpoint physrt::decodeCheckpoint(std::string_view b,
         S.lbfgsS.push_back(r.f64s(np, "pair"));
         S.lbfgsY.push_back(r.f64s(np, "pair"));
       }
+    } else if (S.kind == OptimizerStateKind::MultiAdam) {
+      S.multiAdam.t = static_cast<int64_t>(r.u(8));
+      S.multiAdam.b1t = r.f64();
+      S.multiAdam.b2t = r.f64();
+      uint64_t groups = r.u(8);
+      if (groups > (UINT64_MAX >> 4) / (2 * np + 1))
+        throw r.fail("checkpoint is corrupted (group count " +
+                     std::to_string(groups) + ")");
+      r.need(8 * groups * 2 * np);
+      for (uint64_t g = 0; g < groups; ++g) {
+        S.multiAdam.m.push_back(r.f64s(np, "moment"));
+        S.multiAdam.v.push_back(r.f64s(np, "moment"));
+      }
     }
+    if (C.version >= 3)
+      S.weights = r.f64s(r.u(8), "weight");
     if (C.version >= 3) {
       uint64_t batches = r.u(8);
       // Each batch takes at least 24 bytes.

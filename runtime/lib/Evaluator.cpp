@@ -20,7 +20,24 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
                               const std::vector<double> &rt,
                               std::vector<double> *grad,
                               std::vector<double> *termLosses) {
+  return lossAndGrad(M, params, batches, rt, grad, termLosses, EvalExtras());
+}
+
+double Evaluator::lossAndGrad(const CompiledModel &M,
+                              const std::vector<double> &params,
+                              const std::vector<Batch> &batches,
+                              const std::vector<double> &rt,
+                              std::vector<double> *grad,
+                              std::vector<double> *termLosses,
+                              const EvalExtras &extras) {
   size_t nt = M.terms.size();
+  if (extras.weights && extras.weights->size() != nt)
+    throw Error("model '" + M.name + "' has " + std::to_string(nt) +
+                " terms but " + std::to_string(extras.weights->size()) +
+                " weights were given");
+  auto weightOf = [&](size_t t) {
+    return extras.weights ? (*extras.weights)[t] : M.terms[t].weight;
+  };
   if (batches.size() != nt)
     throw Error("model '" + M.name + "' has " + std::to_string(nt) +
                 " terms but " + std::to_string(batches.size()) +
@@ -55,6 +72,12 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
   termSum.assign(nt, 0.0);
   if (grad)
     grad->assign(np, 0.0);
+  std::vector<std::vector<double>> *TG = extras.termGrads;
+  if (TG) {
+    TG->resize(nt);
+    for (std::vector<double> &g : *TG)
+      g.assign(np, 0.0);
+  }
 
   const double *p = params.data();
   const double *r = rt.data();
@@ -75,7 +98,7 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
     // ranges; each entry still sums its chunks in chunk order.
     for (int64_t k = 0; k < wn; ++k)
       termSum[chunks[w0 + k].term] += partialLoss[k];
-    if (grad) {
+    if (grad && !TG) {
       constexpr int64_t kSlice = 4096;
       int64_t slices = (static_cast<int64_t>(np) + kSlice - 1) / kSlice;
       double *G = grad->data();
@@ -83,12 +106,32 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
         size_t lo = static_cast<size_t>(s * kSlice);
         size_t hi = std::min(np, lo + kSlice);
         for (int64_t k = 0; k < wn; ++k) {
-          const Term &T = M.terms[chunks[w0 + k].term];
-          double scale =
-              T.weight / static_cast<double>(batches[chunks[w0 + k].term].n);
+          int t = chunks[w0 + k].term;
+          double scale = weightOf(t) / static_cast<double>(batches[t].n);
           const double *g = partialGrad.data() + static_cast<size_t>(k) * np;
           for (size_t j = lo; j < hi; ++j)
             G[j] += scale * g[j];
+        }
+      });
+    } else if (TG) {
+      // The same fold, also summing each term's unweighted gradient.
+      constexpr int64_t kSlice = 4096;
+      int64_t slices = (static_cast<int64_t>(np) + kSlice - 1) / kSlice;
+      double *G = grad ? grad->data() : nullptr;
+      pool.parallelFor(slices, [&](int64_t s) {
+        size_t lo = static_cast<size_t>(s * kSlice);
+        size_t hi = std::min(np, lo + kSlice);
+        for (int64_t k = 0; k < wn; ++k) {
+          int t = chunks[w0 + k].term;
+          double inv = 1.0 / static_cast<double>(batches[t].n);
+          double scale = weightOf(t) / static_cast<double>(batches[t].n);
+          const double *g = partialGrad.data() + static_cast<size_t>(k) * np;
+          double *T = (*TG)[t].data();
+          for (size_t j = lo; j < hi; ++j)
+            T[j] += inv * g[j];
+          if (G)
+            for (size_t j = lo; j < hi; ++j)
+              G[j] += scale * g[j];
         }
       });
     }
@@ -101,7 +144,7 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
     double mean = termSum[t] / static_cast<double>(batches[t].n);
     if (termLosses)
       (*termLosses)[t] = mean;
-    total += M.terms[t].weight * mean;
+    total += weightOf(t) * mean;
   }
   return total;
 }

@@ -61,6 +61,61 @@ void Adam::restore(const AdamState &S) {
   t = S.t;
 }
 
+//===----------------------------------------------------------------------===//
+// MultiAdam
+//===----------------------------------------------------------------------===//
+
+MultiAdam::MultiAdam(size_t n, size_t groups, const AdamOptions &opts)
+    : o(opts) {
+  if (groups == 0)
+    throw Error("MultiAdam: needs at least one group");
+  S.m.assign(groups, std::vector<double>(n, 0.0));
+  S.v.assign(groups, std::vector<double>(n, 0.0));
+}
+
+void MultiAdam::step(std::vector<double> &x,
+                     const std::vector<std::vector<double>> &g) {
+  size_t G = S.m.size(), n = S.m[0].size();
+  if (g.size() != G)
+    throw Error("MultiAdam: expected " + std::to_string(G) +
+                " group gradients, got " + std::to_string(g.size()));
+  if (x.size() != n)
+    throw Error("MultiAdam: expected vectors of size " + std::to_string(n));
+  for (const std::vector<double> &gg : g)
+    if (gg.size() != n)
+      throw Error("MultiAdam: expected vectors of size " + std::to_string(n));
+  ++S.t;
+  S.b1t *= o.beta1;
+  S.b2t *= o.beta2;
+  double c1 = 1.0 - S.b1t, c2 = 1.0 - S.b2t;
+  double scale = o.lr / static_cast<double>(G);
+  for (size_t i = 0; i < n; ++i) {
+    double sum = 0;
+    for (size_t k = 0; k < G; ++k) {
+      double gi = g[k][i];
+      double &m = S.m[k][i], &v = S.v[k][i];
+      m = o.beta1 * m + (1.0 - o.beta1) * gi;
+      v = o.beta2 * v + (1.0 - o.beta2) * gi * gi;
+      double mh = m / c1, vh = v / c2;
+      sum += mh / (std::sqrt(vh) + o.eps);
+    }
+    x[i] -= scale * sum;
+  }
+}
+
+void MultiAdam::restore(const MultiAdamState &saved) {
+  bool ok = saved.m.size() == S.m.size() && saved.v.size() == S.m.size();
+  for (size_t k = 0; ok && k < S.m.size(); ++k)
+    ok = saved.m[k].size() == S.m[k].size() &&
+         saved.v[k].size() == S.m[k].size();
+  if (!ok)
+    throw Error("MultiAdam: saved state has " + std::to_string(saved.m.size()) +
+                " groups of another size, expected " +
+                std::to_string(S.m.size()) + " groups of " +
+                std::to_string(S.m[0].size()));
+  S = saved;
+}
+
 OptimizeResult physrt::minimizeAdam(const Objective &f, std::vector<double> &x,
                                     const AdamOptions &opts, int64_t iterations,
                                     const IterationCallback &onIter) {

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "physrt/Train.h"
+#include "physrt/Balance.h"
 #include "physrt/Causal.h"
 #include "physrt/Checkpoint.h"
 #include "physrt/Error.h"
@@ -61,6 +62,41 @@ physrt::runtimeValues(const CompiledModel &M,
   return rt;
 }
 
+namespace {
+
+/// A multiadam stage's groups as lists of term names.
+nlohmann::ordered_json groupsJSON(const CompiledModel &M, const Stage &S) {
+  nlohmann::ordered_json groups = nlohmann::ordered_json::array();
+  for (const std::vector<int> &g : multiAdamGroups(M, S)) {
+    nlohmann::ordered_json names = nlohmann::ordered_json::array();
+    for (int t : g)
+      names.push_back(M.terms[t].name);
+    groups.push_back(names);
+  }
+  return groups;
+}
+
+/// "weighting": the scheme and its settings; "weights": the final weight of
+/// each term (annealed or fixed).
+void weightsJSON(nlohmann::ordered_json &j, const CompiledModel &M,
+                 const TrainResult &R) {
+  const Weighting &W = M.weighting;
+  nlohmann::ordered_json residual = nlohmann::ordered_json::array();
+  for (int t : W.residual)
+    residual.push_back(M.terms[t].name);
+  j["weighting"] = {{"scheme", W.scheme},
+                    {"every", W.every},
+                    {"alpha", W.alpha},
+                    {"residual", residual}};
+  nlohmann::ordered_json weights = nlohmann::ordered_json::object();
+  for (size_t t = 0; t < M.terms.size(); ++t)
+    weights[M.terms[t].name] =
+        t < R.weights.size() ? R.weights[t] : M.terms[t].weight;
+  j["weights"] = weights;
+}
+
+} // namespace
+
 std::string physrt::summaryJSON(const CompiledModel &M,
                                 const TrainOptions &opts,
                                 const TrainResult &R) {
@@ -97,9 +133,15 @@ std::string physrt::summaryJSON(const CompiledModel &M,
   j["threads"] = R.threads;
   j["sampler"] = M.sampler;
   ordered_json stages = ordered_json::array();
-  for (const Stage &S : M.stages)
-    stages.push_back({{"optimizer", S.optimizer}, {"steps", S.steps}});
+  for (const Stage &S : M.stages) {
+    ordered_json st = {{"optimizer", S.optimizer}, {"steps", S.steps}};
+    if (S.optimizer == "multiadam")
+      st["groups"] = groupsJSON(M, S);
+    stages.push_back(st);
+  }
   j["stages"] = stages;
+  if (M.weighting.scheme != "fixed")
+    weightsJSON(j, M, R);
   return j.dump(2) + "\n";
 }
 
@@ -241,6 +283,18 @@ uint64_t physrt::trainFingerprint(const CompiledModel &M,
     for (double v : {S.lr, S.beta1, S.beta2, S.eps, S.tolerance})
       f64(v);
     i64(S.history);
+    for (const std::vector<int> &g : S.groups) {
+      str("group");
+      for (int t : g)
+        i64(t);
+    }
+  }
+  if (M.weighting.scheme != "fixed") {
+    str(M.weighting.scheme);
+    i64(M.weighting.every);
+    f64(M.weighting.alpha);
+    for (int t : M.weighting.residual)
+      i64(t);
   }
   for (double v : rt)
     f64(v);
@@ -261,9 +315,10 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   SamplerKind kind = parseSamplerKind(M.sampler);
   int64_t planned = 0;
   for (const Stage &S : M.stages) {
-    if (S.optimizer != "adam" && S.optimizer != "lbfgs")
+    if (S.optimizer != "adam" && S.optimizer != "lbfgs" &&
+        S.optimizer != "multiadam")
       throw Error("unknown optimizer '" + S.optimizer +
-                  "' (known: adam, lbfgs)");
+                  "' (known: adam, lbfgs, multiadam)");
     if (S.steps < 0)
       throw Error("stage '" + S.optimizer + "' has a negative step count");
     planned += S.steps;
@@ -305,16 +360,22 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                    "differ from those it was written with");
     bool inStage =
         S.stage >= 0 && S.stage < static_cast<int64_t>(M.stages.size());
-    OptimizerStateKind want = !inStage ? OptimizerStateKind::None
-                              : M.stages[S.stage].optimizer == "adam"
-                                  ? OptimizerStateKind::Adam
-                                  : OptimizerStateKind::Lbfgs;
+    OptimizerStateKind want =
+        !inStage ? OptimizerStateKind::None
+        : M.stages[S.stage].optimizer == "adam" ? OptimizerStateKind::Adam
+        : M.stages[S.stage].optimizer == "multiadam"
+            ? OptimizerStateKind::MultiAdam
+            : OptimizerStateKind::Lbfgs;
     if (S.stage < 0 || S.stage > static_cast<int64_t>(M.stages.size()) ||
         S.stageStep < 0 || C.steps < S.stageStep ||
         (S.kind != want && S.kind != OptimizerStateKind::None) ||
         (S.kind == OptimizerStateKind::None && S.stageStep > 0) ||
         (S.kind == OptimizerStateKind::Lbfgs &&
-         static_cast<int64_t>(S.lbfgsS.size()) > M.stages[S.stage].history))
+         static_cast<int64_t>(S.lbfgsS.size()) > M.stages[S.stage].history) ||
+        (S.kind == OptimizerStateKind::MultiAdam &&
+         S.multiAdam.m.size() !=
+             multiAdamGroups(M, M.stages[S.stage]).size()) ||
+        (!S.weights.empty() && S.weights.size() != M.terms.size()))
       throw refuse("its training state is inconsistent with the model");
     resume = std::move(C);
   }
@@ -332,6 +393,10 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   R.runtimeParams = rt;
   Evaluator ev(opts.threads);
   R.threads = ev.threads();
+  // The loss weights: the model's, or annealed ones (saved in checkpoints).
+  TermWeights LW(M);
+  if (resume && !resume->state.weights.empty())
+    LW.restore(resume->state.weights);
   bool tty = opts.tty < 0 ? isTerminal(log) : opts.tty > 0;
   int64_t every = opts.logEvery > 0 ? opts.logEvery
                                     : std::max<int64_t>(1, (planned + 19) / 20);
@@ -380,12 +445,19 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     if (resampling != ResampleKind::Fresh)
       throw Error("causal weighting draws fresh points every step; it does "
                   "not combine with 'resample: " + M.resample + "'");
+    if (M.weighting.scheme != "fixed")
+      throw Error("causal weighting does not combine with '" +
+                  M.weighting.scheme + "' loss weights");
+    for (const Stage &S : M.stages)
+      if (S.optimizer == "multiadam")
+        throw Error("causal weighting does not combine with multiadam");
     causal = planCausal(M);
   }
   /// Saves the state after `stageStep` of the `stageSteps` steps of stage
   /// `stage` (M.stages.size(): training is finished).
   auto save = [&](size_t stage, int64_t stageStep, int64_t stageSteps,
-                  const Adam *A, const LbfgsHistory *H) {
+                  const Adam *A, const LbfgsHistory *H,
+                  const MultiAdam *MA = nullptr) {
     if (ckptPath.empty())
       return;
     if (!allFinite(R.params))
@@ -399,6 +471,8 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     S.seed = opts.seed;
     S.precision = opts.precision;
     S.fingerprint = fingerprint;
+    if (LW.annealing())
+      S.weights = LW.values();
     // A finished stage is recorded as the start of the next one: nothing
     // of its optimizer is needed any more.
     if (stage >= M.stages.size() || stageStep >= stageSteps) {
@@ -410,6 +484,9 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       if (A) {
         S.kind = OptimizerStateKind::Adam;
         S.adam = A->state();
+      } else if (MA) {
+        S.kind = OptimizerStateKind::MultiAdam;
+        S.multiAdam = MA->state();
       } else if (H) {
         S.kind = OptimizerStateKind::Lbfgs;
         H->pairs(S.lbfgsS, S.lbfgsY, S.lbfgsRho);
@@ -452,10 +529,24 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     }
     bool resumed = resume && si == firstStage &&
                    resume->state.kind != OptimizerStateKind::None;
-    if (S.optimizer == "adam") {
-      Adam A(R.params.size(), {S.lr, S.beta1, S.beta2, S.eps});
-      if (resumed)
+    if (S.optimizer == "adam" || S.optimizer == "multiadam") {
+      // MultiAdam: the same loop with one gradient per group of terms.
+      bool multi = S.optimizer == "multiadam";
+      AdamOptions ao{S.lr, S.beta1, S.beta2, S.eps};
+      Adam A(multi ? 0 : R.params.size(), ao);
+      std::vector<std::vector<int>> groups;
+      std::optional<MultiAdam> MA;
+      std::vector<std::vector<double>> groupGrads;
+      if (multi) {
+        groups = multiAdamGroups(M, S);
+        MA.emplace(R.params.size(), groups.size(), ao);
+      }
+      if (resumed && multi)
+        MA->restore(resume->state.multiAdam);
+      else if (resumed)
         A.restore(resume->state.adam);
+      const Adam *AP = multi ? nullptr : &A;
+      const MultiAdam *MP = multi ? &*MA : nullptr;
       for (int64_t k = done; k < budget; ++k) {
         if (resampling == ResampleKind::R3 && step > 0 &&
             step % M.resampleEvery == 0)
@@ -467,12 +558,18 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
             resampling == ResampleKind::Fresh
                 ? drawBatches(MS, kind, opts.seed, kTrainStream, step)
                 : population;
-        if (causal)
+        double f;
+        if (causal) {
           updateCausalWeights(*causal, R.params, batches, rt,
                               ev.threadPool());
-        double f = ev.lossAndGrad(MS, R.params, batches, rt, &grad, &terms);
-        if (causal)
+          f = ev.lossAndGrad(MS, R.params, batches, rt, &grad, &terms);
           terms = foldCausalLosses(*causal, batches, terms, M.terms.size());
+        } else {
+          f = multi ? LW.groups(ev, M, groups, R.params, batches, rt, grad,
+                                terms, groupGrads)
+                    : LW.adamStep(ev, M, step, R.params, batches, rt, grad,
+                                  terms);
+        }
         if (!std::isfinite(f) || !allFinite(grad)) {
           progress.finish();
           // (With causal weighting, the per-term check uses unsplit terms.)
@@ -480,20 +577,23 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                                  causal ? drawBatches(M, kind, opts.seed,
                                                       kTrainStream, step)
                                         : batches,
-                                 rt, terms, f, step + 1, "adam") +
+                                 rt, terms, f, step + 1, S.optimizer.c_str()) +
                       kept());
         }
-        A.step(R.params, grad);
+        if (multi)
+          MA->step(R.params, groupGrads);
+        else
+          A.step(R.params, grad);
         projectBounds(M, R.params);
         ++step;
-        progress.update(step, "adam", terms, f);
-        R.history.add(step, "adam", terms, f);
+        progress.update(step, S.optimizer, terms, f);
+        R.history.add(step, S.optimizer, terms, f);
         if (due())
-          save(si, k + 1, S.steps, &A, nullptr);
+          save(si, k + 1, S.steps, AP, nullptr, MP);
       }
       if (budget < S.steps) {
         capped = true;
-        save(si, budget, S.steps, &A, nullptr);
+        save(si, budget, S.steps, AP, nullptr, MP);
       }
       continue;
     }
@@ -512,10 +612,10 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     std::vector<double> clamped;
     Objective f = [&](const std::vector<double> &x, std::vector<double> &g) {
       if (!hasBounds(M))
-        return ev.lossAndGrad(M, x, batches, rt, &g, &terms);
+        return LW.eval(ev, M, x, batches, rt, &g, &terms);
       clamped = x;
       projectBounds(M, clamped);
-      double fx = ev.lossAndGrad(M, clamped, batches, rt, &g, &terms);
+      double fx = LW.eval(ev, M, clamped, batches, rt, &g, &terms);
       for (const ParamBlock &B : M.blocks)
         if (B.bounded && clamped[B.offset] != x[B.offset])
           g[B.offset] = 0;
@@ -523,7 +623,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     };
     // L-BFGS cannot start from a non-finite loss or gradient; report it
     // like any other step's (this evaluation changes no state).
-    double f0 = ev.lossAndGrad(M, R.params, batches, rt, &grad, &terms);
+    double f0 = LW.eval(ev, M, R.params, batches, rt, &grad, &terms);
     if (!std::isfinite(f0) || !allFinite(grad)) {
       progress.finish();
       throw Error(divergence(M, ev, R.params, batches, rt, terms, f0, step + 1,
@@ -568,7 +668,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       progress.setTotal(planned);
       if (step > stageStart) {
         // Show where it stopped; `terms` may be of a rejected trial point.
-        double f = ev.lossAndGrad(M, R.params, batches, rt, nullptr, &terms);
+        double f = LW.eval(ev, M, R.params, batches, rt, nullptr, &terms);
         progress.update(step, "lbfgs", terms, f, /*force=*/true);
         R.history.add(step, "lbfgs", terms, f);
       }
@@ -585,8 +685,8 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   // last optimiser step fitted.
   std::vector<Batch> evalBatches =
       drawBatches(M, kind, opts.seed, kEvalStream, 0);
-  R.totalLoss =
-      ev.lossAndGrad(M, R.params, evalBatches, rt, nullptr, &R.termLoss);
+  R.totalLoss = LW.eval(ev, M, R.params, evalBatches, rt, nullptr, &R.termLoss);
+  R.weights = LW.values();
   R.relL2 = relativeL2PerField(M, R.params, rt, ev.threadPool());
   R.steps = step;
 
@@ -624,6 +724,11 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     for (size_t t = 0; t < M.terms.size(); ++t)
       row("loss  ", M.terms[t].name, R.termLoss[t]);
     row("loss  ", "total", R.totalLoss);
+    if (LW.annealing())
+      for (int t : annealedTerms(M))
+        os << "  weight " << M.terms[t].name
+           << std::string(w - std::min(w, M.terms[t].name.size()), ' ')
+           << "  " << sci(R.weights[t]) << " (annealed)\n";
     for (size_t fi = 0; fi < M.fields.size(); ++fi)
       if (!std::isnan(R.relL2[fi]))
         row("rel L2", M.fields[fi].name, R.relL2[fi]);

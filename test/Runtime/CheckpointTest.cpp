@@ -74,10 +74,10 @@ TEST(Checkpoint, LayoutIsLittleEndianAndVersioned) {
   EXPECT_EQ(b[12], 7); // name length
   EXPECT_EQ(b.substr(16, 7), "burgers");
   // ... steps, then the training state without optimizer state (seed,
-  // empty precision, fingerprint, stage, stage step, kind), no point
-  // batches, then the hash.
+  // empty precision, fingerprint, stage, stage step, kind), no loss
+  // weights, no point batches, then the hash.
   EXPECT_EQ(b.size(),
-            8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + (8 + 4 + 8 + 8 + 8 + 4) + 8 + 8u);
+            8 + 4 + 4 + 7 + 8 + 5 * 8 + 8 + (8 + 4 + 8 + 8 + 8 + 4) + 8 + 8 + 8u);
 }
 
 TEST(Checkpoint, EmptyModelAndNoParams) {
@@ -101,8 +101,8 @@ TEST(Checkpoint, TruncatedFileIsDetected) {
   ScratchDir D;
   std::string b = encodeCheckpoint(sampleCheckpoint());
   std::string p = D.write("short.bin", b.substr(0, b.size() - 3));
-  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (132 bytes, "
-                            "expected at least 135)");
+  EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (140 bytes, "
+                            "expected at least 143)");
   p = D.write("tiny.bin", b.substr(0, 10));
   EXPECT_EQ(errorOf(p), p + ": error: checkpoint is truncated (10 bytes, "
                             "expected at least 16)");
@@ -192,4 +192,40 @@ TEST(Checkpoint, KeptPointsRoundTrip) {
   C.state.points[0].pts.pop_back();
   std::string q = D.write("bad.bin", encodeCheckpoint(C));
   EXPECT_EQ(errorOf(q), q + ": error: checkpoint is corrupted (point batch 0)");
+}
+
+TEST(Checkpoint, ReadsVersion2) {
+  // A version 2 image: the version 3 one without the loss weights.
+  Checkpoint C = sampleCheckpoint();
+  C.state.kind = OptimizerStateKind::Adam;
+  C.state.adam = {{1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}, 0.5, 0.25, 3};
+  std::string b = encodeCheckpoint(C);
+  b = b.substr(0, b.size() - 24); // weight and batch counts (0), hash
+  b[8] = 2;
+  uint64_t h = fnv1a64(b);
+  b.append(reinterpret_cast<const char *>(&h), 8);
+  Checkpoint R = decodeCheckpoint(b, "v2.bin");
+  EXPECT_EQ(R.version, 2u);
+  EXPECT_EQ(R.state.kind, OptimizerStateKind::Adam);
+  EXPECT_EQ(R.state.adam.m, C.state.adam.m);
+  EXPECT_TRUE(R.state.weights.empty());
+}
+
+TEST(Checkpoint, RoundTripsMultiAdamStateAndWeights) {
+  Checkpoint C = sampleCheckpoint();
+  C.params = {1, 2};
+  C.state.kind = OptimizerStateKind::MultiAdam;
+  C.state.multiAdam = {{{0.1, -0.2}, {3e-9, 4}}, {{1, 2}, {5, 6}}, 0.5, 0.25, 9};
+  C.state.weights = {1.0, 123.456, 0};
+  Checkpoint R = decodeCheckpoint(encodeCheckpoint(C), "f.bin");
+  EXPECT_EQ(R.state.multiAdam.m, C.state.multiAdam.m);
+  EXPECT_EQ(R.state.multiAdam.v, C.state.multiAdam.v);
+  EXPECT_EQ(R.state.multiAdam.b1t, 0.5);
+  EXPECT_EQ(R.state.multiAdam.b2t, 0.25);
+  EXPECT_EQ(R.state.multiAdam.t, 9);
+  EXPECT_EQ(R.state.weights, C.state.weights);
+  // Every truncation is detected.
+  std::string b = encodeCheckpoint(C);
+  for (size_t n = 0; n < b.size(); ++n)
+    EXPECT_THROW(decodeCheckpoint(b.substr(0, n), "f.bin"), Error) << n;
 }

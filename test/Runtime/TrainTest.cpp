@@ -123,7 +123,8 @@ TEST(Train, InvalidOptions) {
   EXPECT_EQ(errorOf(M, o), "unknown precision 'f16' (known: f32, f64)");
   o = quietOptions();
   M.stages[0].optimizer = "sgd";
-  EXPECT_EQ(errorOf(M, o), "unknown optimizer 'sgd' (known: adam, lbfgs)");
+  EXPECT_EQ(errorOf(M, o),
+            "unknown optimizer 'sgd' (known: adam, lbfgs, multiadam)");
 }
 
 TEST(Train, UnwritableOutDirFailsBeforeTraining) {

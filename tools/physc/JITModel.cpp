@@ -174,6 +174,24 @@ std::string kernelSymbol(phys::ModelOp model, StringRef kernel) {
 
 JITModel::~JITModel() = default;
 
+/// Groups of loss terms by name (`[["pde"], ["ic", "bc"]]`) as indices
+/// into M.terms.
+static std::vector<std::vector<int>>
+termIndices(const physrt::CompiledModel &M, ArrayAttr groups) {
+  std::vector<std::vector<int>> out;
+  for (Attribute g : groups) {
+    std::vector<int> group;
+    for (Attribute name : cast<ArrayAttr>(g)) {
+      StringRef n = cast<StringAttr>(name).getValue();
+      for (size_t t = 0; t < M.terms.size(); ++t)
+        if (M.terms[t].name == n)
+          group.push_back(static_cast<int>(t));
+    }
+    out.push_back(group);
+  }
+  return out;
+}
+
 std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
                                             const CodegenOptions &options,
                                             llvm::raw_ostream &errs) {
@@ -377,7 +395,17 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     double history = s.history;
     num("history", history);
     s.history = (int64_t)history;
+    if (auto groups = dyn_cast_or_null<ArrayAttr>(d.get("groups")))
+      s.groups = termIndices(M, groups);
     M.stages.push_back(s);
+  }
+  if (auto w = train->getAttrOfType<DictionaryAttr>("weighting")) {
+    M.weighting.scheme = cast<StringAttr>(w.get("scheme")).str();
+    M.weighting.every = cast<IntegerAttr>(w.get("every")).getInt();
+    M.weighting.alpha = cast<FloatAttr>(w.get("alpha")).getValueAsDouble();
+    for (auto &g : termIndices(
+             M, ArrayAttr::get(w.getContext(), {w.get("residual")})))
+      M.weighting.residual = g;
   }
 
   if (failed(lowerTo(*module, Stage::LLVM, options, Stage::Adjoint)))

@@ -5,11 +5,13 @@
 // file is rejected with a clear message instead of yielding garbage.
 //
 // Version 2 also holds the whole training state, so `physc train --resume`
-// continues an interrupted run bit-exactly. Layout (all integers and doubles
+// continues an interrupted run bit-exactly; version 3 adds MultiAdam's state
+// and the loss weights (annealing). Layout (all integers and doubles
 // little-endian, doubles as IEEE 754 binary64 bit patterns):
 //   char[8]  magic "PHYSCKPT"
-//   u32      version (2; version 1 files, without the fields marked [2],
-//            are still read)
+//   u32      version (3; version 1 files, without the fields marked [2] and
+//            [3], and version 2 files, without those marked [3], are still
+//            read)
 //   u32      length of the model name, then its bytes
 //   u64      number of parameters N
 //   f64[N]   parameters
@@ -19,9 +21,12 @@
 //   [2] u64  fingerprint of the settings a resume must share (trainFingerprint)
 //   [2] i64  stage index (== number of stages: training is finished)
 //   [2] i64  steps done within that stage
-//   [2] u32  optimizer state kind: 0 none, 1 Adam, 2 L-BFGS
+//   [2] u32  optimizer state kind: 0 none, 1 Adam, 2 L-BFGS, [3] 3 MultiAdam
 //       Adam:   i64 steps, f64 beta1^t, f64 beta2^t, f64[N] m, f64[N] v
 //       L-BFGS: u64 pairs P, then P times (f64 rho, f64[N] s, f64[N] y)
+//       MultiAdam: i64 steps, f64 beta1^t, f64 beta2^t, u64 groups G, then
+//               G times (f64[N] m, f64[N] v)
+//   [3] u64  number of loss weights W (0: the model's own), f64[W] weights
 //   u64      FNV-1a 64-bit hash of all preceding bytes
 // The sampler needs no state: every batch is a pure function of (seed,
 // global step, term), see Train.h.
@@ -45,9 +50,14 @@ namespace physrt {
 constexpr uint32_t kCheckpointVersion = 3;
 
 /// Which optimizer state a checkpoint carries.
-enum class OptimizerStateKind : uint32_t { None = 0, Adam = 1, Lbfgs = 2 };
+enum class OptimizerStateKind : uint32_t {
+  None = 0,
+  Adam = 1,
+  Lbfgs = 2,
+  MultiAdam = 3
+};
 
-/// Where training stands and what its optimizer carries (version 2).
+/// Where training stands and what its optimizer carries (version 2; MultiAdam and the loss weights: version 3).
 struct TrainState {
   uint64_t seed = 0;
   std::string precision;
@@ -62,6 +72,10 @@ struct TrainState {
   /// Version 3: the collocation points kept across steps (`resample: none`
   /// or `r3`), one batch per term; empty when points are drawn fresh.
   std::vector<Batch> points;
+  MultiAdamState multiAdam; ///< version 3
+  /// The loss weights in use (annealing), one per term; empty: the model's
+  /// own (version 3).
+  std::vector<double> weights;
 };
 
 struct Checkpoint {

@@ -20,6 +20,19 @@
 
 namespace physrt {
 
+/// Optional extras of Evaluator::lossAndGrad.
+struct EvalExtras {
+  /// Overrides each term's weight (Term::weight) when non-null; one entry
+  /// per term.
+  const std::vector<double> *weights = nullptr;
+  /// When non-null, resized to one vector of numParams per term and
+  /// receives the gradient of each term's *unweighted* mean squared
+  /// residual, d/dparams (sum_i r_{t,i}^2) / n_t. Folded alongside the
+  /// total in the same chunk order, so it is bit-identical for any thread
+  /// count and the total gradient is bit-identical to a call without it.
+  std::vector<std::vector<double>> *termGrads = nullptr;
+};
+
 /// Evaluates the training loss
 ///   total = sum_t weight_t * (sum_i r_{t,i}^2) / n_t
 /// and its gradient. Owns the thread pool and the scratch buffers so a call
@@ -51,6 +64,11 @@ public:
                      const std::vector<Batch> &batches,
                      const std::vector<double> &rt, std::vector<double> *grad,
                      std::vector<double> *termLosses);
+  /// The same with extras: other weights, per-term gradients.
+  double lossAndGrad(const CompiledModel &M, const std::vector<double> &params,
+                     const std::vector<Batch> &batches,
+                     const std::vector<double> &rt, std::vector<double> *grad,
+                     std::vector<double> *termLosses, const EvalExtras &extras);
 
 private:
   struct Chunk {

@@ -105,12 +105,28 @@ struct Exact {
 };
 
 struct Stage {
-  std::string optimizer; ///< adam|lbfgs
+  std::string optimizer; ///< adam|lbfgs|multiadam
   int64_t steps = 1000;
   double lr = 1e-3;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   int64_t history = 50;       ///< lbfgs
   double tolerance = 1e-12;   ///< lbfgs: stop when |g|_inf falls below
+  /// multiadam: the loss-term groups (indices into CompiledModel::terms),
+  /// each with its own Adam moments. Empty: one group per term whose
+  /// weight is not 0.
+  std::vector<std::vector<int>> groups;
+};
+
+/// How the weights of the loss terms evolve during training.
+struct Weighting {
+  /// "fixed": the weights of `loss` throughout. "annealing": learning-rate
+  /// annealing (Wang, Teng & Perdikaris 2021, Alg. 1) during Adam stages.
+  std::string scheme = "fixed";
+  int64_t every = 100; ///< annealing: update the weights every this many steps
+  double alpha = 0.9;  ///< annealing: weight of the new estimate
+  /// annealing: the residual terms (indices into terms), whose weights stay
+  /// fixed; every other term with a weight > 0 is annealed.
+  std::vector<int> residual;
 };
 
 struct CompiledModel {
@@ -132,6 +148,7 @@ struct CompiledModel {
   /// causalEps is 0.
   double causalEps = 0;
   int64_t causalChunks = 32;
+  Weighting weighting;
 };
 
 } // namespace physrt

@@ -67,6 +67,38 @@ private:
   int64_t t = 0;
 };
 
+/// Everything MultiAdam carries from one step to the next: the moments of
+/// each group (m[g], v[g]) and the shared step count and powers.
+struct MultiAdamState {
+  std::vector<std::vector<double>> m, v;
+  double b1t = 1, b2t = 1;
+  int64_t t = 0;
+};
+
+/// MultiAdam (Yao et al., ICML 2023, Alg. 1): the loss terms are split into
+/// G groups; group g keeps its own Adam moments of the gradient of its own
+/// loss L_g, and the update averages the groups' normalised steps:
+///   m_g = b1 m_g + (1 - b1) g_g,  v_g = b2 v_g + (1 - b2) g_g^2,
+///   x -= lr / G * sum_g (m_g / (1 - b1^t)) / (sqrt(v_g / (1 - b2^t)) + eps).
+/// Each group's step is invariant to the scale of its loss, so a group
+/// whose loss is 1e6 times smaller still moves the parameters as much.
+/// The groups are summed in order: reproducible bit for bit.
+class MultiAdam {
+public:
+  MultiAdam(size_t n, size_t groups, const AdamOptions &opts);
+  /// One update of `x` from each group's gradient (`g.size()` == groups).
+  void step(std::vector<double> &x, const std::vector<std::vector<double>> &g);
+  int64_t steps() const { return S.t; }
+  size_t groups() const { return S.m.size(); }
+  const MultiAdamState &state() const { return S; }
+  /// Continues from a saved state; throws Error if its shape differs.
+  void restore(const MultiAdamState &saved);
+
+private:
+  AdamOptions o;
+  MultiAdamState S;
+};
+
 enum class StopReason {
   MaxIterations,     ///< ran all iterations it was given
   GradientTolerance, ///< |g|_inf fell to the tolerance

@@ -48,7 +48,9 @@ struct TrainResult {
   /// Final unweighted mean squared residual per term, on a fresh batch of
   /// each term's `samples` points (data terms: their data).
   std::vector<double> termLoss;
-  double totalLoss = 0; ///< weighted sum of termLoss
+  double totalLoss = 0; ///< weighted sum of termLoss (final weights)
+  /// The weight of each term at the end (annealed, or the model's).
+  std::vector<double> weights;
   /// Relative L2 error per field output (like CompiledModel::fields), NaN
   /// for a field without an exact.
   std::vector<double> relL2;
@@ -69,7 +71,9 @@ runtimeValues(const CompiledModel &M,
 /// The summary JSON document (pretty-printed): model, steps, seconds, loss
 /// {term: value}, total_loss, rel_l2 {field: value} (fields with an exact),
 /// params {name: value} (every runtime param), seed, device, precision,
-/// threads, sampler, stages.
+/// threads, sampler, stages (a multiadam stage with its "groups"); with
+/// annealing also "weighting" (scheme, every, alpha, residual terms) and
+/// "weights" {term: final weight}.
 std::string summaryJSON(const CompiledModel &M, const TrainOptions &opts,
                         const TrainResult &R);
 
@@ -87,7 +91,7 @@ uint64_t trainFingerprint(const CompiledModel &M,
 /// Progress and a final summary go to `log`. With `outDir`, writes
 /// `checkpoint.bin` and `fields.csv` there; with `summaryPath`, the JSON
 /// summary. Same model, options and seed give bit-identical results for any
-/// thread count. With outDir, checkpoints (version 2, with the optimizer
+/// thread count. With outDir, checkpoints (version 3, with the optimizer
 /// state) are written every `checkpointEvery` steps; with resumeDir the run
 /// continues from one and ends bit-identical to the uninterrupted run (only
 /// the steps since that checkpoint are repeated). Throws Error on invalid

@@ -136,9 +136,21 @@ struct CheckedEquation {
 
 /// One optimizer stage of `train`, keyword arguments folded to numbers.
 struct CheckedStage {
-  std::string optimizer;        ///< adam|lbfgs
+  std::string optimizer;        ///< adam|lbfgs|multiadam
   std::map<std::string, double> args; ///< lr, steps, beta1, history, ...
   int64_t steps = 1000;
+  ast::Location loc;
+  /// multiadam: groups of equation indices (every equation with a loss
+  /// weight > 0 in exactly one; `groups:` omitted: one per equation).
+  std::vector<std::vector<int>> groups;
+};
+
+/// `weights: annealing(K, ALPHA)` of `train` (scheme "fixed" without it).
+struct CheckedWeighting {
+  std::string scheme = "fixed"; ///< fixed|annealing
+  int64_t every = 100;
+  double alpha = 0.9;
+  std::vector<int> residual;    ///< equation indices with fixed weights
   ast::Location loc;
 };
 
@@ -175,6 +187,7 @@ struct CheckedModel {
   int64_t causalChunks = 32;
   std::vector<CheckedStage> stages;
   std::string sampler = "uniform";       ///< uniform|sobol|halton|lhs
+  CheckedWeighting weighting;
   std::vector<CheckedExact> exacts;
 };
 
