@@ -17,7 +17,8 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "I
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
 tool_dirs = [os.path.join(config.physc_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["physc", "physc-opt", "physc-burgers-ref"], tool_dirs)
+llvm_config.add_tool_substitutions(["physc", "physc-opt", "physc-burgers-ref",
+                                 "physc-allen-cahn-ref"], tool_dirs)
 config.environment["PATH"] = os.pathsep.join(tool_dirs + [config.environment.get("PATH", "")])
 
 # GPU-only tests: `REQUIRES: cuda`. The CUDA toolkit (ptxas, nvcc) is on every
