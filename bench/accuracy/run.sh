@@ -148,7 +148,8 @@ try:
             cmd += ["--steps", str(spec["quick_steps"])]
         if threads: cmd += ["--threads", threads]
         if seed: cmd += ["--seed", seed]
-        print(f"[{mode}] {name}: {' '.join(cmd[1:3] + cmd[5:])} ...", file=sys.stderr, flush=True)
+        shown = ["physc", "train", os.path.relpath(path)] + cmd[6:]
+        print(f"[{mode}] {name}: {' '.join(shown)} ...", file=sys.stderr, flush=True)
         t0, r0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         wall = time.monotonic() - t0
