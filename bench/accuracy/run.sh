@@ -10,9 +10,10 @@
 # quick-steps optimizer steps only, `--steps N`), and its relative L2 errors
 # (the summary's rel_l2 entries, against the file's `exact` references) are
 # compared with the documented threshold. Prints a markdown table; with
-# --out, writes it to TABLE.md too (between the markers
+# --out, writes it to TABLE.md too (between the lines
 # <!-- accuracy-table:begin --> and <!-- accuracy-table:end --> when the
-# file already has them, replacing only that part; else the whole file).
+# file already has them, each on a line of its own, replacing only that
+# part; else the whole file).
 # Exit status: 0 when every example meets its threshold, 1 when one misses
 # it or fails to train, 2 on a usage error.
 #
@@ -157,7 +158,9 @@ try:
         cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         row = {"name": name, "thr": thr, "wall": wall, "cpu": cpu, "pub": spec["pub"]}
         if p.returncode != 0 or not os.path.exists(summ):
-            row.update(ok=False, err=(p.stdout.strip().splitlines() or ["exit %d" % p.returncode])[-1])
+            out_lines = p.stdout.strip().splitlines()
+            errs = [l for l in out_lines if "error:" in l]
+            row.update(ok=False, err=(errs or out_lines or ["exit %d" % p.returncode])[0 if errs else -1])
         else:
             with open(summ) as f:
                 S = json.load(f)
@@ -214,7 +217,8 @@ for r in rows:
         dev = f"CPU, {r['threads']} thread{'s' if r['threads'] != 1 else ''}, {r['precision']}"
         steps, train = str(r["steps"]), dur(r["seconds"])
     else:
-        rel, dev, steps, train = "error: " + r["err"].replace("|", "\\|"), "CPU", "—", "—"
+        err = r["err"] if "error:" in r["err"] else "error: " + r["err"]
+        rel, dev, steps, train = err.replace("|", "\\|"), "CPU", "—", "—"
     lines.append(f"| {r['name']} | {rel} | {sci(r['thr'])} | {'pass' if r['ok'] else '**FAIL**'} "
                  f"| {steps} | {train} | {dur(r['wall'])} | {dur(r['cpu'])} | {dev} "
                  f"| {r['pub'].get('pinnacle', '—')} | {r['pub'].get('jaxpi', '—')} |")
@@ -230,9 +234,11 @@ if out:
     if os.path.exists(out):
         with open(out, encoding="utf-8") as f:
             old = f.read()
-        b, e = old.find(BEGIN), old.find(END)
-        if 0 <= b < e:
-            text = old[:b + len(BEGIN)] + "\n" + table + old[e:]
+        # The markers count only as lines of their own (prose may quote them).
+        mb = re.search("^" + re.escape(BEGIN) + "[ \t]*$", old, re.M)
+        me = mb and re.search("^" + re.escape(END) + "[ \t]*$", old[mb.end():], re.M)
+        if me:
+            text = old[:mb.end()] + "\n" + table + old[mb.end() + me.start():]
     if text is None:
         text = table
     with open(out + ".tmp", "w", encoding="utf-8") as f:
