@@ -110,6 +110,21 @@ public:
   LogicalResult print(raw_ostream &os);
 
 private:
+  /// `target += ` the warp's sum of `value` (lane 0 writes): the per-block
+  /// accumulation of a loss or of a scalar gradient entry.
+  LogicalResult warpSumInto(Operation *op, Value value,
+                            const std::string &target) {
+    if (!lossGrad)
+      return op->emitOpError("outside a loss_grad kernel");
+    line() << "{\n";
+    line() << "  const " << T << " s = " << prefix() << "_warp_sum("
+           << scalarOf(value) << ");\n";
+    line() << "  if (lane == 0)\n";
+    line() << "    " << target << " += s;\n";
+    line() << "}\n";
+    return success();
+  }
+
   raw_ostream &line() {
     body.indent(indent * 2);
     return body;
@@ -297,17 +312,10 @@ LogicalResult CudaPrinter::emitScalarOp(Operation *op) {
     scalars[o] = v;
     return success();
   }
-  if (auto acc = dyn_cast<AccumParamGradOp>(op)) {
-    if (!lossGrad)
-      return op->emitOpError("outside a loss_grad kernel");
-    line() << "{\n";
-    line() << "  const " << T << " s = " << prefix() << "_warp_sum("
-           << scalarOf(acc.getValue()) << ");\n";
-    line() << "  if (lane == 0)\n";
-    line() << "    g[" << layout.paramOffset(acc.getParam()) << "] += s;\n";
-    line() << "}\n";
-    return success();
-  }
+  if (auto acc = dyn_cast<AccumParamGradOp>(op))
+    return warpSumInto(op, acc.getValue(),
+                       "g[" + std::to_string(layout.paramOffset(acc.getParam())) +
+                           "]");
   if (auto m = dyn_cast<MaskOp>(op)) {
     std::string v = fresh("v");
     line() << "const " << T << " " << v << " = i < n ? "
@@ -315,17 +323,8 @@ LogicalResult CudaPrinter::emitScalarOp(Operation *op) {
     scalars[m] = v;
     return success();
   }
-  if (auto acc = dyn_cast<AccumLossOp>(op)) {
-    if (!lossGrad)
-      return op->emitOpError("outside a loss_grad kernel");
-    line() << "{\n";
-    line() << "  const " << T << " s = " << prefix() << "_warp_sum("
-           << scalarOf(acc.getValue()) << ");\n";
-    line() << "  if (lane == 0)\n";
-    line() << "    block_loss[blockIdx.x] += s;\n";
-    line() << "}\n";
-    return success();
-  }
+  if (auto acc = dyn_cast<AccumLossOp>(op))
+    return warpSumInto(op, acc.getValue(), "block_loss[blockIdx.x]");
   if (auto ex = dyn_cast<tensor::ExtractOp>(op)) {
     std::optional<int64_t> k = getConstantIntValue(ex.getIndices()[0]);
     if (!k)
