@@ -103,8 +103,12 @@ LogicalResult CoordOp::verify() {
 }
 
 LogicalResult NetOp::verify() {
-  if (getKind() != "mlp")
+  if (getKind() != "mlp" && getKind() != "resnet" && getKind() != "siren")
     return emitOpError("unknown kind \"") << getKind() << "\"";
+  if (getW0().has_value() != (getKind() == "siren"))
+    return emitOpError("w0 is required exactly for siren nets");
+  if (getW0() && !(getW0()->convertToDouble() > 0))
+    return emitOpError("w0 must be positive");
   // I64Attr getters are unsigned: compare as signed so that -1 is caught.
   if ((int64_t)getIn() < 1 || (int64_t)getOut() < 1)
     return emitOpError("in and out must be positive");
@@ -115,7 +119,7 @@ LogicalResult NetOp::verify() {
                                "softplus", "swish", "sigmoid"};
   if (!llvm::is_contained(acts, getAct()))
     return emitOpError("unknown activation \"") << getAct() << "\"";
-  if (getInit() != "glorot" && getInit() != "he")
+  if (getInit() != "glorot" && getInit() != "he" && getInit() != "siren")
     return emitOpError("unknown init \"") << getInit() << "\"";
   return success();
 }

@@ -426,6 +426,8 @@ void physc::dumpCheckedModel(const CheckedModel &model,
        << n.out << " hidden [";
     llvm::interleaveComma(n.hidden, os);
     os << "] act " << n.act << " init " << n.init;
+    if (n.kind == "siren")
+      os << " w0 " << formatNumber(n.w0);
     printEncoding(os, model, n);
     at(n.loc);
     os << "\n";

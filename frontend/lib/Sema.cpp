@@ -1060,9 +1060,10 @@ void SemaImpl::checkNets() {
       "in", "out", "hidden", "width", "depth", "act", "init", "encode"};
   static const std::vector<std::string> acts = {"tanh",     "sin",   "gelu",
                                                 "softplus", "swish", "sigmoid"};
-  static const std::vector<std::string> inits = {"glorot", "he"};
-  static const std::vector<std::string> laterKinds = {
-      "resnet", "modified_mlp", "siren", "deeponet", "unet"};
+  static const std::vector<std::string> inits = {"glorot", "he", "siren"};
+  static const std::vector<std::string> kinds = {"mlp", "resnet", "siren"};
+  static const std::vector<std::string> laterKinds = {"modified_mlp",
+                                                      "deeponet", "unet"};
   constexpr int64_t kMaxWidth = 1 << 16, kMaxLayers = 1000, kMaxIO = 1 << 16;
 
   for (ast::NetStmt &n : m.nets) {
@@ -1070,22 +1071,42 @@ void SemaImpl::checkNets() {
     cn.name = n.name;
     cn.loc = n.nameLoc;
     bool ok = true;
-    if (n.kind != "mlp") {
+    if (!llvm::is_contained(kinds, n.kind)) {
       if (llvm::is_contained(laterKinds, n.kind))
         error(n.kindLoc, "'" + n.kind + "' nets are not supported yet",
-              "only 'mlp' is supported");
-      else
+              "supported: mlp, resnet, siren");
+      else {
+        std::string near = Diagnostics::nearest(n.kind, kinds);
         error(n.kindLoc, "unknown kind of net '" + n.kind + "'",
-              Diagnostics::nearest(n.kind, {"mlp"}).empty()
-                  ? "supported: mlp"
-                  : "did you mean 'mlp'?");
+              near.empty() ? "supported: mlp, resnet, siren"
+                           : "did you mean '" + near + "'?");
+      }
       out.nets.push_back(cn);
       continue;
     }
+    cn.kind = n.kind;
+    if (n.kind == "siren") {
+      // Sine layers with the SIREN initialisation, unless said otherwise.
+      cn.act = "sin";
+      cn.init = "siren";
+    }
     for (ast::Arg &arg : n.args)
       if (arg.key == "w0") {
-        error(arg.keyLoc, "'w0' (siren nets) is not supported yet");
-        ok = false;
+        if (n.kind != "siren") {
+          error(arg.keyLoc, "'w0' is an argument of siren nets, not of '" +
+                                n.kind + "'");
+          ok = false;
+          continue;
+        }
+        auto v = argNumber(arg, n.kind);
+        if (v && !(*v > 0 && *v <= 1e4)) {
+          error(argValueLoc(arg),
+                "'w0' must be in (0, 10000], got " + formatNumber(*v));
+          v.reset();
+        }
+        ok &= bool(v);
+        if (v)
+          cn.w0 = *v;
       }
     llvm::erase_if(n.args, [](const ast::Arg &a) { return a.key == "w0"; });
     // After an unknown key (likely a misspelt known one), "missing" errors
@@ -1093,7 +1114,7 @@ void SemaImpl::checkNets() {
     bool keysOk = checkKeys(n.args, keys, n.kind, diags);
     ok &= keysOk;
     const ast::Arg *hidden = nullptr, *width = nullptr, *depth = nullptr;
-    ast::Arg *encode = nullptr;
+    ast::Arg *encode = nullptr, *sirenInit = nullptr;
     bool hasIn = false, hasOut = false, inOk = false;
     int64_t w = 0, dpt = 0;
     for (ast::Arg &arg : n.args) {
@@ -1145,14 +1166,25 @@ void SemaImpl::checkNets() {
       } else if (arg.key == "act") {
         auto v = identChoice(arg, acts, {"relu"}, "activation", diags);
         ok &= bool(v);
-        if (v)
+        if (v && n.kind == "siren" && *v != "sin") {
+          error(argValueLoc(arg), "siren nets use 'act: sin', not '" + *v + "'");
+          ok = false;
+        } else if (v) {
           cn.act = *v;
+        }
       } else if (arg.key == "init") {
-        auto v = identChoice(arg, inits, {"siren"}, "initialization", diags);
+        auto v = identChoice(arg, inits, {}, "initialization", diags);
         ok &= bool(v);
         if (v)
           cn.init = *v;
+        if (v && *v == "siren")
+          sirenInit = &arg;
       }
+    }
+    if (sirenInit && cn.act != "sin") {
+      error(argValueLoc(*sirenInit), "'init: siren' is for sine layers; use "
+                                     "'act: sin' or a siren net");
+      ok = false;
     }
     if (!keysOk) {
       cn.in = cn.out = 0;
@@ -1185,6 +1217,18 @@ void SemaImpl::checkNets() {
       ok = false;
     } else if (!hidden && w && dpt) {
       cn.hidden.assign(size_t(dpt), int(w));
+    }
+    if (n.kind == "resnet" && ok) {
+      // Skips join consecutive hidden layers of equal width.
+      bool skip = false;
+      for (size_t l = 1; l < cn.hidden.size(); ++l)
+        skip |= cn.hidden[l] == cn.hidden[l - 1];
+      if (!skip) {
+        error(n.nameLoc, "resnet '" + n.name + "' has no skip connection",
+              "skips join consecutive hidden layers of equal width, e.g. "
+              "'hidden: [64, 64, 64]'");
+        ok = false;
+      }
     }
     // The encoding's checks need the number of inputs.
     if (encode && inOk)

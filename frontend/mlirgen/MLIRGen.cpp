@@ -444,8 +444,9 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
   }
   for (const CheckedNet &n : m.nets) {
     SmallVector<int64_t> hidden(n.hidden.begin(), n.hidden.end());
-    builder.create<NetOp>(loc(n.loc), n.name, n.kind, n.fanIn(), n.out, hidden,
-                          n.act, n.init);
+    builder.create<NetOp>(
+        loc(n.loc), n.name, n.kind, n.fanIn(), n.out, hidden, n.act, n.init,
+        n.kind == "siren" ? builder.getF64FloatAttr(n.w0) : FloatAttr());
   }
   for (auto [fi, f] : llvm::enumerate(m.fields)) {
     for (size_t k = 0; k < f.outputs.size(); ++k) {

@@ -168,6 +168,10 @@ LogicalResult Expander::expandNet(NetCallOp call) {
         any ? b.create<tensor::FromElementsOp>(jb.getLoc(), elems).getResult()
             : Value());
   }
+  bool resnet = net.getKind() == "resnet";
+  std::optional<double> w0;
+  if (auto w = net.getW0())
+    w0 = w->convertToDouble();
   for (unsigned l = 0; l < net.getNumLayers(); ++l) {
     auto rowType = RankedTensorType::get({net.getFanOut(l)}, f64);
     Jet z{set, {}};
@@ -182,10 +186,17 @@ LogicalResult Expander::expandNet(NetCallOp call) {
       rows = z.c;
       break;
     }
+    // siren: sin(w0 z), every jet component of z scaled alike.
+    if (w0)
+      for (Value &c : z.c)
+        c = jb.scale(c, *w0);
     StringRef act = net.getAct();
     Jet h = compose(z, set, [&](Value z0, int order) {
       return buildTower(jb, act, z0, order);
     });
+    // resnet: h_l += h_{l-1} between hidden layers of equal width.
+    if (resnet && l > 0 && net.getFanIn(l) == net.getFanOut(l))
+      h = elementwise(h, Jet{set, rows}, set, /*subtract=*/false);
     rows = h.c;
   }
   for (auto [k, r] : llvm::enumerate(call.getResults())) {

@@ -56,10 +56,22 @@ std::vector<double> physrt::initParams(const CompiledModel &M, uint64_t seed) {
       double sd = std::sqrt(2.0 / fanIn);
       for (int64_t i = 0; i < size; ++i)
         out[i] = sd * rng.normal();
+    } else if (B.init == "siren_first" || B.init == "siren") {
+      // SIREN (Sitzmann et al. 2020): the first layer U(-1/n, 1/n), later
+      // ones U(-sqrt(6/n)/w0, sqrt(6/n)/w0), so that w0 W x has unit-scale
+      // arguments in every sine.
+      if (!(B.w0 > 0))
+        throw Error("parameter block '" + B.name + "' has w0 " +
+                    std::to_string(B.w0) + "; siren init needs w0 > 0");
+      double a = B.init == "siren_first" ? 1.0 / fanIn
+                                         : std::sqrt(6.0 / fanIn) / B.w0;
+      for (int64_t i = 0; i < size; ++i)
+        out[i] = rng.uniform(-a, a);
     } else {
       throw Error("parameter block '" + B.name + "' has unknown init '" +
                   B.init +
-                  "' (known: glorot, glorot_uniform, he, zeros, constant)");
+                  "' (known: glorot, glorot_uniform, he, siren_first, siren, "
+                  "zeros, constant)");
     }
   }
   return p;

@@ -191,12 +191,38 @@ TEST(Init, UnknownInitIsAnError) {
   } catch (const Error &e) {
     EXPECT_STREQ(e.what(),
                  "parameter block 'W' has unknown init 'xavier' (known: "
-                 "glorot, glorot_uniform, he, zeros, constant)");
+                 "glorot, glorot_uniform, he, siren_first, siren, zeros, "
+                 "constant)");
   }
 }
 
 TEST(Init, BlockOutsideVectorIsAnError) {
   CompiledModel M = oneBlock("glorot", 2, 2, 2, 2);
   M.numParams = 3;
+  EXPECT_THROW(initParams(M, 0), Error);
+}
+
+TEST(Init, SirenRanges) {
+  // First layer U(-1/fanIn, 1/fanIn); later ones U(-sqrt(6/fanIn)/w0, ...).
+  for (const char *kind : {"siren_first", "siren"}) {
+    CompiledModel M = oneBlock(kind, 64, 32, 32, 64);
+    M.blocks[0].w0 = 30;
+    std::vector<double> p = initParams(M, 3);
+    double bound = std::string(kind) == "siren_first"
+                       ? 1.0 / 32
+                       : std::sqrt(6.0 / 32) / 30;
+    double lo = 0, hi = 0;
+    for (double v : p) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    EXPECT_GE(lo, -bound) << kind;
+    EXPECT_LE(hi, bound) << kind;
+    // 2048 uniform draws reach within 1% of both ends.
+    EXPECT_LT(lo, -0.99 * bound) << kind;
+    EXPECT_GT(hi, 0.99 * bound) << kind;
+  }
+  CompiledModel M = oneBlock("siren", 4, 4, 4, 4);
+  M.blocks[0].w0 = 0;
   EXPECT_THROW(initParams(M, 0), Error);
 }

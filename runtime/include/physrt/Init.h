@@ -23,6 +23,8 @@ namespace physrt {
 ///    use for tanh networks;
 ///  - `glorot_uniform`: uniform in +-sqrt(6 / (fanIn + fanOut));
 ///  - `he`: He normal, std sqrt(2 / fanIn), for relu-like activations;
+///  - `siren_first` / `siren`: SIREN, U(-1/fanIn, 1/fanIn) for the first
+///    layer and U(-sqrt(6/fanIn)/w0, sqrt(6/fanIn)/w0) for the others;
 ///  - `constant`: every entry `initValue` (trainable scalar params).
 /// Each block draws from its own stream (seed, block index), so adding a
 /// block does not change the values of the others. Entries covered by no

@@ -53,7 +53,9 @@ struct ParamBlock {
   std::string name;          ///< e.g. "N.layer0.weight"
   int64_t offset = 0, rows = 0, cols = 1;
   bool isBias = false;
-  std::string init = "glorot"; ///< glorot|glorot_uniform|he|zeros|constant
+  /// glorot|glorot_uniform|he|siren_first|siren|zeros|constant
+  std::string init = "glorot";
+  double w0 = 30; ///< siren_first|siren: the sine frequency of the net
   int64_t fanIn = 1, fanOut = 1;
   double initValue = 0; ///< for init "constant" (e.g. a trainable param)
   /// For a trainable param's 1x1 block: its index in runtimeParams (whose

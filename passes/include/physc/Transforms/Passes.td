@@ -67,7 +67,10 @@ def ExpandDerivatives : Pass<"phys-expand-derivatives",
     - `phys.d %v wrt b`       => c_g(d^b v) = c_(g+b)(v) (g+b)!/g!;
     - `phys.net_call @N(...)` => per layer, `phys.matvec` of every jet
                                  component (bias on the value only) and the
-                                 activation's composition on whole rows.
+                                 activation's composition on whole rows;
+                                 siren scales every component by w0 before
+                                 the sine, resnet adds the previous layer's
+                                 jet (h_l += h_{l-1}) where widths match.
     Derivative components are shared, not recomputed: each coefficient is
     one SSA value, products of known-zero components are never built, and
     CSE merges the rest.

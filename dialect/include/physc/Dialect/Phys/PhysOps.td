@@ -84,7 +84,11 @@ def Phys_NetOp : Phys_Op<"net", [Symbol, HasParent<"ModelOp">]> {
   let summary = "A backbone network";
   let description = [{
     An MLP `in -> hidden[0] -> ... -> hidden[n-1] -> out` with activation
-    `act` after every hidden layer and none after the last. Its parameters
+    `act` after every hidden layer and none after the last. Kinds:
+    - `mlp`: h_l = act(W_l h_{l-1} + b_l);
+    - `resnet`: h_l = act(W_l h_{l-1} + b_l) + h_{l-1} wherever hidden layer
+      l has the width of layer l-1 (an identity skip);
+    - `siren`: h_l = sin(w0 (W_l h_{l-1} + b_l)) (Sitzmann et al. 2020). Its parameters
     are, layer by layer, a row-major weight matrix (fan-out x fan-in) then a
     bias vector, packed in model order into one flat parameter vector.
 
@@ -94,7 +98,7 @@ def Phys_NetOp : Phys_Op<"net", [Symbol, HasParent<"ModelOp">]> {
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, I64Attr:$in,
                        I64Attr:$out, DenseI64ArrayAttr:$hidden, StrAttr:$act,
-                       StrAttr:$init);
+                       StrAttr:$init, OptionalAttr<F64Attr>:$w0);
   let assemblyFormat = [{
     $sym_name $kind `(` `in` `=` $in `,` `out` `=` $out `,` `hidden` `=` $hidden
     `,` `act` `=` $act `,` `init` `=` $init `)` attr-dict
