@@ -384,8 +384,15 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     createDirectories(outDir);
 
   TrainResult R;
-  R.params = resume ? resume->params : initParams(M, opts.seed);
-  if (!resume)
+  bool given = !resume && !opts.initialParams.empty();
+  if (given && static_cast<int64_t>(opts.initialParams.size()) != M.numParams)
+    throw Error("initial parameters: " +
+                std::to_string(opts.initialParams.size()) + " values, model '" +
+                M.name + "' has " + std::to_string(M.numParams));
+  R.params = resume  ? resume->params
+             : given ? opts.initialParams
+                     : initParams(M, opts.seed);
+  if (!resume && !given)
     for (const ParamBlock &B : M.blocks)
       if (B.runtimeParam >= 0 && B.runtimeParam < static_cast<int>(rt.size()))
         R.params[B.offset] = rt[B.runtimeParam]; // declared or --set value

@@ -13,13 +13,15 @@
 namespace physc {
 
 extern llvm::cl::SubCommand trainCmd, gradcheckCmd, benchCmd, dumpBatchCmd,
-    evalCmd;
+    evalCmd, buildCmd;
 int runTrain();
 int runGradcheck();
 int runBench();
 /// `physc dump-batch FILE --points N --seed S -o DIR` (DumpBatch.cpp).
 int runDumpBatch();
 int runEval();
+/// `physc build FILE -o DIR`: the AOT library package (Build.cpp).
+int runBuild();
 
 /// `physc emit phys|jets|adjoint|kernels|llvm FILE`.
 int emitStage(llvm::StringRef stage, const std::string &file,

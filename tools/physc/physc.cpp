@@ -177,8 +177,10 @@ static int dispatch() {
     return runDumpBatch();
   if (evalCmd)
     return runEval();
+  if (buildCmd)
+    return runBuild();
   return usageError("", "expected a subcommand: check, emit, train, eval, "
-                        "gradcheck, bench or dump-batch");
+                        "build, gradcheck, bench or dump-batch");
 }
 
 int main(int argc, char **argv) {
@@ -196,6 +198,8 @@ int main(int argc, char **argv) {
       "differences\n"
       "  physc eval FILE --checkpoint CKPT -o OUT.csv|OUT.npy  fields at "
       "points\n"
+      "  physc build FILE -o DIR  compile into a static library, a C header "
+      "and a CMake package\n"
       "  physc bench FILE       time one training step\n"
       "  physc dump-batch FILE  write params, points and CPU loss/gradient "
       "(for the GPU harness)\n");

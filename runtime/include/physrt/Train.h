@@ -40,6 +40,10 @@ struct TrainOptions {
   int64_t checkpointEvery = 0;
   /// Continue from RESUMEDIR/checkpoint.bin (outDir defaults to it).
   std::string resumeDir;
+  /// Start from these parameters (numParams values, trainable params
+  /// included) instead of initParams(M, seed): an embedding program
+  /// training a model it loaded or trained before. Ignored with resumeDir.
+  std::vector<double> initialParams;
 };
 
 struct TrainResult {

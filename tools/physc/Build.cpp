@@ -1,0 +1,443 @@
+//===- Build.cpp - physc build: a spec as a library for C/C++ programs ----===//
+//
+// Part of physc. `physc build FILE -o DIR` compiles a spec ahead of time
+// into a package a C or C++ program links, with no LLVM/MLIR at run time:
+//
+//   DIR/include/NAME.h          the model's names and parameter layout
+//   DIR/include/physc_embed.h   the C API (runtime/embed/physc_embed.h)
+//   DIR/lib/libNAME.a           kernels + model description + runtime
+//   DIR/lib/cmake/NAME/NAMEConfig.cmake   find_package(NAME) -> NAME::NAME
+//
+// The kernels are the JIT's (same stages 1-5), compiled to an object file
+// by an LLVM TargetMachine instead of the ExecutionEngine; next to them the
+// object holds `physc_spec_NAME`: the model description (physrt/ModelJSON.h)
+// and a table of kernel symbols and addresses, which the embedding runtime
+// binds exactly as the JIT does. The package is written to a temporary
+// directory and renamed into place, so a failed build leaves nothing.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+#include "Describe.h"
+#include "Pipeline.h"
+
+#include "physc/Frontend/Frontend.h"
+#include "physc/Frontend/MLIRGen.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/Object/Archive.h"
+#include "llvm/Object/ArchiveWriter.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <cctype>
+
+using namespace physc;
+namespace cl = llvm::cl;
+
+cl::SubCommand physc::buildCmd(
+    "build", "Compile a .phys file ahead of time into a static library, a C "
+             "header and a CMake package");
+static cl::opt<std::string> buildInput(cl::Positional, cl::desc("<file.phys>"),
+                                       cl::sub(buildCmd));
+static cl::opt<std::string> buildOut("o", cl::desc("Output directory"),
+                                     cl::value_desc("DIR"), cl::sub(buildCmd));
+static cl::opt<std::string>
+    buildTarget("target", cl::desc("Comma-separated targets (cpu)"),
+                cl::init("cpu"), cl::sub(buildCmd));
+static cl::opt<std::string> buildPrecision("precision",
+                                           cl::desc("f32 (default) or f64"),
+                                           cl::init("f32"), cl::sub(buildCmd));
+static cl::opt<std::string>
+    buildCPU("cpu",
+             cl::desc("CPU the kernels are tuned for: native (default: this "
+                      "machine's CPU and features) or an LLVM CPU name such as "
+                      "x86-64, x86-64-v3, skylake-avx512"),
+             cl::init("native"), cl::sub(buildCmd));
+
+namespace {
+
+/// A marker in every package, so `-o DIR` may replace an older package but
+/// never a directory the user keeps other things in.
+constexpr const char *kMarker = ".physc-build";
+
+std::string upper(llvm::StringRef s) {
+  std::string u;
+  for (char c : s)
+    u += std::isalnum((unsigned char)c) ? std::toupper((unsigned char)c) : '_';
+  return u;
+}
+
+/// Where libphysrt.a, libphysc_embed.a and physc_embed.h are:
+/// $PHYSC_RUNTIME_DIR, else ../lib/physc beside the physc executable (the
+/// build tree's layout, see runtime/CMakeLists.txt).
+std::string runtimeDir() {
+  if (auto env = llvm::sys::Process::GetEnv("PHYSC_RUNTIME_DIR"))
+    return *env;
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable("physc", &anchor);
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(exe));
+  llvm::sys::path::append(dir, "..", "lib", "physc");
+  return std::string(dir);
+}
+
+bool fail(const llvm::Twine &msg) {
+  llvm::errs() << "physc build: error: " << msg << "\n";
+  return false;
+}
+
+/// A C string constant as a private global; returns a pointer to it.
+llvm::Constant *cString(llvm::Module &M, llvm::StringRef s,
+                        const llvm::Twine &name) {
+  llvm::Constant *init =
+      llvm::ConstantDataArray::getString(M.getContext(), s, true);
+  auto *gv = new llvm::GlobalVariable(M, init->getType(), true,
+                                      llvm::GlobalValue::PrivateLinkage, init,
+                                      name);
+  gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  return gv;
+}
+
+/// Adds `physc_spec_NAME` (struct physc_spec of physc_embed.h) to `M`.
+bool addSpec(llvm::Module &M, const physrt::ModelDescription &D) {
+  llvm::LLVMContext &ctx = M.getContext();
+  auto *ptr = llvm::PointerType::get(ctx, 0);
+  auto *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *i32 = llvm::Type::getInt32Ty(ctx);
+  auto *entryTy = llvm::StructType::get(ctx, {ptr, ptr});
+  std::vector<llvm::Constant *> entries;
+  for (const physrt::KernelRef &k : D.kernels) {
+    llvm::Function *fn = M.getFunction(k.symbol);
+    if (!fn)
+      return fail("kernel " + k.symbol + " is missing from the object code");
+    entries.push_back(llvm::ConstantStruct::get(
+        entryTy, {cString(M, k.symbol, "physc.sym"), fn}));
+  }
+  auto *tableTy = llvm::ArrayType::get(entryTy, entries.size());
+  auto *table = new llvm::GlobalVariable(
+      M, tableTy, true, llvm::GlobalValue::PrivateLinkage,
+      llvm::ConstantArray::get(tableTy, entries), "physc.kernels");
+  auto *specTy = llvm::StructType::get(ctx, {i32, ptr, ptr, ptr, i64, ptr});
+  llvm::Constant *spec = llvm::ConstantStruct::get(
+      specTy,
+      {llvm::ConstantInt::get(i32, 1), cString(M, D.model.name, "physc.name"),
+       cString(M, D.precision, "physc.precision"),
+       cString(M, physrt::writeModelJSON(D), "physc.description"),
+       llvm::ConstantInt::get(i64, entries.size()), table});
+  new llvm::GlobalVariable(M, specTy, true, llvm::GlobalValue::ExternalLinkage,
+                           spec, "physc_spec_" + D.model.name);
+  return true;
+}
+
+/// The kernels of `file` (stages 1-5) with the spec, as an object file.
+bool compileObject(const std::string &file, const CodegenOptions &cg,
+                   physrt::ModelDescription &desc,
+                   llvm::SmallVectorImpl<char> &object) {
+  std::optional<LoadedModel> loaded = loadModel(file, llvm::errs());
+  if (!loaded)
+    return false;
+  mlir::DialectRegistry registry;
+  registerPhyscDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(ctx, *loaded);
+  if (!module || failed(lowerTo(*module, Stage::Adjoint, cg)))
+    return false;
+  std::optional<Description> described =
+      describeModel(*module, cg, llvm::errs());
+  if (!described)
+    return false;
+  desc = std::move(described->desc);
+  // gradcheck's derivative chains are not part of the library's API.
+  llvm::erase_if(desc.kernels, [](const physrt::KernelRef &k) {
+    return k.role == physrt::KernelRef::Role::Jets;
+  });
+  if (failed(lowerTo(*module, Stage::LLVM, cg, Stage::Adjoint)))
+    return false;
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!builder)
+    return fail("cannot target this machine: " +
+                llvm::toString(builder.takeError()));
+  if (buildCPU != "native") {
+    builder->setCPU(buildCPU);
+    builder->getFeatures() = llvm::SubtargetFeatures();
+  }
+  builder->setRelocationModel(llvm::Reloc::PIC_);
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto tm = builder->createTargetMachine();
+  if (!tm)
+    return fail(llvm::toString(tm.takeError()));
+  if (buildCPU != "native" &&
+      !(*tm)->getMCSubtargetInfo()->isCPUStringValid(buildCPU))
+    return fail("unknown CPU '" + buildCPU + "' for " +
+                (*tm)->getTargetTriple().str());
+
+  llvm::LLVMContext llvmCtx;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(*module, llvmCtx, desc.model.name);
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  llvmModule->setDataLayout((*tm)->createDataLayout());
+  llvmModule->setTargetTriple((*tm)->getTargetTriple().str());
+  if (llvm::Error e = mlir::makeOptimizingTransformer(3, 0, tm->get())(
+          llvmModule.get()))
+    return fail(llvm::toString(std::move(e)));
+  if (!addSpec(*llvmModule, desc))
+    return false;
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager pm;
+  if ((*tm)->addPassesToEmitFile(pm, os, nullptr,
+                                 llvm::CodeGenFileType::ObjectFile))
+    return fail("this target cannot emit object files");
+  pm.run(*llvmModule);
+  return true;
+}
+
+/// libNAME.a: the kernel object, then every member of the runtime archives.
+bool writeLibrary(const std::string &path, const std::string &objectName,
+                  llvm::ArrayRef<char> object, const std::string &rtDir) {
+  std::vector<llvm::NewArchiveMember> members;
+  members.emplace_back(llvm::MemoryBufferRef(
+      llvm::StringRef(object.data(), object.size()), objectName));
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> buffers;
+  std::vector<std::unique_ptr<llvm::object::Archive>> archives;
+  for (const char *name : {"libphysc_embed.a", "libphysrt.a"}) {
+    llvm::SmallString<256> p(rtDir);
+    llvm::sys::path::append(p, name);
+    auto buf = llvm::MemoryBuffer::getFile(p);
+    if (!buf)
+      return fail("cannot read the runtime archive " + p + ": " +
+                  buf.getError().message() +
+                  " (set PHYSC_RUNTIME_DIR to the folder that holds it)");
+    auto archive = llvm::object::Archive::create((*buf)->getMemBufferRef());
+    if (!archive)
+      return fail(p + ": " + llvm::toString(archive.takeError()));
+    llvm::Error err = llvm::Error::success();
+    for (const llvm::object::Archive::Child &child : (*archive)->children(err)) {
+      auto member = llvm::NewArchiveMember::getOldMember(child, true);
+      if (!member)
+        return fail(p + ": " + llvm::toString(member.takeError()));
+      members.push_back(std::move(*member));
+    }
+    if (err)
+      return fail(p + ": " + llvm::toString(std::move(err)));
+    buffers.push_back(std::move(*buf));
+    archives.push_back(std::move(*archive));
+  }
+  if (llvm::Error e = llvm::writeArchive(
+          path, members, llvm::SymtabWritingMode::NormalSymtab,
+          llvm::object::Archive::K_GNU, /*Deterministic=*/true,
+          /*Thin=*/false))
+    return fail(path + ": " + llvm::toString(std::move(e)));
+  return true;
+}
+
+/// NAME.h: the spec's declaration, names as enums, the parameter layout.
+std::string header(const physrt::ModelDescription &D, const std::string &src) {
+  const physrt::CompiledModel &M = D.model;
+  std::string N = M.name, U = upper(M.name), h;
+  llvm::raw_string_ostream os(h);
+  os << "/* " << N << ".h - generated by `physc build` from "
+     << llvm::sys::path::filename(src) << "; do not edit.\n"
+     << " *\n"
+     << " * Link " << N << "::" << N << " (find_package(" << N
+     << ")) or lib/lib" << N << ".a, then:\n"
+     << " *   physc_model *m = physc_model_create(&physc_spec_" << N
+     << ", \"cpu\", seed);\n"
+     << " * The API is in physc_embed.h. Kernels: " << D.precision
+     << ", CPU. */\n\n"
+     << "#ifndef PHYSC_MODEL_" << U << "_H\n#define PHYSC_MODEL_" << U
+     << "_H\n\n#include \"physc_embed.h\"\n\n"
+     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+     << "extern const physc_spec physc_spec_" << N << ";\n\n"
+     << "#ifdef __cplusplus\n}\n#endif\n\n";
+  os << "#define " << U << "_NUM_PARAMS " << M.numParams << "\n";
+  os << "#define " << U << "_NUM_COORDS " << M.coords.size() << "\n";
+  os << "#define " << U << "_NUM_TERMS " << M.terms.size() << "\n";
+  os << "#define " << U << "_NUM_FIELDS " << M.fields.size() << "\n\n";
+  auto enumOf = [&](const char *what, const std::vector<std::string> &names,
+                    const std::vector<std::string> &notes) {
+    os << "/* " << what << " (indices of the C API) */\nenum {\n";
+    for (size_t i = 0; i < names.size(); ++i)
+      os << "  " << U << "_" << upper(what) << "_" << upper(names[i]) << " = "
+         << i << "," << (notes[i].empty() ? "" : " /* " + notes[i] + " */")
+         << "\n";
+    os << "};\n\n";
+  };
+  std::vector<std::string> names, notes;
+  for (const physrt::Coord &c : M.coords) {
+    names.push_back(c.name);
+    std::string note;
+    llvm::raw_string_ostream(note)
+        << (c.isTime ? "time" : "space") << " in ["
+        << llvm::format("%g", c.lo) << ", " << llvm::format("%g", c.hi) << "]";
+    notes.push_back(note);
+  }
+  enumOf("coord", names, notes);
+  names.clear();
+  notes.clear();
+  for (const physrt::Term &t : M.terms) {
+    names.push_back(t.name);
+    notes.push_back(t.dataColumns ? "data: " + std::to_string(t.dataCount) +
+                                        " observations, " +
+                                        std::to_string(t.dataColumns) +
+                                        " columns"
+                                  : "");
+  }
+  enumOf("term", names, notes);
+  names.clear();
+  notes.clear();
+  for (const physrt::FieldOutput &f : M.fields) {
+    names.push_back(f.name);
+    notes.push_back("");
+  }
+  enumOf("field", names, notes);
+  os << "/* The parameter layout: blocks of the flat vector of\n * "
+     << U << "_NUM_PARAMS doubles (weights row-major, rows = fan-out). */\n"
+     << "typedef struct " << N << "_param_block {\n"
+     << "  const char *name;\n  long long offset, rows, cols;\n} " << N
+     << "_param_block;\n"
+     << "static const " << N << "_param_block " << N << "_param_blocks[] = {\n";
+  for (const physrt::ParamBlock &b : M.blocks)
+    os << "    {\"" << b.name << "\", " << b.offset << ", "
+       << std::max<int64_t>(b.rows, 1) << ", " << b.cols << "},\n";
+  os << "};\n#define " << U << "_NUM_PARAM_BLOCKS " << M.blocks.size()
+     << "\n\n#endif /* PHYSC_MODEL_" << U << "_H */\n";
+  return h;
+}
+
+std::string cmakeConfig(const std::string &N) {
+  return "# " + N + "Config.cmake - generated by `physc build`; do not edit.\n"
+         "# find_package(" + N + ") defines the imported target " + N +
+         "::" + N + ": the\n"
+         "# static library of the model's kernels and the physc runtime, "
+         "with its header.\n"
+         "include(CMakeFindDependencyMacro)\n"
+         "find_dependency(Threads)\n"
+         "find_dependency(PNG)\n"
+         "get_filename_component(_physc_prefix \"${CMAKE_CURRENT_LIST_DIR}/"
+         "../../..\" ABSOLUTE)\n"
+         "if(NOT TARGET " + N + "::" + N + ")\n"
+         "  add_library(" + N + "::" + N + " STATIC IMPORTED)\n"
+         "  set_target_properties(" + N + "::" + N + " PROPERTIES\n"
+         "    IMPORTED_LOCATION \"${_physc_prefix}/lib/lib" + N + ".a\"\n"
+         "    INTERFACE_INCLUDE_DIRECTORIES \"${_physc_prefix}/include\"\n"
+         "    IMPORTED_LINK_INTERFACE_LANGUAGES CXX\n"
+         "    INTERFACE_LINK_LIBRARIES \"Threads::Threads;PNG::PNG;m\")\n"
+         "endif()\n"
+         "unset(_physc_prefix)\n";
+}
+
+bool writeText(const llvm::Twine &path, llvm::StringRef text) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path.str(), ec);
+  if (!ec) {
+    os << text;
+    os.close();
+    ec = os.error();
+  }
+  if (ec)
+    return fail("cannot write " + path + ": " + ec.message());
+  return true;
+}
+
+/// Writes the whole package into `tmp`.
+bool writePackage(const std::string &tmp, const physrt::ModelDescription &D,
+                  llvm::ArrayRef<char> object, const std::string &rtDir) {
+  const std::string &N = D.model.name;
+  for (const char *sub : {"include", "lib/cmake"})
+    if (std::error_code ec =
+            llvm::sys::fs::create_directories(tmp + "/" + sub))
+      return fail("cannot create " + tmp + "/" + sub + ": " + ec.message());
+  if (std::error_code ec =
+          llvm::sys::fs::create_directories(tmp + "/lib/cmake/" + N))
+    return fail("cannot create " + tmp + "/lib/cmake/" + N + ": " +
+                ec.message());
+  if (std::error_code ec = llvm::sys::fs::copy_file(
+          rtDir + "/physc_embed.h", tmp + "/include/physc_embed.h"))
+    return fail("cannot copy " + rtDir + "/physc_embed.h: " + ec.message() +
+                " (set PHYSC_RUNTIME_DIR to the folder that holds it)");
+  return writeLibrary(tmp + "/lib/lib" + N + ".a", N + "_kernels.o", object,
+                      rtDir) &&
+         writeText(tmp + "/include/" + N + ".h", header(D, buildInput)) &&
+         writeText(tmp + "/lib/cmake/" + N + "/" + N + "Config.cmake",
+                   cmakeConfig(N)) &&
+         writeText(tmp + "/" + kMarker, "physc build " + buildInput + "\n");
+}
+
+} // namespace
+
+int physc::runBuild() {
+  if (buildInput.empty())
+    return usageError("build", "expected a file: 'physc build FILE -o DIR'");
+  if (buildOut.empty())
+    return usageError("build", "expected an output directory: -o DIR");
+  if (buildTarget != "cpu")
+    return usageError("build", "--target '" + buildTarget +
+                                   "': only 'cpu' is available (the CUDA "
+                                   "target is not implemented yet)");
+  if (buildPrecision != "f32" && buildPrecision != "f64")
+    return usageError("build", "--precision must be f32 or f64");
+  std::string out = buildOut;
+  while (out.size() > 1 && out.back() == '/')
+    out.pop_back();
+  bool exists = llvm::sys::fs::exists(out);
+  if (exists) {
+    bool emptyDir = false;
+    std::error_code ec;
+    if (llvm::sys::fs::is_directory(out)) {
+      llvm::sys::fs::directory_iterator it(out, ec);
+      emptyDir = !ec && it == llvm::sys::fs::directory_iterator();
+    }
+    if (!emptyDir && !llvm::sys::fs::exists(out + "/" + kMarker)) {
+      fail("'" + out + "' exists and is not a package physc build wrote; "
+           "refusing to replace it");
+      return 1;
+    }
+  }
+  CodegenOptions cg;
+  cg.precision = buildPrecision;
+  physrt::ModelDescription desc;
+  llvm::SmallVector<char, 0> object;
+  if (!compileObject(buildInput, cg, desc, object))
+    return 1;
+
+  std::string rtDir = runtimeDir();
+  std::string tmp =
+      out + ".tmp." + std::to_string(llvm::sys::Process::getProcessId());
+  (void)llvm::sys::fs::remove_directories(tmp);
+  if (!writePackage(tmp, desc, object, rtDir)) {
+    (void)llvm::sys::fs::remove_directories(tmp);
+    return 1;
+  }
+  if (exists)
+    if (std::error_code ec = llvm::sys::fs::remove_directories(out)) {
+      (void)llvm::sys::fs::remove_directories(tmp);
+      fail("cannot replace '" + out + "': " + ec.message());
+      return 1;
+    }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, out)) {
+    (void)llvm::sys::fs::remove_directories(tmp);
+    fail("cannot create '" + out + "': " + ec.message());
+    return 1;
+  }
+  llvm::outs() << "wrote " << out << "/lib/lib" << desc.model.name
+               << ".a, include/" << desc.model.name << ".h, lib/cmake/"
+               << desc.model.name << "/" << desc.model.name
+               << "Config.cmake\n";
+  return 0;
+}
