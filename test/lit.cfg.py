@@ -26,6 +26,11 @@ config.environment["PATH"] = os.pathsep.join(tool_dirs + [config.environment.get
 if config.ptxas and os.path.exists(config.ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.ptxas))
+    # The toolkit's stub driver library: loads, but has no device.
+    stub = os.path.join(os.path.dirname(config.ptxas), "..", "lib64", "stubs", "libcuda.so")
+    if os.path.exists(stub):
+        config.available_features.add("cuda-stub")
+        config.substitutions.append(("%cuda_stub", os.path.realpath(stub)))
 if config.nvcc and os.path.exists(config.nvcc):
     config.available_features.add("nvcc")
     config.substitutions.append(("%nvcc", config.nvcc))

@@ -13,7 +13,7 @@
 namespace physc {
 
 extern llvm::cl::SubCommand trainCmd, gradcheckCmd, benchCmd, dumpBatchCmd,
-    evalCmd, buildCmd;
+    evalCmd, buildCmd, devicesCmd;
 int runTrain();
 int runGradcheck();
 int runBench();
@@ -22,6 +22,8 @@ int runDumpBatch();
 int runEval();
 /// `physc build FILE -o DIR`: the AOT library package (Build.cpp).
 int runBuild();
+/// `physc devices` (Devices.cpp).
+int runDevices();
 
 /// `physc emit phys|jets|adjoint|kernels|llvm FILE`.
 int emitStage(llvm::StringRef stage, const std::string &file,

@@ -9,6 +9,7 @@
 #include "Commands.h"
 #include "JITModel.h"
 
+#include "physrt/CudaDriver.h"
 #include "physrt/Error.h"
 #include "physrt/Evaluator.h"
 #include "physrt/Init.h"
@@ -92,8 +93,19 @@ int physc::runTrain() {
     return usageError("train", "--device must be cpu, cuda or auto, got '" +
                                    device + "'");
   if (device == "cuda") {
-    llvm::errs() << "physc train: error: the CUDA backend is not built into "
-                    "this physc; use --device cpu\n";
+    // Say what stands in the way: no driver or device here, or (with one)
+    // the missing GPU training loop.
+    std::string why;
+    if (!physrt::cuda::available(&why)) {
+      llvm::errs() << "physc train: error: " << why << "; use --device cpu\n";
+      return 1;
+    }
+    physrt::cuda::DeviceInfo gpu = physrt::cuda::devices().front();
+    llvm::errs() << "physc train: error: found " << gpu.name << " ("
+                 << gpu.chip()
+                 << "), but training on CUDA devices is not implemented yet "
+                    "(physc emit ptx / emit cuda print the kernels); use "
+                    "--device cpu\n";
     return 1;
   }
   physrt::TrainOptions opts;

@@ -179,8 +179,10 @@ static int dispatch() {
     return runEval();
   if (buildCmd)
     return runBuild();
+  if (devicesCmd)
+    return runDevices();
   return usageError("", "expected a subcommand: check, emit, train, eval, "
-                        "build, gradcheck, bench or dump-batch");
+                        "build, devices, gradcheck, bench or dump-batch");
 }
 
 int main(int argc, char **argv) {
@@ -200,6 +202,7 @@ int main(int argc, char **argv) {
       "points\n"
       "  physc build FILE -o DIR  compile into a static library, a C header "
       "and a CMake package\n"
+      "  physc devices          the CPU and CUDA devices physc can see\n"
       "  physc bench FILE       time one training step\n"
       "  physc dump-batch FILE  write params, points and CPU loss/gradient "
       "(for the GPU harness)\n");

@@ -1,0 +1,90 @@
+//===- CudaDriver.h - The CUDA driver API, loaded at run time ---*- C++ -*-===//
+//
+// Part of physc's runtime (libphysrt). The GPU is reached through the CUDA
+// driver API (PTX loaded by the driver: no nvcc, no CUDA runtime library at
+// run time), and libcuda itself is opened with dlopen: a physc or an AOT
+// library built on a machine with the toolkit runs on machines without a
+// GPU or driver, and says so when asked for one instead of failing to load.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PHYSRT_CUDADRIVER_H
+#define PHYSRT_CUDADRIVER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace physrt::cuda {
+
+// The driver API's handle types, as cuda.h declares them (so the runtime
+// builds without the toolkit's headers).
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+
+/// The entry points physc uses, resolved from libcuda.
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDriverGetVersion)(int *);
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDeviceTotalMem)(size_t *, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, unsigned, CUstream,
+                             void **, void **);
+
+  /// "CUDA_ERROR_NO_DEVICE (100)" and the like.
+  std::string errorName(CUresult r) const;
+  /// Throws Error("WHAT: NAME") unless `r` is 0.
+  void check(CUresult r, const char *what) const;
+};
+
+/// The driver, opened and initialised (cuInit) on first use: libcuda.so.1,
+/// or the file $PHYSC_LIBCUDA names. Throws Error saying what is missing
+/// (no driver library, a symbol, or cuInit's failure).
+const Driver &driver();
+
+struct DeviceInfo {
+  int ordinal = 0;
+  std::string name;
+  int major = 0, minor = 0; ///< compute capability
+  int multiprocessors = 0;
+  size_t memory = 0; ///< bytes
+  /// "sm_90" and the like: the PTX target the device runs natively.
+  std::string chip() const {
+    return "sm_" + std::to_string(major) + std::to_string(minor);
+  }
+};
+
+/// Every CUDA device. Throws Error as driver() does, and when the driver
+/// reports no device.
+std::vector<DeviceInfo> devices();
+
+/// Whether a usable CUDA device is present (`--device auto`); `why` gets the
+/// reason when not.
+bool available(std::string *why = nullptr);
+
+} // namespace physrt::cuda
+
+#endif // PHYSRT_CUDADRIVER_H
