@@ -55,6 +55,18 @@ void pointsToF32(std::vector<float> &dst, const double *pts, int64_t ld,
   }
 }
 
+/// Converts the inputs of an f32 kernel call into this thread's buffers;
+/// returns the padded leading dimension of the points.
+int64_t stageF32(F32Buffers &b, const double *params, int64_t numParams,
+                 const double *pts, int64_t ld, int64_t n, int columns,
+                 const double *rt, int64_t numRt) {
+  int64_t ld2 = roundUp(n, 64);
+  toF32(b.params, params, numParams);
+  toF32(b.rt, rt, numRt);
+  pointsToF32(b.pts, pts, ld, n, columns, ld2);
+  return ld2;
+}
+
 } // namespace
 
 LossGradFn physrt::bindLossGrad(void *fn, bool f64, int columns,
@@ -79,10 +91,8 @@ LossGradFn physrt::bindLossGrad(void *fn, bool f64, int columns,
     if (n <= 0)
       return;
     F32Buffers &b = f32;
-    int64_t ld2 = roundUp(n, 64);
-    toF32(b.params, params, numParams);
-    toF32(b.rt, rt, numRt);
-    pointsToF32(b.pts, pts, ld, n, columns, ld2);
+    int64_t ld2 =
+        stageF32(b, params, numParams, pts, ld, n, columns, rt, numRt);
     b.out.assign(1, 0.f);
     b.grad.assign(numParams, 0.f);
     auto p = desc(b.params.data(), numParams);
@@ -118,10 +128,7 @@ EvalFn physrt::bindEval(void *fn, bool f64, int coords, int outputs,
     if (n <= 0)
       return;
     F32Buffers &b = f32;
-    int64_t ld2 = roundUp(n, 64);
-    toF32(b.params, params, numParams);
-    toF32(b.rt, rt, numRt);
-    pointsToF32(b.pts, pts, ld, n, coords, ld2);
+    int64_t ld2 = stageF32(b, params, numParams, pts, ld, n, coords, rt, numRt);
     b.out.assign(outputs * ld2, 0.f);
     auto p = desc(b.params.data(), numParams);
     auto x = desc(b.pts.data(), coords * ld2);
