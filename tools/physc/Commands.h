@@ -8,7 +8,11 @@
 #ifndef PHYSC_TOOLS_COMMANDS_H
 #define PHYSC_TOOLS_COMMANDS_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/CommandLine.h"
+
+#include <optional>
+#include <string>
 
 namespace physc {
 
@@ -31,6 +35,12 @@ int emitStage(llvm::StringRef stage, const std::string &file,
 
 /// `physc emit cuda FILE`: the kernels as CUDA C++ (EmitCUDA.cpp).
 int emitCUDA(const std::string &file, const std::string &precision);
+
+/// The CUDA C++ of a module at stage 3 (adjoint); `file` is named in its
+/// banner. Null after reporting an error through the context.
+std::optional<std::string> cudaSource(mlir::ModuleOp module,
+                                      const std::string &precision,
+                                      llvm::StringRef file);
 
 /// Reports a misuse of a subcommand; returns the exit status 1.
 int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);

@@ -610,12 +610,22 @@ int physc::emitCUDA(const std::string &file, const std::string &precision) {
       loadAndLower(file, ctx, Stage::Adjoint, options);
   if (!module)
     return 1;
+  std::optional<std::string> text = cudaSource(*module, precision, file);
+  if (!text)
+    return 1;
+  llvm::outs() << *text;
+  return 0;
+}
+
+std::optional<std::string> physc::cudaSource(ModuleOp module,
+                                             const std::string &precision,
+                                             StringRef file) {
   bool f32 = precision == "f32";
   std::string T = f32 ? "float" : "double";
 
   std::string text;
   llvm::raw_string_ostream os(text);
-  for (ModelOp model : module->getOps<ModelOp>()) {
+  for (ModelOp model : module.getOps<ModelOp>()) {
     ParamLayout layout(model);
     std::string m = cName(model.getSymName());
     Block &body = model.getBody().front();
@@ -724,7 +734,7 @@ int physc::emitCUDA(const std::string &file, const std::string &precision) {
     for (KernelOp k : body.getOps<KernelOp>()) {
       CudaPrinter p(k, model, layout, f32);
       if (failed(p.print(os)))
-        return 1;
+        return std::nullopt;
     }
 
     os << "extern \"C\" __global__ void " << m << "_reduce(const " << T
@@ -759,6 +769,5 @@ int physc::emitCUDA(const std::string &file, const std::string &precision) {
        << "#define PHYSC_NUM_RUNTIME_PARAMS " << m << "_num_runtime_params\n"
        << "#define PHYSC_REDUCE " << m << "_reduce\n";
   }
-  llvm::outs() << text;
-  return 0;
+  return text;
 }
