@@ -7,7 +7,11 @@
 // chosen points, and round-trip its parameters through a checkpoint file
 // that `physc eval` can also read.
 //
-//   embed_heat1d [--steps N] [--seed S] [--save FILE] [--max-error E]
+//   embed_heat1d [--device cpu|cuda] [--steps N] [--seed S] [--save FILE]
+//                [--max-error E]
+//
+// --device cuda needs a package built with `physc build --target cpu,cuda`
+// (PHYSC_TARGETS=cpu,cuda in this CMake project) and a GPU.
 //
 // Exit status: 0 when every check passed (and the error is below E when
 // given), 1 otherwise.
@@ -49,13 +53,16 @@ std::vector<double> randomPoints(int n, unsigned seed) {
 } // namespace
 
 int main(int argc, char **argv) {
+  const char *device = "cpu";
   long long steps = -1;
   unsigned long long seed = 0;
   const char *save = nullptr;
   double maxError = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--steps" && i + 1 < argc)
+    if (a == "--device" && i + 1 < argc)
+      device = argv[++i];
+    else if (a == "--steps" && i + 1 < argc)
       steps = std::atoll(argv[++i]);
     else if (a == "--seed" && i + 1 < argc)
       seed = std::strtoull(argv[++i], nullptr, 10);
@@ -65,18 +72,19 @@ int main(int argc, char **argv) {
       maxError = std::atof(argv[++i]);
     else {
       std::fprintf(stderr,
-                   "usage: embed_heat1d [--steps N] [--seed S] [--save FILE] "
-                   "[--max-error E]\n");
+                   "usage: embed_heat1d [--device cpu|cuda] [--steps N] "
+                   "[--seed S] [--save FILE] [--max-error E]\n");
       return 1;
     }
   }
 
-  physc_model *m = physc_model_create(&physc_spec_heat1d, "cpu", seed);
+  physc_model *m = physc_model_create(&physc_spec_heat1d, device, seed);
   if (!m) {
     std::fprintf(stderr, "embed_heat1d: %s\n", physc_last_error());
     return 1;
   }
-  std::printf("model %s: %lld parameters, coordinates", physc_model_name(m),
+  std::printf("model %s on %s: %lld parameters, coordinates",
+              physc_model_name(m), physc_model_device(m),
               (long long)physc_model_num_params(m));
   for (int c = 0; c < physc_model_num_coords(m); ++c)
     std::printf(" %s", physc_model_coord_name(m, c));

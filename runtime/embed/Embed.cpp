@@ -10,6 +10,7 @@
 #include "physc_embed.h"
 
 #include "physrt/Checkpoint.h"
+#include "physrt/CudaKernels.h"
 #include "physrt/Error.h"
 #include "physrt/Evaluator.h"
 #include "physrt/Init.h"
@@ -97,11 +98,11 @@ physc_model *physc_model_create(const physc_spec *spec, const char *device,
                 " of the embedding API, this runtime is version " +
                 std::to_string(PHYSC_EMBED_VERSION));
     std::string dev = device ? device : "auto";
-    if (dev == "cuda")
-      throw Error("device 'cuda': this library holds CPU code only (the CUDA "
-                  "target of physc build is not available yet); use 'cpu'");
-    require(dev == "cpu" || dev == "auto",
-            "unknown device '" + dev + "' (expected cpu or auto)");
+    require(dev == "cpu" || dev == "auto" || dev == "cuda",
+            "unknown device '" + dev + "' (expected cpu, cuda or auto)");
+    require(dev != "cuda" || spec->ptx,
+            "device 'cuda': this library holds CPU code only (build it with "
+            "`physc build --target cpu,cuda`)");
     ModelDescription D = readModelJSON(spec->description);
     std::unordered_map<std::string, void *> symbols;
     for (int64_t k = 0; k < spec->num_kernels; ++k)
@@ -111,6 +112,9 @@ physc_model *physc_model_create(const physc_spec *spec, const char *device,
                   auto it = symbols.find(s);
                   return it == symbols.end() ? nullptr : it->second;
                 });
+    if (dev == "cuda")
+      cuda::bindCudaKernels(D.model, D.kernels, D.precision == "f64",
+                            spec->ptx);
     m = std::make_unique<physc_model>();
     m->M = std::move(D.model);
     m->precision = D.precision;
@@ -128,6 +132,9 @@ void physc_model_destroy(physc_model *m) { delete m; }
 
 const char *physc_model_name(const physc_model *m) {
   return m ? m->M.name.c_str() : nullptr;
+}
+const char *physc_model_device(const physc_model *m) {
+  return m ? m->M.device.c_str() : nullptr;
 }
 int64_t physc_model_num_params(const physc_model *m) {
   return m ? m->M.numParams : -1;
@@ -325,6 +332,7 @@ int physc_model_train(physc_model *m, const physc_train_options *opts,
     T.quiet = o.quiet != 0;
     T.outDir = o.out_dir ? o.out_dir : "";
     T.precision = m->precision;
+    T.device = m->M.device == "cpu" ? "cpu" : "cuda";
     T.setParams = m->set;
     T.initialParams = m->params;
     T.tty = 0;

@@ -49,6 +49,7 @@ typedef struct physc_spec {
   const char *description;  /* JSON */
   int64_t num_kernels;
   const physc_kernel *kernels;
+  const char *ptx;          /* the kernels for CUDA devices, or NULL */
 } physc_spec;
 
 typedef struct physc_model physc_model;
@@ -57,13 +58,16 @@ typedef struct physc_model physc_model;
 const char *physc_last_error(void);
 
 /* A model with parameters initialised from `seed` as `physc train --seed`
- * would. `device`: "cpu", or NULL / "auto" (the CPU: the library holds CPU
- * code only). */
+ * would. `device`: "cpu"; "cuda" (CUDA device 0, for a library built with
+ * `physc build --target cpu,cuda`; fails, saying why, where there is no
+ * GPU or driver); NULL or "auto": the CPU. */
 physc_model *physc_model_create(const physc_spec *spec, const char *device,
                                 uint64_t seed);
 void physc_model_destroy(physc_model *m);
 
 const char *physc_model_name(const physc_model *m);
+/* "cpu", or the GPU the kernels run on ("NVIDIA H200 (sm_90)"). */
+const char *physc_model_device(const physc_model *m);
 int64_t physc_model_num_params(const physc_model *m);
 int physc_model_num_coords(const physc_model *m);
 int physc_model_num_terms(const physc_model *m);

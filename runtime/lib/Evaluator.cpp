@@ -60,8 +60,9 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
       throw Error("term '" + T.name + "': malformed batch (n = " +
                   std::to_string(B.n) + ", ld = " + std::to_string(B.ld) +
                   ", " + std::to_string(B.pts.size()) + " values)");
-    for (int64_t s = 0; s < B.n; s += kChunk)
-      chunks.push_back({static_cast<int>(t), s, std::min(kChunk, B.n - s)});
+    int64_t chunk = M.chunkPoints > 0 ? M.chunkPoints : kChunk;
+    for (int64_t s = 0; s < B.n; s += chunk)
+      chunks.push_back({static_cast<int>(t), s, std::min(chunk, B.n - s)});
   }
 
   size_t np = static_cast<size_t>(M.numParams);

@@ -129,6 +129,8 @@ std::string physrt::summaryJSON(const CompiledModel &M,
   j["trainable"] = learned;
   j["seed"] = opts.seed;
   j["device"] = opts.device;
+  if (M.device != "cpu")
+    j["gpu"] = M.device;
   j["precision"] = opts.precision;
   j["threads"] = R.threads;
   j["sampler"] = M.sampler;
@@ -304,9 +306,13 @@ uint64_t physrt::trainFingerprint(const CompiledModel &M,
 TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                           std::ostream &log) {
   auto t0 = std::chrono::steady_clock::now();
-  if (opts.device != "cpu")
-    throw Error("device '" + opts.device +
-                "' is not available in the CPU runtime (known: cpu)");
+  if (opts.device != "cpu" && opts.device != "cuda")
+    throw Error("unknown device '" + opts.device + "' (known: cpu, cuda)");
+  if ((opts.device == "cuda") != (M.device != "cpu"))
+    throw Error(opts.device == "cuda"
+                    ? "device 'cuda': the model's kernels are on the CPU "
+                      "(bind them with cuda::bindCudaKernels first)"
+                    : "device 'cpu': the model's kernels are on " + M.device);
   if (opts.precision != "f32" && opts.precision != "f64")
     throw Error("unknown precision '" + opts.precision + "' (known: f32, f64)");
   if (M.terms.empty())

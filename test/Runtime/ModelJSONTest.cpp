@@ -263,7 +263,7 @@ struct LineSpec {
     kernels[1] = {"line_u", (void *)&lineEval};
     kernels[2] = {"line_exact", (void *)&lineExact};
     spec = {PHYSC_EMBED_VERSION, "line", "f64", description.c_str(), 3,
-            kernels};
+            kernels, nullptr};
   }
 };
 
@@ -331,6 +331,13 @@ TEST(Embed, ReportsMisuse) {
   EXPECT_EQ(physc_model_create(&L.spec, "cuda", 0), nullptr);
   EXPECT_NE(std::string(physc_last_error()).find("CPU code only"),
             std::string::npos);
+  physc_spec withPtx = L.spec;
+  withPtx.ptx = ".version 8.0\n"; // there is no GPU (or driver) in this test
+  ::setenv("PHYSC_LIBCUDA", "/nonexistent/physc-test/libcuda.so.1", 1);
+  EXPECT_EQ(physc_model_create(&withPtx, "cuda", 0), nullptr);
+  EXPECT_NE(std::string(physc_last_error()).find("no CUDA driver"),
+            std::string::npos)
+      << physc_last_error();
   EXPECT_EQ(physc_model_create(&L.spec, "tpu", 0), nullptr);
   EXPECT_NE(std::string(physc_last_error()).find("unknown device 'tpu'"),
             std::string::npos);

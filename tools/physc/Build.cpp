@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "CudaCompile.h"
 #include "Describe.h"
 #include "Pipeline.h"
 
@@ -54,9 +55,11 @@ static cl::opt<std::string> buildInput(cl::Positional, cl::desc("<file.phys>"),
                                        cl::sub(buildCmd));
 static cl::opt<std::string> buildOut("o", cl::desc("Output directory"),
                                      cl::value_desc("DIR"), cl::sub(buildCmd));
-static cl::opt<std::string>
-    buildTarget("target", cl::desc("Comma-separated targets (cpu)"),
-                cl::init("cpu"), cl::sub(buildCmd));
+static cl::opt<std::string> buildTarget(
+    "target",
+    cl::desc("Comma-separated targets: cpu (always included), cuda (PTX of "
+             "the kernels for sm_80 and later, compiled by nvcc)"),
+    cl::init("cpu"), cl::sub(buildCmd));
 static cl::opt<std::string> buildPrecision("precision",
                                            cl::desc("f32 (default) or f64"),
                                            cl::init("f32"), cl::sub(buildCmd));
@@ -110,8 +113,10 @@ llvm::Constant *cString(llvm::Module &M, llvm::StringRef s,
   return gv;
 }
 
-/// Adds `physc_spec_NAME` (struct physc_spec of physc_embed.h) to `M`.
-bool addSpec(llvm::Module &M, const physrt::ModelDescription &D) {
+/// Adds `physc_spec_NAME` (struct physc_spec of physc_embed.h) to `M`;
+/// `ptx` empty: no GPU code (a null `ptx` field).
+bool addSpec(llvm::Module &M, const physrt::ModelDescription &D,
+             const std::string &ptx) {
   llvm::LLVMContext &ctx = M.getContext();
   auto *ptr = llvm::PointerType::get(ctx, 0);
   auto *i64 = llvm::Type::getInt64Ty(ctx);
@@ -129,13 +134,16 @@ bool addSpec(llvm::Module &M, const physrt::ModelDescription &D) {
   auto *table = new llvm::GlobalVariable(
       M, tableTy, true, llvm::GlobalValue::PrivateLinkage,
       llvm::ConstantArray::get(tableTy, entries), "physc.kernels");
-  auto *specTy = llvm::StructType::get(ctx, {i32, ptr, ptr, ptr, i64, ptr});
+  auto *specTy =
+      llvm::StructType::get(ctx, {i32, ptr, ptr, ptr, i64, ptr, ptr});
   llvm::Constant *spec = llvm::ConstantStruct::get(
       specTy,
       {llvm::ConstantInt::get(i32, 1), cString(M, D.model.name, "physc.name"),
        cString(M, D.precision, "physc.precision"),
        cString(M, physrt::writeModelJSON(D), "physc.description"),
-       llvm::ConstantInt::get(i64, entries.size()), table});
+       llvm::ConstantInt::get(i64, entries.size()), table,
+       ptx.empty() ? llvm::ConstantPointerNull::get(ptr)
+                   : cString(M, ptx, "physc.ptx")});
   new llvm::GlobalVariable(M, specTy, true, llvm::GlobalValue::ExternalLinkage,
                            spec, "physc_spec_" + D.model.name);
   return true;
@@ -143,7 +151,7 @@ bool addSpec(llvm::Module &M, const physrt::ModelDescription &D) {
 
 /// The kernels of `file` (stages 1-5) with the spec, as an object file.
 bool compileObject(const std::string &file, const CodegenOptions &cg,
-                   physrt::ModelDescription &desc,
+                   bool cuda, physrt::ModelDescription &desc,
                    llvm::SmallVectorImpl<char> &object) {
   std::optional<LoadedModel> loaded = loadModel(file, llvm::errs());
   if (!loaded)
@@ -163,6 +171,16 @@ bool compileObject(const std::string &file, const CodegenOptions &cg,
   llvm::erase_if(desc.kernels, [](const physrt::KernelRef &k) {
     return k.role == physrt::KernelRef::Role::Jets;
   });
+  std::string ptx;
+  if (cuda) {
+    std::optional<std::string> source = cudaSource(*module, cg.precision, file);
+    if (!source)
+      return false;
+    std::optional<std::string> compiled = compilePTX(*source, "physc build", llvm::errs());
+    if (!compiled)
+      return false;
+    ptx = std::move(*compiled);
+  }
   if (failed(lowerTo(*module, Stage::LLVM, cg, Stage::Adjoint)))
     return false;
 
@@ -196,7 +214,7 @@ bool compileObject(const std::string &file, const CodegenOptions &cg,
   if (llvm::Error e = mlir::makeOptimizingTransformer(3, 0, tm->get())(
           llvmModule.get()))
     return fail(llvm::toString(std::move(e)));
-  if (!addSpec(*llvmModule, desc))
+  if (!addSpec(*llvmModule, desc, ptx))
     return false;
   llvm::raw_svector_ostream os(object);
   llvm::legacy::PassManager pm;
@@ -247,7 +265,8 @@ bool writeLibrary(const std::string &path, const std::string &objectName,
 }
 
 /// NAME.h: the spec's declaration, names as enums, the parameter layout.
-std::string header(const physrt::ModelDescription &D, const std::string &src) {
+std::string header(const physrt::ModelDescription &D, const std::string &src,
+                   bool ptx) {
   const physrt::CompiledModel &M = D.model;
   std::string N = M.name, U = upper(M.name), h;
   llvm::raw_string_ostream os(h);
@@ -258,8 +277,8 @@ std::string header(const physrt::ModelDescription &D, const std::string &src) {
      << ")) or lib/lib" << N << ".a, then:\n"
      << " *   physc_model *m = physc_model_create(&physc_spec_" << N
      << ", \"cpu\", seed);\n"
-     << " * The API is in physc_embed.h. Kernels: " << D.precision
-     << ", CPU. */\n\n"
+     << " * The API is in physc_embed.h. Kernels: " << D.precision << ", CPU"
+     << (ptx ? " and CUDA (PTX, sm_80 and later)" : "") << ". */\n\n"
      << "#ifndef PHYSC_MODEL_" << U << "_H\n#define PHYSC_MODEL_" << U
      << "_H\n\n#include \"physc_embed.h\"\n\n"
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
@@ -357,7 +376,8 @@ bool writeText(const llvm::Twine &path, llvm::StringRef text) {
 
 /// Writes the whole package into `tmp`.
 bool writePackage(const std::string &tmp, const physrt::ModelDescription &D,
-                  llvm::ArrayRef<char> object, const std::string &rtDir) {
+                  llvm::ArrayRef<char> object, const std::string &rtDir,
+                  bool withPTX) {
   const std::string &N = D.model.name;
   for (const char *sub : {"include", "lib/cmake"})
     if (std::error_code ec =
@@ -373,7 +393,7 @@ bool writePackage(const std::string &tmp, const physrt::ModelDescription &D,
                 " (set PHYSC_RUNTIME_DIR to the folder that holds it)");
   return writeLibrary(tmp + "/lib/lib" + N + ".a", N + "_kernels.o", object,
                       rtDir) &&
-         writeText(tmp + "/include/" + N + ".h", header(D, buildInput)) &&
+         writeText(tmp + "/include/" + N + ".h", header(D, buildInput, withPTX)) &&
          writeText(tmp + "/lib/cmake/" + N + "/" + N + "Config.cmake",
                    cmakeConfig(N)) &&
          writeText(tmp + "/" + kMarker, "physc build " + buildInput + "\n");
@@ -386,10 +406,16 @@ int physc::runBuild() {
     return usageError("build", "expected a file: 'physc build FILE -o DIR'");
   if (buildOut.empty())
     return usageError("build", "expected an output directory: -o DIR");
-  if (buildTarget != "cpu")
-    return usageError("build", "--target '" + buildTarget +
-                                   "': only 'cpu' is available (the CUDA "
-                                   "target is not implemented yet)");
+  bool cuda = false;
+  llvm::SmallVector<llvm::StringRef> targets;
+  llvm::StringRef(buildTarget).split(targets, ',');
+  for (llvm::StringRef t : targets) {
+    if (t == "cuda")
+      cuda = true;
+    else if (t != "cpu")
+      return usageError("build", "--target: unknown target '" + t +
+                                     "' (expected cpu, cuda)");
+  }
   if (buildPrecision != "f32" && buildPrecision != "f64")
     return usageError("build", "--precision must be f32 or f64");
   std::string out = buildOut;
@@ -413,14 +439,14 @@ int physc::runBuild() {
   cg.precision = buildPrecision;
   physrt::ModelDescription desc;
   llvm::SmallVector<char, 0> object;
-  if (!compileObject(buildInput, cg, desc, object))
+  if (!compileObject(buildInput, cg, cuda, desc, object))
     return 1;
 
   std::string rtDir = runtimeDir();
   std::string tmp =
       out + ".tmp." + std::to_string(llvm::sys::Process::getProcessId());
   (void)llvm::sys::fs::remove_directories(tmp);
-  if (!writePackage(tmp, desc, object, rtDir)) {
+  if (!writePackage(tmp, desc, object, rtDir, cuda)) {
     (void)llvm::sys::fs::remove_directories(tmp);
     return 1;
   }

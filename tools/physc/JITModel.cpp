@@ -6,9 +6,12 @@
 
 #include "JITModel.h"
 
+#include "Commands.h"
+#include "CudaCompile.h"
 #include "Describe.h"
 
 #include "physc/Frontend/MLIRGen.h"
+#include "physrt/CudaKernels.h"
 #include "physrt/Error.h"
 #include "physrt/KernelABI.h"
 
@@ -24,7 +27,8 @@ JITModel::~JITModel() = default;
 
 std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
                                             const CodegenOptions &options,
-                                            llvm::raw_ostream &errs) {
+                                            llvm::raw_ostream &errs,
+                                            bool cuda) {
   static bool init = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -45,6 +49,16 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   std::unique_ptr<JITModel> jit(new JITModel());
   jit->opts = options;
   jit->compiled = std::move(described->desc.model);
+  jit->kernelRefs = described->desc.kernels;
+  if (cuda) {
+    std::optional<std::string> text =
+        cudaSource(*module, options.precision,
+                   loaded.srcMgr->getMemoryBuffer(loaded.srcMgr->getMainFileID())
+                       ->getBufferIdentifier());
+    if (!text)
+      return nullptr;
+    jit->cudaText = std::move(*text);
+  }
   for (JetsInfo &j : described->jets)
     jit->jetKernels.push_back({j.equation, j.outputs, j.checks, {}});
 
@@ -114,4 +128,22 @@ std::unique_ptr<JITModel> JITModel::compileFile(const std::string &path,
   CodegenOptions cg;
   cg.precision = precision;
   return compile(*loaded, cg, errs);
+}
+
+bool JITModel::moveToGPU(llvm::raw_ostream &errs) {
+  if (cudaText.empty()) {
+    errs << "physc: error: the model was compiled without its CUDA code\n";
+    return false;
+  }
+  std::optional<std::string> ptx = compilePTX(cudaText, "physc", errs);
+  if (!ptx)
+    return false;
+  try {
+    physrt::cuda::bindCudaKernels(compiled, kernelRefs,
+                                  opts.precision == "f64", *ptx);
+  } catch (const physrt::Error &e) {
+    errs << "physc: error: " << e.what() << "\n";
+    return false;
+  }
+  return true;
 }

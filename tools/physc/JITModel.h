@@ -14,6 +14,7 @@
 
 #include "physc/Frontend/Frontend.h"
 #include "physrt/Model.h"
+#include "physrt/ModelJSON.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 
@@ -26,10 +27,12 @@ namespace physc {
 
 class JITModel {
 public:
-  /// Returns null after printing errors to `errs`.
+  /// Returns null after printing errors to `errs`. With `cuda`, also keeps
+  /// the CUDA C++ of the kernels for moveToGPU().
   static std::unique_ptr<JITModel> compile(const LoadedModel &loaded,
                                            const CodegenOptions &options,
-                                           llvm::raw_ostream &errs);
+                                           llvm::raw_ostream &errs,
+                                           bool cuda = false);
   /// Loads and checks `path`, then compiles it in `precision`.
   static std::unique_ptr<JITModel> compileFile(const std::string &path,
                                                const std::string &precision,
@@ -49,12 +52,19 @@ public:
   const std::vector<Jets> &jets() const { return jetKernels; }
   const CodegenOptions &options() const { return opts; }
 
+  /// Compiles the kernels' CUDA C++ to PTX (nvcc) and rebinds the model's
+  /// kernels to CUDA device 0 (physrt::cuda::bindCudaKernels). Needs
+  /// compile(..., cuda = true). False after printing why to `errs`.
+  bool moveToGPU(llvm::raw_ostream &errs);
+
 private:
   JITModel() = default;
   std::unique_ptr<mlir::ExecutionEngine> engine;
   physrt::CompiledModel compiled;
   std::vector<Jets> jetKernels;
   CodegenOptions opts;
+  std::vector<physrt::KernelRef> kernelRefs;
+  std::string cudaText;
 };
 
 } // namespace physc

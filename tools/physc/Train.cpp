@@ -92,21 +92,16 @@ int physc::runTrain() {
   if (device != "cpu" && device != "auto" && device != "cuda")
     return usageError("train", "--device must be cpu, cuda or auto, got '" +
                                    device + "'");
+  // --device cuda needs a device (and nvcc, checked when compiling);
+  // `auto` stays on the CPU until the GPU path has been verified on a
+  // device by bench/gpu-check.sh (see docs/cuda.md), and says when a GPU
+  // could be used.
   if (device == "cuda") {
-    // Say what stands in the way: no driver or device here, or (with one)
-    // the missing GPU training loop.
     std::string why;
     if (!physrt::cuda::available(&why)) {
       llvm::errs() << "physc train: error: " << why << "; use --device cpu\n";
       return 1;
     }
-    physrt::cuda::DeviceInfo gpu = physrt::cuda::devices().front();
-    llvm::errs() << "physc train: error: found " << gpu.name << " ("
-                 << gpu.chip()
-                 << "), but training on CUDA devices is not implemented yet "
-                    "(physc emit ptx / emit cuda print the kernels); use "
-                    "--device cpu\n";
-    return 1;
   }
   physrt::TrainOptions opts;
   for (const std::string &s : setParams) {
@@ -141,9 +136,15 @@ int physc::runTrain() {
       }
   CodegenOptions cg;
   cg.precision = precision;
-  auto jit = JITModel::compile(*loaded, cg, llvm::errs());
+  bool gpu = device == "cuda";
+  auto jit = JITModel::compile(*loaded, cg, llvm::errs(), gpu);
   if (!jit)
     return 1;
+  if (gpu && !jit->moveToGPU(llvm::errs()))
+    return 1;
+  if (device == "auto" && !quiet && physrt::cuda::available())
+    llvm::errs() << "physc train: note: training on the CPU; a CUDA device "
+                    "is present (--device cuda uses it)\n";
   opts.seed = seed;
   opts.maxSteps = steps;
   opts.outDir = outDir;
@@ -151,7 +152,7 @@ int physc::runTrain() {
   opts.threads = threads;
   opts.quiet = quiet;
   opts.logEvery = logEvery;
-  opts.device = "cpu";
+  opts.device = gpu ? "cuda" : "cpu";
   opts.precision = precision;
   opts.resumeDir = resumeDir;
   opts.checkpointEvery = checkpointEvery;

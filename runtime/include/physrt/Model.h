@@ -151,6 +151,12 @@ struct CompiledModel {
   double causalEps = 0;
   int64_t causalChunks = 32;
   Weighting weighting;
+  /// Points per loss_grad call (a multiple of 64); 0: Evaluator::kChunk.
+  /// Kernels on a GPU set it large, so each term's batch is one launch.
+  int64_t chunkPoints = 0;
+  /// Where the kernels run, for logs and summaries: "cpu", or the GPU's
+  /// name and architecture when bindCudaKernels has moved them there.
+  std::string device = "cpu";
 };
 
 } // namespace physrt
