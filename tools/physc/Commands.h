@@ -28,6 +28,11 @@ int emitStage(llvm::StringRef stage, const std::string &file,
 /// `physc emit cuda FILE`: the kernels as CUDA C++ (EmitCUDA.cpp).
 int emitCUDA(const std::string &file, const std::string &precision);
 
+/// `physc emit gpu|ptx FILE`: the kernels as a gpu.module, or as PTX for
+/// `chip` (EmitPTX.cpp).
+int emitGPU(llvm::StringRef kind, const std::string &file,
+            const std::string &precision, const std::string &chip);
+
 /// Reports a misuse of a subcommand; returns the exit status 1.
 int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);
 
