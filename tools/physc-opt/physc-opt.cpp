@@ -18,10 +18,12 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   physc::registerPhyscPasses();
   physc::registerPhysToCPUPipeline();
+  physc::registerPhysToCUDAPipeline();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   registry.insert<physc::phys::PhysDialect>();
+  physc::registerCUDATarget(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "physc optimizer driver\n", registry));
 }

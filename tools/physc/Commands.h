@@ -42,6 +42,11 @@ std::optional<std::string> cudaSource(mlir::ModuleOp module,
                                       const std::string &precision,
                                       llvm::StringRef file);
 
+/// `physc emit gpu|ptx FILE`: the kernels as a gpu.module, or as PTX for
+/// `chip` (EmitPTX.cpp).
+int emitGPU(llvm::StringRef kind, const std::string &file,
+            const std::string &precision, const std::string &chip);
+
 /// Reports a misuse of a subcommand; returns the exit status 1.
 int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);
 

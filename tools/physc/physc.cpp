@@ -59,7 +59,7 @@ cl::SubCommand emitCmd("emit", "Print an intermediate form of a .phys file "
 /// What `emit` can print: the KIND word and what it means (for messages).
 /// (llvm::cl cannot parse an enum from a positional argument, so the kind is
 /// a plain string matched against this table.)
-enum class EmitKind { AST, Checked, Stage, CUDA };
+enum class EmitKind { AST, Checked, Stage, CUDA, GPU };
 struct EmitKindInfo {
   const char *word;
   EmitKind kind;
@@ -82,16 +82,25 @@ const EmitKindInfo emitKinds[] = {
     {"llvm", EmitKind::Stage, "stage 5: LLVM IR of the CPU kernels"},
     {"cuda", EmitKind::CUDA,
      "the stage-3 kernels as self-contained CUDA C++ (with the kernel ABI)"},
+    {"gpu", EmitKind::GPU,
+     "the stage-3 kernels as a gpu.module (phys-kernels-to-gpu)"},
+    {"ptx", EmitKind::GPU,
+     "PTX of that gpu.module for --chip, libdevice linked (phys-to-cuda)"},
 };
 cl::list<std::string>
     emitArgs(cl::Positional,
              cl::desc("<kind> <file.phys>  (kinds: ast, checked, phys, jets, "
-                      "adjoint, kernels, llvm, cuda)"),
+                      "adjoint, kernels, llvm, cuda, gpu, ptx)"),
              cl::sub(emitCmd));
 cl::opt<std::string>
     emitPrecision("precision",
-                  cl::desc("kernels, llvm, cuda: f32 (default) or f64"),
+                  cl::desc("kernels, llvm, cuda, gpu, ptx: f32 (default) or "
+                           "f64"),
                   cl::init("f32"), cl::sub(emitCmd));
+cl::opt<std::string> emitChip("chip",
+                              cl::desc("ptx: the GPU, sm_80 .. sm_90 "
+                                       "(default sm_90)"),
+                              cl::init("sm_90"), cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
     cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
@@ -153,6 +162,10 @@ int runEmit() {
     if (emitPrecision != "f32" && emitPrecision != "f64")
       return usageError("emit", "--precision must be f32 or f64");
     return emitCUDA(emitArgs[1], emitPrecision);
+  case EmitKind::GPU:
+    if (emitPrecision != "f32" && emitPrecision != "f64")
+      return usageError("emit", "--precision must be f32 or f64");
+    return emitGPU(emitArgs[0], emitArgs[1], emitPrecision, emitChip);
   }
   return 1;
 }

@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -31,6 +32,36 @@ namespace physc {
 /// => LLVM dialect.
 void registerPhysToCPUPipeline();
 void buildPhysToCPUPipeline(mlir::OpPassManager &pm);
+
+/// Options of the `phys-to-cuda` pipeline (stage-3 kernels => PTX).
+struct PhysToCUDAOptions : public mlir::PassPipelineOptions<PhysToCUDAOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU architecture: sm_80 .. sm_90"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> precision{
+      *this, "precision", llvm::cl::desc("f32 or f64"), llvm::cl::init("f32")};
+  Option<unsigned> blockSize{
+      *this, "block-size",
+      llvm::cl::desc("Threads per block of the loss kernels"),
+      llvm::cl::init(128)};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit root (libdevice and ptxas)"),
+      llvm::cl::init("/usr/local/cuda")};
+};
+
+/// The chips `phys-to-cuda` targets (its PTX ISA, 8.0, knows them all).
+bool isSupportedCUDAChip(llvm::StringRef chip);
+
+/// Registers the `phys-to-cuda` pipeline: phys-kernels-to-gpu, then
+/// gpu => NVVM => PTX in a gpu.binary (`#gpu.object` with format isa).
+void registerPhysToCUDAPipeline();
+void buildPhysToCUDAPipeline(mlir::OpPassManager &pm,
+                             const PhysToCUDAOptions &options);
+/// What serialising a gpu.module to PTX needs in the context: the NVVM
+/// target attribute interface and the LLVM IR translations of the GPU,
+/// NVVM and LLVM dialects.
+void registerCUDATarget(mlir::DialectRegistry &registry);
 
 } // namespace physc
 

@@ -7,6 +7,9 @@
 //   4. phys-build-adjoint         loss       -> loss + reverse sweep
 //   5. phys-fuse-kernels          kernels    -> point-loop functions
 //   6. phys-to-cpu                functions  -> LLVM dialect, JIT-able
+// and, for the GPU, from stage 4's input instead:
+//   5'. phys-kernels-to-gpu       kernels    -> gpu.module of gpu.func
+//   6'. phys-to-cuda              gpu.module -> NVVM -> PTX (gpu.binary)
 //
 //===----------------------------------------------------------------------===//
 
@@ -136,6 +139,42 @@ def ApproximateMath : Pass<"phys-approximate-math", "::mlir::func::FuncOp"> {
                            "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::x86vector::X86VectorDialect"];
+}
+
+def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Turn each phys.kernel into a gpu.func, one point per thread";
+  let description = [{
+    Every model becomes `gpu.module @MODEL_kernels` and every kernel
+    `gpu.func @MODEL_KERNEL(params, pts, ld, n, rt, out) kernel`, with
+    `params`, `pts`, `rt`, `out` of type `memref<?xT>` and `ld`, `n` index:
+      phys.kernel "eval"/"jets" => i = blockIdx.x * blockDim.x + threadIdx.x;
+                                   if (i < n) out[k * ld + i] = yield_k(i)
+      phys.kernel "loss_grad"   => grid-stride loop over points i; the
+                                   thread sums [loss, grad] of its points in
+                                   a private array acc[1 + numParams];
+                                   then the block sums acc by a fixed tree
+                                   in workgroup memory (8 entries per round)
+                                   and thread 0 writes
+                                   out[blockIdx.x * (1 + numParams) + k]
+    plus, when the model has loss kernels, `gpu.func
+    @MODEL_sum_partials(partials, blocks, loss, grad)`: thread k adds column
+    k of the partials over the blocks in block order and adds the sum into
+    loss[0] (k = 0) or grad[k - 1]. No atomics: the result is deterministic.
+    Loss kernels must be launched with blockDim.x = `block-size` (recorded
+    as `known_block_size`); scalars stay in registers, rows are private
+    arrays, runs of elementwise row ops one loop (as phys-fuse-kernels).
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", "\"f32\"",
+           "Element type of the generated code: f32 or f64">,
+    Option<"blockSize", "block-size", "unsigned", "128",
+           "Threads per block of the loss kernels (a power of two)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 #endif // PHYSC_TRANSFORMS_PASSES

@@ -1,0 +1,149 @@
+// RUN: physc-opt %s -split-input-file -phys-kernels-to-gpu=block-size=4 | FileCheck %s
+// RUN: physc-opt %s -split-input-file -phys-kernels-to-gpu=precision=f64 | FileCheck %s --check-prefix=F64
+// RUN: physc-opt %s -split-input-file -phys-to-cuda='chip=sm_80' | FileCheck %s --check-prefix=PTX
+// RUN: not physc-opt %s -split-input-file -phys-kernels-to-gpu=block-size=48 2>&1 | FileCheck %s --check-prefix=BAD
+
+// Stage-3 kernels as gpu.func kernels, one thread per point. Every model is
+// one gpu.module; scalars stay scalars of the chosen precision; rows are
+// private arrays (memref.alloca) in front of everything.
+
+// BAD: error: block-size must be a power of two in [2, 1024], got 48
+
+// An eval kernel: point i = blockIdx.x * blockDim.x + threadIdx.x, bounds
+// checked by n; coordinate c read at pts[c * ld + i], yield k written at
+// out[k * ld + i]; a runtime param read from rt.
+
+// CHECK:       module attributes {gpu.container_module}
+// CHECK-LABEL: gpu.module @m_kernels
+// CHECK:         gpu.func @m_f_eval(%[[P:[a-z0-9]+]]: memref<?xf32>, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[LD:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %[[RT:[a-z0-9]+]]: memref<?xf32>, %[[OUT:[a-z0-9]+]]: memref<?xf32>) kernel {
+// CHECK-NEXT:      %[[TID:.+]] = gpu.thread_id x
+// CHECK-NEXT:      %[[BID:.+]] = gpu.block_id x
+// CHECK-NEXT:      %[[BDIM:.+]] = gpu.block_dim x
+// CHECK-NEXT:      %[[B0:.+]] = arith.muli %[[BID]], %[[BDIM]] : index
+// CHECK-NEXT:      %[[I:.+]] = arith.addi %[[B0]], %[[TID]] : index
+// CHECK-NEXT:      %[[IN:.+]] = arith.cmpi ult, %[[I]], %[[N]] : index
+// CHECK-NEXT:      scf.if %[[IN]] {
+// CHECK:             %[[C0:.+]] = arith.muli %{{.+}}, %[[LD]] : index
+// CHECK-NEXT:        %[[AT:.+]] = arith.addi %[[C0]], %[[I]] : index
+// CHECK-NEXT:        %[[X:.+]] = memref.load %[[PTS]][%[[AT]]] : memref<?xf32>
+// CHECK-NEXT:        %[[S:.+]] = math.tanh %[[X]] : f32
+// CHECK:             %[[NU:.+]] = memref.load %[[RT]][%{{.+}}] : memref<?xf32>
+// CHECK-NEXT:        %[[V:.+]] = arith.mulf %[[S]], %[[NU]] : f32
+// CHECK:             %[[O:.+]] = arith.addi %{{.+}}, %[[I]] : index
+// CHECK-NEXT:        memref.store %[[V]], %[[OUT]][%[[O]]] : memref<?xf32>
+// CHECK-NEXT:      }
+// CHECK-NEXT:      gpu.return
+// CHECK-NOT:     gpu.func
+
+// F64-LABEL: gpu.func @m_f_eval(
+// F64-SAME:      memref<?xf64>
+// F64:           math.tanh %{{.+}} : f64
+
+// The PTX of each gpu.module sits in a gpu.binary for the chip asked for;
+// libdevice is linked, so no __nv_ function stays external.
+// PTX:       module attributes {gpu.container_module}
+// PTX-NEXT:    gpu.binary @m_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_80{{.*}}.visible .entry m_f_eval(
+// PTX-NOT:     __nv_
+// PTX-NOT:     .extern
+phys.model @m {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.param @nu = 0.5
+  phys.kernel @f.eval "eval" {
+  ^bb0(%x: f64):
+    %s = math.tanh %x : f64
+    %nu = phys.param_ref @nu : f64
+    %v = arith.mulf %s, %nu : f64
+    phys.yield %v : f64
+  }
+}
+
+// -----
+
+// A loss kernel (1 -> 2 -> 1 net: 7 parameters, so the private accumulator
+// holds 1 + 7 = 8 entries: the loss, then the gradient in parameter order).
+// Each thread walks the points grid-stride and sums into it; then the block
+// reduces it through workgroup memory, 8 entries per round, by a tree over
+// the block-size (here 4) threads: strides 2 then 1, a barrier after each
+// level; thread 0 writes the round's sums to the block's row of the
+// partials, out[blockIdx.x * 8 + k]. @m_sum_partials adds the rows in
+// block order into the caller's loss and gradient.
+
+// CHECK-LABEL: gpu.module @m_kernels
+// CHECK:         gpu.func @m_pde_loss_grad(%{{[a-z0-9]+}}: memref<?xf32>, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[LD:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %{{[a-z0-9]+}}: memref<?xf32>, %[[PART:[a-z0-9]+]]: memref<?xf32>) workgroup(%[[SH:[a-z0-9]+]] : memref<32xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 4, 1, 1>} {
+// CHECK:           %[[TID:.+]] = gpu.thread_id x
+// CHECK:           %[[I:.+]] = arith.addi %{{.+}}, %[[TID]] : index
+// CHECK:           %[[ACC:.+]] = memref.alloca() : memref<8xf32>
+// CHECK:           %[[GRID:.+]] = gpu.grid_dim x
+// CHECK-NEXT:      %[[STRIDE:.+]] = arith.muli %[[GRID]], %{{.+}} : index
+// CHECK-NEXT:      scf.for %[[PT:.+]] = %[[I]] to %[[N]] step %[[STRIDE]] {
+// CHECK:             memref.load %[[PTS]][%{{.+}}] : memref<?xf32>
+// CHECK:             math.tanh %{{.+}} : f32
+// CHECK:             %[[L:.+]] = memref.load %[[ACC]][%{{.+}}] : memref<8xf32>
+// CHECK-NEXT:        %[[L2:.+]] = arith.addf %[[L]], %{{.+}} : f32
+// CHECK:             memref.store %[[L2]], %[[ACC]][%{{.+}}] : memref<8xf32>
+// CHECK:           }
+// CHECK:           %[[ROW:.+]] = arith.muli %{{.+}}, %c8{{.*}} : index
+// CHECK:           scf.for %[[C0:.+]] = %{{.+}} to %{{.+}} step %{{.+}} {
+// CHECK-COUNT-8:     memref.store %{{.+}}, %[[SH]][%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT:        gpu.barrier
+// CHECK:             arith.cmpi ult, %[[TID]], %c2{{.*}} : index
+// CHECK-NEXT:        scf.if
+// CHECK-COUNT-8:       arith.addf
+// CHECK:             gpu.barrier
+// CHECK:             arith.cmpi ult, %[[TID]], %c1{{.*}} : index
+// CHECK-NEXT:        scf.if
+// CHECK-COUNT-8:       arith.addf
+// CHECK:             gpu.barrier
+// CHECK:             arith.cmpi eq, %[[TID]], %c0{{.*}} : index
+// CHECK-NEXT:        scf.if
+// CHECK-COUNT-8:       memref.store %{{.+}}, %[[PART]][%{{.+}}] : memref<?xf32>
+// CHECK:             gpu.barrier
+// CHECK-NEXT:      }
+// CHECK-NEXT:      gpu.return
+// CHECK:         gpu.func @m_sum_partials(%[[PS:[a-z0-9]+]]: memref<?xf32>, %[[NB:[a-z0-9]+]]: index, %[[LOSS:[a-z0-9]+]]: memref<?xf32>, %[[GRAD:[a-z0-9]+]]: memref<?xf32>) kernel {
+// CHECK:           %[[S:.+]] = scf.for %[[B:.+]] = %{{.+}} to %[[NB]] step %{{.+}} iter_args(%[[A:.+]] = %{{.+}}) -> (f32) {
+// CHECK:             memref.load %[[PS]][%{{.+}}] : memref<?xf32>
+// CHECK:           scf.if
+// CHECK:             arith.addf %{{.+}}, %[[S]] : f32
+// CHECK-NEXT:        memref.store %{{.+}}, %[[LOSS]][%{{.+}}] : memref<?xf32>
+// CHECK:           } else {
+// CHECK:             arith.addf %{{.+}}, %[[S]] : f32
+// CHECK-NEXT:        memref.store %{{.+}}, %[[GRAD]][%{{.+}}] : memref<?xf32>
+
+// F64-LABEL: gpu.func @m_pde_loss_grad(
+// F64-SAME:      workgroup(%{{.+}} : memref<1024xf64, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// F64:           memref.alloca() : memref<8xf64>
+// F64-LABEL: gpu.func @m_sum_partials(
+// F64-SAME:      memref<?xf64>
+
+// PTX:       gpu.binary @m_kernels [{{.*}}.visible .entry m_pde_loss_grad({{.*}}bar.sync{{.*}}.visible .entry m_sum_partials(
+// PTX-NOT:     __nv_
+phys.model @m {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.net @N "mlp"(in = 1, out = 1, hidden = [2], act = "tanh", init = "glorot")
+  phys.kernel @pde.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    %in = tensor.from_elements %x : tensor<1xf64>
+    %z = phys.matvec @N[0] %in bias : tensor<1xf64> -> tensor<2xf64>
+    %h = math.tanh %z : tensor<2xf64>
+    %o = phys.matvec @N[1] %h bias : tensor<2xf64> -> tensor<1xf64>
+    %c0 = arith.constant 0 : index
+    %u = tensor.extract %o[%c0] : tensor<1xf64>
+    %m = phys.mask %u : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    %g = arith.addf %m, %m : f64
+    %gm = phys.mask %g : f64
+    %dy = tensor.from_elements %gm : tensor<1xf64>
+    phys.accum_weight_grad @N[1] %dy, %h : tensor<1xf64>, tensor<2xf64>
+    phys.accum_bias_grad @N[1] %dy : tensor<1xf64>
+    %dh = phys.matvec_t @N[1] %dy : tensor<1xf64> -> tensor<2xf64>
+    %hh = arith.mulf %h, %h : tensor<2xf64>
+    %one = arith.constant dense<1.0> : tensor<2xf64>
+    %dt = arith.subf %one, %hh : tensor<2xf64>
+    %dz = arith.mulf %dh, %dt : tensor<2xf64>
+    phys.accum_weight_grad @N[0] %dz, %in : tensor<2xf64>, tensor<1xf64>
+    phys.accum_bias_grad @N[0] %dz : tensor<2xf64>
+    phys.yield
+  }
+}
