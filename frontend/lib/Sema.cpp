@@ -1061,9 +1061,9 @@ void SemaImpl::checkNets() {
   static const std::vector<std::string> acts = {"tanh",     "sin",   "gelu",
                                                 "softplus", "swish", "sigmoid"};
   static const std::vector<std::string> inits = {"glorot", "he", "siren"};
-  static const std::vector<std::string> kinds = {"mlp", "resnet", "siren"};
-  static const std::vector<std::string> laterKinds = {"modified_mlp",
-                                                      "deeponet", "unet"};
+  static const std::vector<std::string> kinds = {"mlp", "resnet", "siren",
+                                                 "modified_mlp"};
+  static const std::vector<std::string> laterKinds = {"deeponet", "unet"};
   constexpr int64_t kMaxWidth = 1 << 16, kMaxLayers = 1000, kMaxIO = 1 << 16;
 
   for (ast::NetStmt &n : m.nets) {
@@ -1074,11 +1074,11 @@ void SemaImpl::checkNets() {
     if (!llvm::is_contained(kinds, n.kind)) {
       if (llvm::is_contained(laterKinds, n.kind))
         error(n.kindLoc, "'" + n.kind + "' nets are not supported yet",
-              "supported: mlp, resnet, siren");
+              "supported: mlp, resnet, siren, modified_mlp");
       else {
         std::string near = Diagnostics::nearest(n.kind, kinds);
         error(n.kindLoc, "unknown kind of net '" + n.kind + "'",
-              near.empty() ? "supported: mlp, resnet, siren"
+              near.empty() ? "supported: mlp, resnet, siren, modified_mlp"
                            : "did you mean '" + near + "'?");
       }
       out.nets.push_back(cn);
@@ -1145,11 +1145,27 @@ void SemaImpl::checkNets() {
           ok = false;
           continue;
         }
-        for (auto &e : arg.list) {
+        bool unequal = false;
+        for (auto [k, e] : llvm::enumerate(arg.list)) {
           auto v = foldInteger(*e, "a hidden layer width", 1, kMaxWidth);
           if (!v) {
             ok = false;
             continue;
+          }
+          // modified_mlp: every layer mixes rows of the encoders' width,
+          // h_l = (1 - z_l) U + z_l V, so the widths cannot change.
+          if (n.kind == "modified_mlp" && !cn.hidden.empty() && !unequal &&
+              *v != cn.hidden[0]) {
+            error(e->getLoc(),
+                  "the hidden layers of modified_mlp '" + n.name +
+                      "' must have equal widths: layer " + std::to_string(k) +
+                      " is " + std::to_string(*v) + " wide, layer 0 is " +
+                      std::to_string(cn.hidden[0]),
+                  "each layer mixes the two encoders' outputs, which have "
+                  "the hidden width, e.g. 'hidden: [64, 64, 64]' or "
+                  "'width: 64, depth: 3'");
+            unequal = true;
+            ok = false;
           }
           cn.hidden.push_back(int(*v));
         }

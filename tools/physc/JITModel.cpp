@@ -242,7 +242,7 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
       continue;
     }
     auto net = model.lookupSymbol<phys::NetOp>(blk.net);
-    pb.name = blk.net + ".layer" + std::to_string(blk.layer) +
+    pb.name = blk.net + "." + net.getLayerName(blk.layer) +
               (blk.isBias ? ".bias" : ".weight");
     pb.offset = blk.offset;
     pb.rows = blk.rows;

@@ -71,7 +71,7 @@ struct CheckedEncoding {
 /// A backbone with every default filled in.
 struct CheckedNet {
   std::string name;
-  std::string kind = "mlp";     ///< mlp|resnet|siren
+  std::string kind = "mlp";     ///< mlp|resnet|siren|modified_mlp
   double w0 = 30;               ///< siren: the frequency of the sines
   int in = 0, out = 0;          ///< `in`: the arguments of each call
   std::vector<int> hidden;      ///< widths of the hidden layers
