@@ -2204,6 +2204,33 @@ void SemaImpl::checkTrain() {
   if (residual)
     checkResidual(*residual);
   CheckedWeighting &w = out.weighting;
+  // Causal weighting replaces the interior term by time-chunked terms with
+  // weights of their own, which neither per-term Adam moments nor annealed
+  // term weights know of. Reported here, at compile time, so that `physc
+  // check` catches it (the runtime refuses it too, as a defence).
+  if (out.causalEps > 0) {
+    const ast::Arg *eps = nullptr;
+    for (const ast::Arg &opt : train.options)
+      if (opt.key == "causal" && !eps)
+        eps = &opt;
+    for (const CheckedStage &st : out.stages)
+      if (st.optimizer == "multiadam") {
+        error(eps->loc, "causal weighting does not combine with 'multiadam'",
+              "multiadam keeps moments per loss term, and causal weighting "
+              "splits the interior term into time chunks; use 'adam' "
+              "stages");
+        diags.note(st.loc, "'multiadam' is here");
+        out.causalEps = 0;
+        break;
+      }
+    if (out.causalEps > 0 && w.scheme == "annealing") {
+      error(eps->loc,
+            "causal weighting does not combine with 'weights: annealing'",
+            "both reweight the loss terms during training; keep one");
+      diags.note(w.loc, "'weights: annealing' is here");
+      out.causalEps = 0;
+    }
+  }
   bool anyTrained = false;
   for (size_t i = 0; i < out.equations.size(); ++i)
     anyTrained |= trained(int(i));
