@@ -122,8 +122,8 @@ LogicalResult NetOp::verify() {
                             return w != getHidden()[0];
                           })))
     return emitOpError("a modified_mlp needs hidden layers of equal widths");
-  static const char *acts[] = {"tanh",     "sin",   "gelu",
-                               "softplus", "swish", "sigmoid"};
+  static const char *acts[] = {"tanh",  "sin",     "gelu", "softplus",
+                               "swish", "sigmoid", "relu"};
   if (!llvm::is_contained(acts, getAct()))
     return emitOpError("unknown activation \"") << getAct() << "\"";
   if (getInit() != "glorot" && getInit() != "he" && getInit() != "siren")

@@ -75,7 +75,7 @@ struct CheckedNet {
   double w0 = 30;               ///< siren: the frequency of the sines
   int in = 0, out = 0;          ///< `in`: the arguments of each call
   std::vector<int> hidden;      ///< widths of the hidden layers
-  std::string act = "tanh";     ///< tanh|sin|gelu|softplus|swish|sigmoid
+  std::string act = "tanh";     ///< tanh|sin|gelu|softplus|swish|sigmoid|relu
   std::string init = "glorot";  ///< glorot|he|siren
   CheckedEncoding encoding;
   ast::Location loc;
