@@ -117,10 +117,10 @@ LogicalResult NetOp::verify() {
     if (w < 1)
       return emitOpError("hidden widths must be positive");
   // (1 - z_l) U + z_l V mixes rows of the encoders' width into every layer.
-  if (isModifiedMLP() && (getHidden().empty() ||
-                          llvm::any_of(getHidden(), [&](int64_t w) {
-                            return w != getHidden()[0];
-                          })))
+  if (isModifiedMLP() &&
+      (getHidden().empty() || llvm::any_of(getHidden(), [&](int64_t w) {
+         return w != getHidden()[0];
+       })))
     return emitOpError("a modified_mlp needs hidden layers of equal widths");
   static const char *acts[] = {"tanh",  "sin",     "gelu", "softplus",
                                "swish", "sigmoid", "relu"};

@@ -152,9 +152,9 @@ SmallVector<Value> physc::buildTower(JetBuilder &jb, StringRef fn, Value z,
     // second derivatives of relu nets, which would silently vanish.
     out.push_back(jb.create<arith::MaximumFOp>(z, zero()));
     if (order >= 1)
-      out.push_back(jb.add(
-          jb.cst(t, 0.5),
-          jb.scale(jb.create<math::CopySignOp>(jb.cst(t, 1), z), 0.5)));
+      out.push_back(
+          jb.add(jb.cst(t, 0.5),
+                 jb.scale(jb.create<math::CopySignOp>(jb.cst(t, 1), z), 0.5)));
     for (int k = 2; k <= order; ++k)
       out.push_back(zero());
     return out;

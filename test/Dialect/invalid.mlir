@@ -82,8 +82,8 @@ phys.model @m {
 // -----
 
 phys.model @m {
-  // expected-error @+1 {{'phys.net' op unknown activation "relu"}}
-  phys.net @N "mlp"(in = 2, out = 1, hidden = [4], act = "relu", init = "glorot")
+  // expected-error @+1 {{'phys.net' op unknown activation "elu"}}
+  phys.net @N "mlp"(in = 2, out = 1, hidden = [4], act = "elu", init = "glorot")
 }
 
 // -----

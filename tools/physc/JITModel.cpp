@@ -249,8 +249,10 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     pb.cols = blk.cols;
     pb.isBias = blk.isBias;
     pb.init = blk.isBias ? "zeros" : net.getInit().str();
-    if (pb.init == "siren") // the first layer has its own range
-      pb.init = blk.layer == 0 ? "siren_first" : "siren";
+    if (pb.init == "siren") // layers reading the input have their own range
+      pb.init = blk.layer == 0 || blk.layer >= net.getNumStackLayers()
+                    ? "siren_first"
+                    : "siren";
     if (auto w0 = net.getW0())
       pb.w0 = w0->convertToDouble();
     pb.fanIn = net.getFanIn(blk.layer);

@@ -2,6 +2,7 @@
 """Reference forward pass of a modified_mlp (stdlib only).
 
   modified_mlp_ref.py CHECKPOINT EVAL.csv IN HIDDEN_WIDTH DEPTH OUT
+  modified_mlp_ref.py ranges CHECKPOINT IN HIDDEN_WIDTH DEPTH OUT
 
 Reads the flat parameters of a checkpoint whose model has one modified_mlp
 net and nothing else trainable, evaluates
@@ -13,6 +14,9 @@ at the points of EVAL.csv (the coordinates, then the net's first output, as
 layout is the one docs/language.md gives: the stack's layers 0 .. L (weight
 row-major fan-out x fan-in, then bias), then enc_u, then enc_v. So this
 checks the kernels' formula and the parameter layout independently of them.
+
+`ranges` prints the largest |weight| of each block instead (layer0 ..
+layerL, enc_u, enc_v), e.g. to check initial ranges.
 """
 import csv
 import math
@@ -32,8 +36,10 @@ def read_params(path):
 
 
 def main():
-    ckpt, evals = sys.argv[1], sys.argv[2]
-    nin, width, depth, nout = map(int, sys.argv[3:7])
+    ranges = sys.argv[1] == "ranges"
+    args = sys.argv[2:] if ranges else sys.argv[1:]
+    ckpt, evals = args[0], None if ranges else args[1]
+    nin, width, depth, nout = map(int, args[-4:])
     p = read_params(ckpt)
     at = 0
 
@@ -50,6 +56,11 @@ def main():
     enc_u = block(width, nin)
     enc_v = block(width, nin)
     assert at == len(p), "layout has %d params, checkpoint %d" % (at, len(p))
+    if ranges:
+        names = ["layer%d" % l for l in range(depth + 1)] + ["enc_u", "enc_v"]
+        for name, (w, _) in zip(names, stack + [enc_u, enc_v]):
+            print("%s %.6g" % (name, max(abs(x) for r in w for x in r)))
+        return
 
     def affine(wb, x, act):
         w, bias = wb
