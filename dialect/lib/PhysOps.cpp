@@ -103,7 +103,8 @@ LogicalResult CoordOp::verify() {
 }
 
 LogicalResult NetOp::verify() {
-  if (getKind() != "mlp" && getKind() != "resnet" && getKind() != "siren")
+  if (getKind() != "mlp" && getKind() != "resnet" && getKind() != "siren" &&
+      getKind() != "modified_mlp")
     return emitOpError("unknown kind \"") << getKind() << "\"";
   if (getW0().has_value() != (getKind() == "siren"))
     return emitOpError("w0 is required exactly for siren nets");
@@ -115,8 +116,14 @@ LogicalResult NetOp::verify() {
   for (int64_t w : getHidden())
     if (w < 1)
       return emitOpError("hidden widths must be positive");
-  static const char *acts[] = {"tanh",     "sin",   "gelu",
-                               "softplus", "swish", "sigmoid"};
+  // (1 - z_l) U + z_l V mixes rows of the encoders' width into every layer.
+  if (isModifiedMLP() &&
+      (getHidden().empty() || llvm::any_of(getHidden(), [&](int64_t w) {
+         return w != getHidden()[0];
+       })))
+    return emitOpError("a modified_mlp needs hidden layers of equal widths");
+  static const char *acts[] = {"tanh",  "sin",     "gelu", "softplus",
+                               "swish", "sigmoid", "relu"};
   if (!llvm::is_contained(acts, getAct()))
     return emitOpError("unknown activation \"") << getAct() << "\"";
   if (getInit() != "glorot" && getInit() != "he" && getInit() != "siren")
@@ -125,10 +132,20 @@ LogicalResult NetOp::verify() {
 }
 
 int64_t NetOp::getFanIn(unsigned l) {
-  return l == 0 ? getIn() : getHidden()[l - 1];
+  // The encoders of a modified_mlp read the input, like layer 0.
+  return l == 0 || l >= getNumStackLayers() ? getIn() : getHidden()[l - 1];
 }
 int64_t NetOp::getFanOut(unsigned l) {
+  if (l >= getNumStackLayers())
+    return getHidden()[0];
   return l == getHidden().size() ? getOut() : getHidden()[l];
+}
+std::string NetOp::getLayerName(unsigned l) {
+  if (isModifiedMLP() && l == getEncoderU())
+    return "enc_u";
+  if (isModifiedMLP() && l == getEncoderV())
+    return "enc_v";
+  return "layer" + std::to_string(l);
 }
 int64_t NetOp::getNumParams() {
   int64_t n = 0;

@@ -134,6 +134,19 @@ struct Info {
   bool vector = false;
   bool usesField = false;
   llvm::SmallBitVector deps; ///< coordinates the value can depend on
+  /// A relu net the value depends on (-1: none), and the highest order of
+  /// derivative already taken of it: relu nets are piecewise linear, so a
+  /// second derivative of one is zero almost everywhere.
+  int reluNet = -1;
+  int reluOrder = 0;
+  /// Takes on `o`'s relu dependence (the first net, the highest order).
+  void absorbRelu(const Info &o) {
+    if (o.reluNet < 0)
+      return;
+    if (reluNet < 0)
+      reluNet = o.reluNet;
+    reluOrder = std::max(reluOrder, o.reluOrder);
+  }
 };
 
 class SemaImpl {
@@ -150,6 +163,7 @@ private:
   llvm::StringMap<Symbol> symbols;
   std::vector<bool> constOk;
   std::vector<bool> fieldOk;
+  std::vector<int> fieldRelu; ///< by field: a relu net it depends on, or -1
   std::vector<int> letOrder; ///< ast let index -> index in out.lets
   std::vector<Info> letInfo; ///< by ast let index
   std::vector<bool> letDone; ///< checked (in dependency order)
@@ -198,6 +212,8 @@ private:
                     bool allowMultiOutput);
   bool checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
                          llvm::ArrayRef<llvm::SmallBitVector> argDeps);
+  bool checkReluOrder(Info &info, int added, ast::Location loc,
+                      llvm::StringRef what);
   bool requireScalar(const Info &info, const ast::Expr &e,
                      llvm::StringRef where);
   std::vector<std::string> visibleNames(const Scope &scope) const;
@@ -378,6 +394,8 @@ Info SemaImpl::check(ast::Expr &e, const Scope &scope) {
   Info rhs = check(*b.rhs, scope);
   info.ok = lhs.ok && rhs.ok;
   info.usesField = lhs.usesField || rhs.usesField;
+  info.absorbRelu(lhs);
+  info.absorbRelu(rhs);
   info.deps = lhs.deps;
   info.deps |= rhs.deps;
   if (!info.ok)
@@ -497,6 +515,7 @@ Info SemaImpl::checkName(ast::NameExpr &e, const Scope &scope) {
     e.output = sym->output;
     info.ok = fieldOk[sym->index];
     info.usesField = true;
+    info.reluNet = fieldRelu[sym->index];
     if (info.ok)
       for (int c : out.fields[sym->index].coords)
         info.deps.set(c);
@@ -553,6 +572,7 @@ Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
       Info a = check(*arg, scope);
       info.deps |= a.deps;
       info.usesField |= a.usesField;
+      info.absorbRelu(a);
       if (!requireScalar(a, *arg, "as the argument of '" + e.callee + "'"))
         info.ok = false;
     }
@@ -576,8 +596,13 @@ Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
       info.deps |= args.back().deps;
       info.usesField |= args.back().usesField;
       info.ok &= args.back().ok;
+      info.absorbRelu(args.back());
     }
     if (!info.ok)
+      return info;
+    // grad and div differentiate once, lap twice.
+    int order = e.callee == "lap" ? 2 : e.callee == "grad" || e.callee == "div";
+    if (!checkReluOrder(info, order, e.getLoc(), "'" + e.callee + "'"))
       return info;
     auto needArgs = [&](size_t n) {
       if (nargs == n)
@@ -676,6 +701,7 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
   for (auto &arg : e.args) {
     Info a = check(*arg, scope);
     info.deps |= a.deps;
+    info.absorbRelu(a);
     argDeps.push_back(a.deps);
     if (!requireScalar(a, *arg, "as an input of net '" + e.callee + "'"))
       info.ok = false;
@@ -701,7 +727,32 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
               e.callee + "(x, y)'");
     info.ok = false;
   }
+  if (n.act == "relu" && info.reluNet < 0)
+    info.reluNet = net;
   return info;
+}
+
+/// Adds `added` orders of derivative to `info`'s relu dependence; an error
+/// at `loc` when that makes it a second derivative of a relu net, which is
+/// zero almost everywhere: the equation would silently lose that term (and
+/// a second-order PDE could not be trained at all).
+bool SemaImpl::checkReluOrder(Info &info, int added, ast::Location loc,
+                              llvm::StringRef what) {
+  if (info.reluNet < 0 || added == 0)
+    return true;
+  int before = info.reluOrder;
+  info.reluOrder += added;
+  if (before >= 2 || info.reluOrder < 2)
+    return true;
+  const CheckedNet &n = out.nets[info.reluNet];
+  error(loc,
+        what + " takes a second derivative of relu net '" + n.name +
+            "', which is zero almost everywhere",
+        "relu is piecewise linear; use a smooth activation (tanh, gelu, "
+        "softplus, swish, sin, sigmoid) for second and higher derivatives");
+  diags.note(n.loc, "'" + n.name + "' is defined here");
+  info.ok = false;
+  return false;
 }
 
 Info SemaImpl::checkDeriv(ast::DerivExpr &e, const Scope &scope) {
@@ -718,6 +769,8 @@ Info SemaImpl::checkDeriv(ast::DerivExpr &e, const Scope &scope) {
   Info f = check(*e.operand, scope);
   info = f;
   info.ok = requireScalar(f, *e.operand, "as the operand of 'd'");
+  if (info.ok)
+    checkReluOrder(info, int(e.wrt.size()), e.getLoc(), "this derivative");
   e.wrtIndex.clear();
   for (auto [i, name] : llvm::enumerate(e.wrt)) {
     const Symbol *sym = lookup(name);
@@ -1058,12 +1111,12 @@ identChoice(ast::Arg &arg, const std::vector<std::string> &choices,
 void SemaImpl::checkNets() {
   static const std::vector<std::string> keys = {
       "in", "out", "hidden", "width", "depth", "act", "init", "encode"};
-  static const std::vector<std::string> acts = {"tanh",     "sin",   "gelu",
-                                                "softplus", "swish", "sigmoid"};
+  static const std::vector<std::string> acts = {
+      "tanh", "sin", "gelu", "softplus", "swish", "sigmoid", "relu"};
   static const std::vector<std::string> inits = {"glorot", "he", "siren"};
-  static const std::vector<std::string> kinds = {"mlp", "resnet", "siren"};
-  static const std::vector<std::string> laterKinds = {"modified_mlp",
-                                                      "deeponet", "unet"};
+  static const std::vector<std::string> kinds = {"mlp", "resnet", "siren",
+                                                 "modified_mlp"};
+  static const std::vector<std::string> laterKinds = {"deeponet", "unet"};
   constexpr int64_t kMaxWidth = 1 << 16, kMaxLayers = 1000, kMaxIO = 1 << 16;
 
   for (ast::NetStmt &n : m.nets) {
@@ -1074,11 +1127,11 @@ void SemaImpl::checkNets() {
     if (!llvm::is_contained(kinds, n.kind)) {
       if (llvm::is_contained(laterKinds, n.kind))
         error(n.kindLoc, "'" + n.kind + "' nets are not supported yet",
-              "supported: mlp, resnet, siren");
+              "supported: mlp, resnet, siren, modified_mlp");
       else {
         std::string near = Diagnostics::nearest(n.kind, kinds);
         error(n.kindLoc, "unknown kind of net '" + n.kind + "'",
-              near.empty() ? "supported: mlp, resnet, siren"
+              near.empty() ? "supported: mlp, resnet, siren, modified_mlp"
                            : "did you mean '" + near + "'?");
       }
       out.nets.push_back(cn);
@@ -1145,11 +1198,27 @@ void SemaImpl::checkNets() {
           ok = false;
           continue;
         }
-        for (auto &e : arg.list) {
+        bool unequal = false;
+        for (auto [k, e] : llvm::enumerate(arg.list)) {
           auto v = foldInteger(*e, "a hidden layer width", 1, kMaxWidth);
           if (!v) {
             ok = false;
             continue;
+          }
+          // modified_mlp: every layer mixes rows of the encoders' width,
+          // h_l = (1 - z_l) U + z_l V, so the widths cannot change.
+          if (n.kind == "modified_mlp" && !cn.hidden.empty() && !unequal &&
+              *v != cn.hidden[0]) {
+            error(e->getLoc(),
+                  "the hidden layers of modified_mlp '" + n.name +
+                      "' must have equal widths: layer " + std::to_string(k) +
+                      " is " + std::to_string(*v) + " wide, layer 0 is " +
+                      std::to_string(cn.hidden[0]),
+                  "each layer mixes the two encoders' outputs, which have "
+                  "the hidden width, e.g. 'hidden: [64, 64, 64]' or "
+                  "'width: 64, depth: 3'");
+            unequal = true;
+            ok = false;
           }
           cn.hidden.push_back(int(*v));
         }
@@ -1164,7 +1233,7 @@ void SemaImpl::checkNets() {
         ok &= bool(v);
         dpt = v.value_or(0);
       } else if (arg.key == "act") {
-        auto v = identChoice(arg, acts, {"relu"}, "activation", diags);
+        auto v = identChoice(arg, acts, {}, "activation", diags);
         ok &= bool(v);
         if (v && n.kind == "siren" && *v != "sin") {
           error(argValueLoc(arg), "siren nets use 'act: sin', not '" + *v + "'");
@@ -1467,6 +1536,7 @@ bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
 
 void SemaImpl::checkFields() {
   fieldOk.assign(m.fields.size(), false);
+  fieldRelu.assign(m.fields.size(), -1);
   for (auto [i, f] : llvm::enumerate(m.fields)) {
     CheckedField cf;
     cf.outputs = f.names;
@@ -1531,11 +1601,13 @@ void SemaImpl::checkFields() {
         continue;
       }
       fieldOk[i] = true;
+      fieldRelu[i] = info.reluNet;
       continue;
     }
     Info info = check(*f.value, scope);
     if (requireScalar(info, *f.value, "as the value of a field"))
       fieldOk[i] = true;
+    fieldRelu[i] = info.reluNet;
   }
 }
 
@@ -2188,6 +2260,33 @@ void SemaImpl::checkTrain() {
   if (residual)
     checkResidual(*residual);
   CheckedWeighting &w = out.weighting;
+  // Causal weighting replaces the interior term by time-chunked terms with
+  // weights of their own, which neither per-term Adam moments nor annealed
+  // term weights know of. Reported here, at compile time, so that `physc
+  // check` catches it (the runtime refuses it too, as a defence).
+  if (out.causalEps > 0) {
+    const ast::Arg *eps = nullptr;
+    for (const ast::Arg &opt : train.options)
+      if (opt.key == "causal" && !eps)
+        eps = &opt;
+    for (const CheckedStage &st : out.stages)
+      if (st.optimizer == "multiadam") {
+        error(eps->loc, "causal weighting does not combine with 'multiadam'",
+              "multiadam keeps moments per loss term, and causal weighting "
+              "splits the interior term into time chunks; use 'adam' "
+              "stages");
+        diags.note(st.loc, "'multiadam' is here");
+        out.causalEps = 0;
+        break;
+      }
+    if (out.causalEps > 0 && w.scheme == "annealing") {
+      error(eps->loc,
+            "causal weighting does not combine with 'weights: annealing'",
+            "both reweight the loss terms during training; keep one");
+      diags.note(w.loc, "'weights: annealing' is here");
+      out.causalEps = 0;
+    }
+  }
   bool anyTrained = false;
   for (size_t i = 0; i < out.equations.size(); ++i)
     anyTrained |= trained(int(i));

@@ -172,17 +172,38 @@ LogicalResult Expander::expandNet(NetCallOp call) {
   std::optional<double> w0;
   if (auto w = net.getW0())
     w0 = w->convertToDouble();
-  for (unsigned l = 0; l < net.getNumLayers(); ++l) {
+  StringRef act = net.getAct();
+  // The jet of affine layer l applied to the rows `in` (coefficient-wise:
+  // only the value component gets the bias).
+  auto affine = [&](unsigned l, ArrayRef<Value> in) {
     auto rowType = RankedTensorType::get({net.getFanOut(l)}, f64);
     Jet z{set, {}};
-    for (auto [i, row] : llvm::enumerate(rows))
+    for (auto [i, row] : llvm::enumerate(in))
       z.c.push_back(
           row ? b.create<MatvecOp>(jb.getLoc(), rowType, call.getNetAttr(),
                                    b.getI64IntegerAttr(l), row,
                                    i == 0 ? b.getUnitAttr() : UnitAttr())
                     .getResult()
               : Value());
-    if (l + 1 == net.getNumLayers()) {
+    return z;
+  };
+  auto activate = [&](const Jet &z) {
+    return compose(z, set, [&](Value z0, int order) {
+      return buildTower(jb, act, z0, order);
+    });
+  };
+  // modified_mlp: the encoders U, V of the input, and V - U, which every
+  // layer's gate z_l mixes in as h_l = U + z_l (V - U).
+  Jet encU, encDiff;
+  if (net.isModifiedMLP()) {
+    encU = activate(affine(net.getEncoderU(), rows));
+    Jet encV = activate(affine(net.getEncoderV(), rows));
+    encDiff = elementwise(encV, encU, set, /*subtract=*/true);
+  }
+  unsigned numLayers = net.getNumStackLayers();
+  for (unsigned l = 0; l < numLayers; ++l) {
+    Jet z = affine(l, rows);
+    if (l + 1 == numLayers) {
       rows = z.c;
       break;
     }
@@ -190,13 +211,15 @@ LogicalResult Expander::expandNet(NetCallOp call) {
     if (w0)
       for (Value &c : z.c)
         c = jb.scale(c, *w0);
-    StringRef act = net.getAct();
-    Jet h = compose(z, set, [&](Value z0, int order) {
-      return buildTower(jb, act, z0, order);
-    });
+    Jet h = activate(z);
     // resnet: h_l += h_{l-1} between hidden layers of equal width.
     if (resnet && l > 0 && net.getFanIn(l) == net.getFanOut(l))
       h = elementwise(h, Jet{set, rows}, set, /*subtract=*/false);
+    // modified_mlp: (1 - z) U + z V = U + z (V - U); the product of two
+    // jets is the Cauchy product of their coefficients.
+    if (net.isModifiedMLP())
+      h = elementwise(encU, product(h, encDiff, set), set,
+                      /*subtract=*/false);
     rows = h.c;
   }
   for (auto [k, r] : llvm::enumerate(call.getResults())) {

@@ -146,6 +146,19 @@ SmallVector<Value> physc::buildTower(JetBuilder &jb, StringRef fn, Value z,
     }
     return out;
   }
+  if (fn == "relu") {
+    // max(z, 0); its derivative is the step H(z) = (1 + copysign(1, z)) / 2
+    // (1 at z = +0, as for abs), and every higher one is zero. Sema refuses
+    // second derivatives of relu nets, which would silently vanish.
+    out.push_back(jb.create<arith::MaximumFOp>(z, zero()));
+    if (order >= 1)
+      out.push_back(
+          jb.add(jb.cst(t, 0.5),
+                 jb.scale(jb.create<math::CopySignOp>(jb.cst(t, 1), z), 0.5)));
+    for (int k = 2; k <= order; ++k)
+      out.push_back(zero());
+    return out;
+  }
   if (fn == "abs") {
     out.push_back(jb.create<math::AbsFOp>(z));
     if (order >= 1)

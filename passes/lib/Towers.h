@@ -18,8 +18,8 @@
 namespace physc {
 
 /// f^(k)(z) for k = 0..order. `fn` is an activation (tanh, sin, gelu,
-/// softplus, swish, sigmoid) or an elementary function (cos, tan, exp, log,
-/// log1p, sqrt, sinh, cosh, abs, erf, recip); `p` is the exponent for
+/// softplus, swish, sigmoid, relu) or an elementary function (cos, tan, exp,
+/// log, log1p, sqrt, sinh, cosh, abs, erf, recip); `p` is the exponent for
 /// `powc` (z^p). Returns an empty vector for an unknown `fn`.
 llvm::SmallVector<mlir::Value> buildTower(JetBuilder &jb, llvm::StringRef fn,
                                           mlir::Value z, int order,

@@ -61,6 +61,13 @@ phys.model @m {
 // -----
 
 phys.model @m {
+  // expected-error @+1 {{'phys.net' op a modified_mlp needs hidden layers of equal widths}}
+  phys.net @N "modified_mlp"(in = 2, out = 1, hidden = [4, 8], act = "tanh", init = "glorot")
+}
+
+// -----
+
+phys.model @m {
   // expected-error @+1 {{'phys.net' op in and out must be positive}}
   phys.net @N "mlp"(in = 2, out = -1, hidden = [4], act = "tanh", init = "glorot")
 }
@@ -75,8 +82,8 @@ phys.model @m {
 // -----
 
 phys.model @m {
-  // expected-error @+1 {{'phys.net' op unknown activation "relu"}}
-  phys.net @N "mlp"(in = 2, out = 1, hidden = [4], act = "relu", init = "glorot")
+  // expected-error @+1 {{'phys.net' op unknown activation "elu"}}
+  phys.net @N "mlp"(in = 2, out = 1, hidden = [4], act = "elu", init = "glorot")
 }
 
 // -----

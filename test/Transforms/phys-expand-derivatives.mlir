@@ -475,3 +475,49 @@ phys.model @m {
     phys.yield
   }
 }
+
+// -----
+
+// u_x of a modified_mlp with hidden [4, 4] over x: the encoders are layers
+// 3 (U) and 4 (V), after the stack 0-2, and read the input rows. With
+// D = V - U, each layer's h = U + z D is a Cauchy product:
+// h0 = U0 + z0 D0, h1 = U1 + (z0 D1 + z1 D0).
+
+// CHECK-LABEL: phys.kernel @ux "eval" {
+// CHECK:         [[ZU0:%.+]] = phys.matvec @M[3] [[IN0:%.+]] bias : tensor<1xf64> -> tensor<4xf64>
+// CHECK-NEXT:    [[ZU1:%.+]] = phys.matvec @M[3] [[IN1:%.+]] : tensor<1xf64> -> tensor<4xf64>
+// CHECK-NEXT:    [[U0:%.+]] = math.tanh [[ZU0]] : tensor<4xf64>
+// CHECK:         [[U1:%.+]] = arith.mulf {{%.+}}, [[ZU1]] : tensor<4xf64>
+// CHECK-NEXT:    [[ZV0:%.+]] = phys.matvec @M[4] [[IN0]] bias : tensor<1xf64> -> tensor<4xf64>
+// CHECK-NEXT:    [[ZV1:%.+]] = phys.matvec @M[4] [[IN1]] : tensor<1xf64> -> tensor<4xf64>
+// CHECK-NEXT:    [[V0:%.+]] = math.tanh [[ZV0]] : tensor<4xf64>
+// CHECK:         [[V1:%.+]] = arith.mulf {{%.+}}, [[ZV1]] : tensor<4xf64>
+// CHECK-NEXT:    [[D0:%.+]] = arith.subf [[V0]], [[U0]] : tensor<4xf64>
+// CHECK-NEXT:    [[D1:%.+]] = arith.subf [[V1]], [[U1]] : tensor<4xf64>
+// CHECK-NEXT:    [[ZZ0:%.+]] = phys.matvec @M[0] [[IN0]] bias : tensor<1xf64> -> tensor<4xf64>
+// CHECK-NEXT:    [[ZZ1:%.+]] = phys.matvec @M[0] [[IN1]] : tensor<1xf64> -> tensor<4xf64>
+// CHECK-NEXT:    [[Z0:%.+]] = math.tanh [[ZZ0]] : tensor<4xf64>
+// CHECK:         [[Z1:%.+]] = arith.mulf {{%.+}}, [[ZZ1]] : tensor<4xf64>
+// CHECK-NEXT:    [[P0:%.+]] = arith.mulf [[Z0]], [[D0]] : tensor<4xf64>
+// CHECK-NEXT:    [[P1A:%.+]] = arith.mulf [[Z0]], [[D1]] : tensor<4xf64>
+// CHECK-NEXT:    [[P1B:%.+]] = arith.mulf [[Z1]], [[D0]] : tensor<4xf64>
+// CHECK-NEXT:    [[P1:%.+]] = arith.addf [[P1A]], [[P1B]] : tensor<4xf64>
+// CHECK-NEXT:    [[H0:%.+]] = arith.addf [[U0]], [[P0]] : tensor<4xf64>
+// CHECK-NEXT:    [[H1:%.+]] = arith.addf [[U1]], [[P1]] : tensor<4xf64>
+// CHECK-NEXT:    {{%.+}} = phys.matvec @M[1] [[H0]] bias : tensor<4xf64> -> tensor<4xf64>
+// CHECK-NEXT:    {{%.+}} = phys.matvec @M[1] [[H1]] : tensor<4xf64> -> tensor<4xf64>
+// CHECK:         {{%.+}} = phys.matvec @M[2] {{%.+}} bias : tensor<4xf64> -> tensor<1xf64>
+// CHECK-NEXT:    [[O1:%.+]] = phys.matvec @M[2] {{%.+}} : tensor<4xf64> -> tensor<1xf64>
+// CHECK-NOT:     phys.matvec
+// CHECK:         [[E1:%.+]] = tensor.extract [[O1]]
+// CHECK-NEXT:    phys.yield [[E1]] : f64
+phys.model @m {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.net @M "modified_mlp"(in = 1, out = 1, hidden = [4, 4], act = "tanh", init = "glorot")
+  phys.kernel @ux "eval" {
+  ^bb0(%x: f64):
+    %u = phys.net_call @M(%x) : (f64) -> f64
+    %ux = phys.d %u wrt [@x] : f64
+    phys.yield %ux : f64
+  }
+}

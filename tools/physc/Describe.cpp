@@ -95,15 +95,17 @@ void describeLayout(phys::ModelOp model, physrt::CompiledModel &M) {
       continue;
     }
     auto net = model.lookupSymbol<phys::NetOp>(blk.net);
-    pb.name = blk.net + ".layer" + std::to_string(blk.layer) +
+    pb.name = blk.net + "." + net.getLayerName(blk.layer) +
               (blk.isBias ? ".bias" : ".weight");
     pb.offset = blk.offset;
     pb.rows = blk.rows;
     pb.cols = blk.cols;
     pb.isBias = blk.isBias;
     pb.init = blk.isBias ? "zeros" : net.getInit().str();
-    if (pb.init == "siren") // the first layer has its own range
-      pb.init = blk.layer == 0 ? "siren_first" : "siren";
+    if (pb.init == "siren") // layers reading the input have their own range
+      pb.init = blk.layer == 0 || blk.layer >= net.getNumStackLayers()
+                    ? "siren_first"
+                    : "siren";
     if (auto w0 = net.getW0())
       pb.w0 = w0->convertToDouble();
     pb.fanIn = net.getFanIn(blk.layer);

@@ -71,11 +71,11 @@ struct CheckedEncoding {
 /// A backbone with every default filled in.
 struct CheckedNet {
   std::string name;
-  std::string kind = "mlp";     ///< mlp|resnet|siren
+  std::string kind = "mlp";     ///< mlp|resnet|siren|modified_mlp
   double w0 = 30;               ///< siren: the frequency of the sines
   int in = 0, out = 0;          ///< `in`: the arguments of each call
   std::vector<int> hidden;      ///< widths of the hidden layers
-  std::string act = "tanh";     ///< tanh|sin|gelu|softplus|swish|sigmoid
+  std::string act = "tanh";     ///< tanh|sin|gelu|softplus|swish|sigmoid|relu
   std::string init = "glorot";  ///< glorot|he|siren
   CheckedEncoding encoding;
   ast::Location loc;

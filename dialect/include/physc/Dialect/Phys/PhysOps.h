@@ -23,9 +23,10 @@
 namespace physc::phys {
 
 /// Where each net's weights and biases live in the flat parameter vector:
-/// nets in model order, layer by layer, weight (row-major, fan-out x fan-in)
-/// then bias; then one scalar per trainable param, in model order. The
-/// runtime, the kernels and checkpoints all use this layout.
+/// nets in model order, layer by layer (NetOp::getNumLayers(), so a
+/// modified_mlp's encoders come after its output layer), weight (row-major,
+/// fan-out x fan-in) then bias; then one scalar per trainable param, in model
+/// order. The runtime, the kernels and checkpoints all use this layout.
 struct ParamLayout {
   struct Block {
     std::string net; ///< the net, or the param's name when isParam

@@ -88,9 +88,16 @@ def Phys_NetOp : Phys_Op<"net", [Symbol, HasParent<"ModelOp">]> {
     - `mlp`: h_l = act(W_l h_{l-1} + b_l);
     - `resnet`: h_l = act(W_l h_{l-1} + b_l) + h_{l-1} wherever hidden layer
       l has the width of layer l-1 (an identity skip);
-    - `siren`: h_l = sin(w0 (W_l h_{l-1} + b_l)) (Sitzmann et al. 2020). Its parameters
-    are, layer by layer, a row-major weight matrix (fan-out x fan-in) then a
-    bias vector, packed in model order into one flat parameter vector.
+    - `siren`: h_l = sin(w0 (W_l h_{l-1} + b_l)) (Sitzmann et al. 2020);
+    - `modified_mlp` (Wang, Teng & Perdikaris 2021): two encoders
+      U = act(W_u x + b_u), V = act(W_v x + b_v), then
+      z_l = act(W_l h_{l-1} + b_l), h_l = (1 - z_l) U + z_l V; all hidden
+      widths are equal. The encoders are the extra affine layers
+      `hidden.size() + 1` (U) and `hidden.size() + 2` (V), after the output
+      layer, so that the layers of the stack keep the indices of an mlp.
+    Its parameters are, layer by layer, a row-major weight matrix (fan-out x
+    fan-in) then a bias vector, packed in model order into one flat
+    parameter vector.
 
     ```mlir
     phys.net @N "mlp"(in = 2, out = 1, hidden = [64, 64], act = "tanh", init = "glorot")
@@ -105,8 +112,21 @@ def Phys_NetOp : Phys_Op<"net", [Symbol, HasParent<"ModelOp">]> {
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    /// Number of affine layers (hidden layers + the output layer).
-    unsigned getNumLayers() { return getHidden().size() + 1; }
+    /// Number of affine layers of the stack (hidden layers + the output
+    /// layer): layers 0 .. getNumStackLayers() - 1 map x to the output.
+    unsigned getNumStackLayers() { return getHidden().size() + 1; }
+    /// Number of affine layers with parameters: the stack, plus the two
+    /// encoders of a modified_mlp.
+    unsigned getNumLayers() {
+      return getNumStackLayers() + (isModifiedMLP() ? 2 : 0);
+    }
+    bool isModifiedMLP() { return getKind() == "modified_mlp"; }
+    /// modified_mlp: the layer indices of the encoders U and V.
+    unsigned getEncoderU() { return getNumStackLayers(); }
+    unsigned getEncoderV() { return getNumStackLayers() + 1; }
+    /// The name of layer `l` in parameter block names: "layer<l>", or
+    /// "enc_u" / "enc_v" for a modified_mlp's encoders.
+    std::string getLayerName(unsigned l);
     /// Fan-in and fan-out of affine layer `l`.
     int64_t getFanIn(unsigned l);
     int64_t getFanOut(unsigned l);
