@@ -7,8 +7,8 @@
 #   OUT=dir bench/gpu-check.sh   # then, on the GPU machine
 #
 # Writes under $OUT (default ./gpu-out): harness-<dump>.jsonl (per-term
-# correctness + timing), baseline/ (pinn_step.py's anchors-*.json and log),
-# table.md. Exit status: 0 when every correctness check passes, 1 on a
+# correctness + timing), train.jsonl (AOT training on cuda and cpu: time,
+# rel L2), baseline/ (pinn_step.py's anchors-*.json and log), table.md. Exit status: 0 when every correctness check passes, 1 on a
 # failure, 2 when no GPU is usable.
 # Environment: PREP (default bench/gpu-prepared next to this script),
 # PHYSC_SHARED (where anchors/pinn_step.py is, when PREP has no copy),
@@ -47,6 +47,28 @@ while read -r harness dump kind; do
     grep '"ms"' "$OUT/harness-$dump.jsonl" >>"$OUT/physc-timing.jsonl" || true
   fi
 done <"$PREP/manifest.txt"
+
+# Training on the GPU through AOT libraries (train.txt): the spec's whole
+# plan on cuda and on cpu, each must reach the example's accuracy threshold.
+: >"$OUT/train.jsonl"
+if [[ -f $PREP/train.txt ]]; then
+  while read -r bin max; do
+    [[ -n ${bin:-} ]] || continue
+    for dev in cuda cpu; do
+      echo "gpu-check: $bin --device $dev"
+      set +e
+      "$PREP/$bin" --device "$dev" >"$OUT/$bin-$dev.json" 2>"$OUT/$bin-$dev.err"
+      rc=$?
+      set -e
+      cat "$OUT/$bin-$dev.json" "$OUT/$bin-$dev.err"
+      cat "$OUT/$bin-$dev.json" >>"$OUT/train.jsonl"
+      if [[ $rc != 0 ]] || ! python3 -c "import json,sys; r=json.load(open(sys.argv[1])); e=max(r['rel_l2'].values()); print('rel L2', e, 'max', sys.argv[2]); sys.exit(0 if e < float(sys.argv[2]) else 1)" "$OUT/$bin-$dev.json" "$max"; then
+        echo "gpu-check: FAIL: $bin on $dev" >&2
+        status=1
+      fi
+    done
+  done <"$PREP/train.txt"
+fi
 
 # The framework baseline: the same step (MLP 2->64x4->1, tanh, Burgers
 # residual) in torch and jax.

@@ -5,6 +5,10 @@
 #   harness_<model>         bench/gpu/harness.cu with those kernels (nvcc, sm_90)
 #   <model>_N<n>/           `physc dump-batch` (params, points, CPU f64 reference)
 #   manifest.txt            one line per dump: "<harness> <dump dir> <kind>"
+#   train_<model>           bench/gpu/train_aot.cpp linked with `physc build
+#                           --target cpu,cuda` of the model (runtime, libpng
+#                           and libstdc++ static: no LLVM/MLIR, no toolkit)
+#   train.txt               one line per training check: "<binary> <max rel L2>"
 #   pinn_step.py            the framework baseline (copied from ../shared)
 # Environment: PHYSC (default build/bin/physc), NVCC (default nvcc on PATH or
 # /usr/local/cuda/bin/nvcc), CUDA_ARCH (default sm_90), SEED (default 1),
@@ -53,6 +57,23 @@ prepare() {
 
 prepare "$ROOT/examples/bench_burgers64.phys" bench 8192 65536 524288
 prepare "$ROOT/examples/burgers.phys" check default
+
+# Training through an AOT library on the GPU (and on the CPU, to compare).
+CXX=${CXX:-c++}
+train_aot() {
+  local file=$1 max=$2 model
+  model=$(basename "$file" .phys)
+  echo "gpu-prepare: $model: physc build --target cpu,cuda"
+  "$PHYSC" build "$file" --target cpu,cuda --cpu x86-64-v3 -o "$TMP/aot_$model" >/dev/null
+  "$CXX" -std=c++17 -O2 -I"$TMP/aot_$model/include" -include "$model.h" \
+    -DPHYSC_SPEC="physc_spec_$model" "$ROOT/bench/gpu/train_aot.cpp" \
+    "$TMP/aot_$model/lib/lib$model.a" -Wl,-Bstatic -lpng16 -lz -Wl,-Bdynamic \
+    -static-libstdc++ -static-libgcc -lpthread -ldl -lm -o "$TMP/train_$model"
+  rm -rf "$TMP/aot_$model"
+  echo "train_$model $max" >>"$TMP/train.txt"
+}
+train_aot "$ROOT/examples/heat1d.phys" 5e-3
+train_aot "$ROOT/examples/burgers.phys" 1e-2
 
 if [[ -f $SHARED/anchors/pinn_step.py ]]; then
   cp "$SHARED/anchors/pinn_step.py" "$TMP/pinn_step.py"
