@@ -116,8 +116,10 @@ TEST(Train, InvalidOptions) {
   CompiledModel M = test::lineModel();
   TrainOptions o = quietOptions();
   o.device = "cuda";
-  EXPECT_EQ(errorOf(M, o),
-            "device 'cuda' is not available in the CPU runtime (known: cpu)");
+  EXPECT_EQ(errorOf(M, o), "device 'cuda': the model's kernels are on the CPU "
+                           "(bind them with cuda::bindCudaKernels first)");
+  o.device = "tpu";
+  EXPECT_EQ(errorOf(M, o), "unknown device 'tpu' (known: cpu, cuda)");
   o = quietOptions();
   o.precision = "f16";
   EXPECT_EQ(errorOf(M, o), "unknown precision 'f16' (known: f32, f64)");
