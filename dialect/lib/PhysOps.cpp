@@ -93,8 +93,8 @@ static LogicalResult verifyYieldsF64(Operation *op, Region &body,
 //===----------------------------------------------------------------------===//
 
 LogicalResult CoordOp::verify() {
-  if (getKind() != "space" && getKind() != "time")
-    return emitOpError("kind must be \"space\" or \"time\", got \"")
+  if (getKind() != "space" && getKind() != "time" && getKind() != "input")
+    return emitOpError("kind must be \"space\", \"time\" or \"input\", got \"")
            << getKind() << "\"";
   if (!(getLo().convertToDouble() < getHi().convertToDouble()))
     return emitOpError("range is empty: [") << getLo().convertToDouble() << ", "

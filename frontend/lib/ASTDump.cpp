@@ -133,8 +133,12 @@ void Dumper::expr(const ast::Expr &e, llvm::StringRef label) {
       os << " [net #" << c.netIndex << "]";
     os << "\n";
     Indent in(*this);
-    for (const auto &a : c.args)
-      expr(*a);
+    // Labelled groups (`branch: (k)`): the label on each argument.
+    std::vector<llvm::StringRef> labels;
+    for (auto [label, size] : llvm::zip(c.groupLabels, c.groupSizes))
+      labels.insert(labels.end(), size, label);
+    for (auto [i, a] : llvm::enumerate(c.args))
+      expr(*a, i < labels.size() ? labels[i] : llvm::StringRef());
     return;
   }
   case ast::Expr::Kind::Deriv: {
@@ -249,7 +253,10 @@ void Dumper::module(const ast::Module &m) {
     });
   for (const ast::CoordStmt &s : m.coords)
     add(s.loc, [&] {
-      line() << (s.isTime ? "Time " : "Space ") << s.name;
+      line() << (s.isTime    ? "Time "
+                 : s.isInput ? "Input "
+                             : "Space ")
+             << s.name;
       at(s.nameLoc);
       os << "\n";
       Indent in(*this);
@@ -405,8 +412,11 @@ void physc::dumpCheckedModel(const CheckedModel &model,
   };
   os << "Model " << model.name << "\n";
   for (const CheckedCoord &c : model.coords) {
-    os << "  Coord " << c.name << (c.isTime ? " time" : " space") << " ["
-       << formatNumber(c.lo) << ", " << formatNumber(c.hi) << "]";
+    os << "  Coord " << c.name
+       << (c.isTime    ? " time"
+           : c.isInput ? " input"
+                       : " space")
+       << " [" << formatNumber(c.lo) << ", " << formatNumber(c.hi) << "]";
     at(c.loc);
     os << "\n";
   }
@@ -422,6 +432,14 @@ void physc::dumpCheckedModel(const CheckedModel &model,
     os << "\n";
   }
   for (const CheckedNet &n : model.nets) {
+    if (n.kind == "deeponet") {
+      os << "  Net " << n.name << " = deeponet in " << n.in << " out " << n.out
+         << " branch " << model.nets[n.branch].name << " trunk "
+         << model.nets[n.trunk].name << " width " << n.width;
+      at(n.loc);
+      os << "\n";
+      continue;
+    }
     os << "  Net " << n.name << " = " << n.kind << " in " << n.in << " out "
        << n.out << " hidden [";
     llvm::interleaveComma(n.hidden, os);

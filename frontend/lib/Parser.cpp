@@ -63,9 +63,9 @@ ast::Location makeLoc(const Range &r) { return {r.begin(), r.end()}; }
 /// where the next statement starts instead of swallowing its keyword.
 const std::vector<std::string> &statementKeywords() {
   static const std::vector<std::string> words = {
-      "model", "const", "param",    "space", "time",  "net",
-      "field", "let",   "equation", "loss",  "train", "exact", "data",
-      "constraint"};
+      "model", "const", "param", "space", "time",
+      "input", "net",   "field", "let",   "equation",
+      "loss",  "train", "exact", "data",  "constraint"};
   return words;
 }
 
@@ -107,6 +107,12 @@ struct CallFrame {
   std::string callee;
   ast::Location calleeLoc;
   size_t height; ///< operand stack height before the first argument
+  /// Labelled groups `label: (a, b)` seen so far: label, location, and the
+  /// operand stack height where each starts.
+  std::vector<std::string> groupLabels;
+  std::vector<ast::Location> groupLocs;
+  std::vector<size_t> groupStarts;
+  size_t plainArgs = 0; ///< arguments outside any group
 };
 
 /// Everything the semantic actions build. It is injected into the X3 context
@@ -387,12 +393,35 @@ const auto onCallEnd = [](auto &ctx) {
   }
   b.operands.resize(frame.height);
   ast::Location loc{frame.calleeLoc.begin, close.end()};
+  std::vector<size_t> groupSizes;
+  if (!frame.groupLabels.empty()) {
+    // Groups must tile the arguments: `G(branch: (k), x)` mixes the forms.
+    if (frame.plainArgs != 0)
+      throw SyntaxError{frame.calleeLoc.begin,
+                        "a call with labelled groups, like '" + frame.callee +
+                            "(branch: (k), trunk: (x, t))', takes only "
+                            "labelled groups",
+                        close.end()};
+    for (size_t i = 0; i < frame.groupStarts.size(); ++i)
+      groupSizes.push_back((i + 1 < frame.groupStarts.size()
+                                ? frame.groupStarts[i + 1]
+                                : frame.height + args.size()) -
+                           frame.groupStarts[i]);
+  }
   if (frame.callee != "d") {
-    b.push(std::make_unique<ast::CallExpr>(
-               loc, frame.calleeLoc, std::move(frame.callee), std::move(args)),
-           depth + 1);
+    auto call = std::make_unique<ast::CallExpr>(
+        loc, frame.calleeLoc, std::move(frame.callee), std::move(args));
+    call->groupLabels = std::move(frame.groupLabels);
+    call->groupLocs = std::move(frame.groupLocs);
+    call->groupSizes = std::move(groupSizes);
+    b.push(std::move(call), depth + 1);
     return;
   }
+  if (!groupSizes.empty())
+    throw SyntaxError{frame.calleeLoc.begin,
+                      "'d' takes an expression and coordinates, not labelled "
+                      "groups",
+                      close.end()};
   if (args.size() < 2)
     throw SyntaxError{frame.calleeLoc.begin,
                       "'d' needs an expression and at least one coordinate, "
@@ -442,11 +471,40 @@ const auto expectedExprMsg = [](It where, Builder &b) {
   return err;
 };
 
-// call ::= ident '(' (')' | expr (',' expr)* ')')
+/// `label: (` opens a labelled group of call arguments (a deeponet's
+/// `branch: (k)`); its arguments go on the operand stack like any others.
+const auto onGroupBegin = [](auto &ctx) {
+  Builder &b = builder(ctx);
+  CallFrame &f = b.calls.back();
+  f.groupLabels.push_back(b.lastIdentStr());
+  f.groupLocs.push_back(b.lastIdentLoc());
+  f.groupStarts.push_back(b.operands.size());
+  b.openers.push_back(b.lastParen);
+};
+const auto onGroupEnd = [](auto &ctx) { builder(ctx).openers.pop_back(); };
+const auto onPlainArg = [](auto &ctx) {
+  ++builder(ctx).calls.back().plainArgs;
+};
+const auto closeLabelMsg = [](It where, Builder &b) {
+  SyntaxError err{where, "expected ')' to close the group '" +
+                             b.calls.back().groupLabels.back() + ": ('"};
+  err.noteAt = b.openers.back();
+  err.note = "the group is opened here";
+  return err;
+};
+
+// group ::= ident ':' '(' expr (',' expr)* ')'
+const auto labelledGroup = (ident >> ':' >> openParen)[onGroupBegin] >>
+                           expect(expectedExprMsg, expr) >>
+                           *(',' >> expect(expectedExprMsg, expr)) >>
+                           expect(closeLabelMsg, x3::lit(')'))[onGroupEnd];
+const auto callArg = labelledGroup | expr[onPlainArg];
+
+// call ::= ident '(' (')' | arg (',' arg)* ')'),  arg ::= group | expr
 const auto closeParen = x3::raw[x3::lit(')')];
 const auto call = (ident >> openParen)[onCallBegin] >>
                   (closeParen[onCallEnd] |
-                   (expr >> *(',' >> expect(expectedExprMsg, expr)) >>
+                   (callArg >> *(',' >> expect(expectedExprMsg, callArg)) >>
                     expect(closeCallMsg, closeParen[onCallEnd])));
 
 const auto onOpenParen = [](auto &ctx) {
@@ -792,11 +850,12 @@ const auto paramStmt =
     requiredExpr[onParamValue] >> -kw("trainable")[onParamTrainable] >>
     -(kw("in") >> range[onParamRange]) >> x3::eps[onParam];
 
-// coord ::= ('space' | 'time') ident 'in' range
+// coord ::= ('space' | 'time' | 'input') ident 'in' range
 const auto onCoordKind = [](auto &ctx) {
   Builder &b = builder(ctx);
   b.coordStmt = ast::CoordStmt();
   b.coordStmt.isTime = *b.stmtBegin == 't';
+  b.coordStmt.isInput = *b.stmtBegin == 'i';
 };
 const auto onCoordName = [](auto &ctx) {
   Builder &b = builder(ctx);
@@ -811,7 +870,8 @@ const auto onCoord = [](auto &ctx) {
   b.lastStmtLoc = &b.module.coords.back().loc;
 };
 const auto coordStmt =
-    (stmtKw("space")[onCoordKind] | stmtKw("time")[onCoordKind]) >>
+    (stmtKw("space")[onCoordKind] | stmtKw("time")[onCoordKind] |
+     stmtKw("input")[onCoordKind]) >>
     declName("expected the coordinate's name")[onCoordName] >>
     expect("expected 'in' and the coordinate's range, e.g. 'space x in "
            "[0, 1]'",

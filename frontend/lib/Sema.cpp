@@ -73,9 +73,9 @@ std::string reservedReason(llvm::StringRef name) {
     return "'" + name.str() +
            "' is a built-in function and cannot be redefined";
   static const char *const keywords[] = {
-      "model", "const",      "param", "space",   "time",  "net",     "field",
-      "let",   "equation",   "loss",  "train",   "exact", "in",      "on",
-      "or",    "constraint", "data",  "dataset", "grid",  "generate"};
+      "model", "const", "param",      "space", "time",    "input", "net",
+      "field", "let",   "equation",   "loss",  "train",   "exact", "in",
+      "on",    "or",    "constraint", "data",  "dataset", "grid",  "generate"};
   for (const char *kw : keywords)
     if (name == kw)
       return "'" + name.str() + "' is a keyword and cannot be used as a name";
@@ -210,8 +210,13 @@ private:
   Info checkDeriv(ast::DerivExpr &e, const Scope &scope);
   Info checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
                     bool allowMultiOutput);
+  /// The inputs `first .. first + n.in` of call `e` are those of net `n`.
   bool checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
-                         llvm::ArrayRef<llvm::SmallBitVector> argDeps);
+                         llvm::ArrayRef<llvm::SmallBitVector> argDeps,
+                         size_t first);
+  Info checkDeepONetCall(ast::CallExpr &e, const CheckedNet &n, Info info,
+                         std::vector<llvm::SmallBitVector> &argDeps,
+                         bool allowMultiOutput);
   bool checkReluOrder(Info &info, int added, ast::Location loc,
                       llvm::StringRef what);
   bool requireScalar(const Info &info, const ast::Expr &e,
@@ -234,6 +239,7 @@ private:
   bool checkEncoding(ast::Arg &arg, CheckedNet &net);
   bool checkPeriodic(ast::Arg &arg, CheckedNet &net);
   bool checkFourier(ast::Arg &arg, CheckedNet &net);
+  CheckedNet checkDeepONet(ast::NetStmt &n);
 
   // Helpers.
   std::vector<std::string> namesOf(SymKind kind) const;
@@ -644,7 +650,7 @@ Info SemaImpl::checkCall(ast::CallExpr &e, const Scope &scope) {
     if (nargs != numSpace) {
       std::string spaceNames;
       for (const CheckedCoord &c : out.coords)
-        if (!c.isTime)
+        if (c.isSpace())
           spaceNames += (spaceNames.empty() ? "" : ", ") + c.name;
       return fail(e.getLoc(),
                   "'div' takes " + plural(numSpace, "component") +
@@ -706,6 +712,14 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
     if (!requireScalar(a, *arg, "as an input of net '" + e.callee + "'"))
       info.ok = false;
   }
+  if (n.isDeepONet())
+    return checkDeepONetCall(e, n, std::move(info), argDeps, allowMultiOutput);
+  if (!e.groupLabels.empty()) {
+    error(e.groupLocs[0], "only deeponet calls take labelled groups; net '" +
+                              e.callee + "' is called with its inputs, e.g. '" +
+                              e.callee + "(x, t)'");
+    return info.ok = false, info;
+  }
   if (n.in == 0) // the net itself is in error
     return info.ok = false, info;
   if (int(e.args.size()) != n.in) {
@@ -717,7 +731,7 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
     info.ok = false;
   }
   if (info.ok && n.encoding.kind == CheckedEncoding::Kind::Periodic)
-    info.ok = checkPeriodicCall(e, n, argDeps);
+    info.ok = checkPeriodicCall(e, n, argDeps, 0);
   if (n.out != 1 && !allowMultiOutput) {
     error(e.getLoc(),
           "net '" + e.callee + "' has " + std::to_string(n.out) +
@@ -729,6 +743,103 @@ Info SemaImpl::checkNetCall(ast::CallExpr &e, const Scope &scope, int net,
   }
   if (n.act == "relu" && info.reluNet < 0)
     info.reluNet = net;
+  return info;
+}
+
+/// `G(branch: (a, ...), trunk: (b, ...))`: exactly the two groups, each with
+/// the inputs of its net. On success the groups (and `e.args`) are put in
+/// the order branch, trunk, which is what MLIRGen reads.
+Info SemaImpl::checkDeepONetCall(ast::CallExpr &e, const CheckedNet &n,
+                                 Info info,
+                                 std::vector<llvm::SmallBitVector> &argDeps,
+                                 bool allowMultiOutput) {
+  auto usage = "call a deeponet with its two groups of inputs, e.g. '" +
+               e.callee + "(branch: (k), trunk: (x, t))'";
+  if (e.groupLabels.empty()) {
+    error(e.getLoc(),
+          "deeponet '" + e.callee + "' takes labelled groups of inputs", usage);
+    return info.ok = false, info;
+  }
+  int at[2] = {-1, -1}; // group index of branch, trunk
+  for (auto [g, label] : llvm::enumerate(e.groupLabels)) {
+    int which = label == "branch" ? 0 : label == "trunk" ? 1 : -1;
+    if (which < 0) {
+      std::string near = Diagnostics::nearest(label, {"branch", "trunk"});
+      error(e.groupLocs[g],
+            "unknown group '" + label + "' of deeponet '" + e.callee + "'",
+            near.empty() ? "the groups are 'branch' and 'trunk'"
+                         : "did you mean '" + near + "'?");
+      info.ok = false;
+      continue;
+    }
+    if (at[which] >= 0) {
+      error(e.groupLocs[g], "group '" + label + "' is given twice");
+      diags.note(e.groupLocs[at[which]], "first given here");
+      info.ok = false;
+      continue;
+    }
+    at[which] = int(g);
+  }
+  if (!info.ok)
+    return info;
+  if (at[0] < 0 || at[1] < 0) {
+    error(e.getLoc(),
+          "deeponet '" + e.callee + "' needs its '" +
+              (at[0] < 0 ? "branch" : "trunk") + "' group of inputs",
+          usage);
+    return info.ok = false, info;
+  }
+  if (n.in == 0) // the net itself is in error
+    return info.ok = false, info;
+  // Reorder to branch, trunk.
+  std::vector<size_t> start(e.groupSizes.size(), 0);
+  for (size_t g = 1; g < start.size(); ++g)
+    start[g] = start[g - 1] + e.groupSizes[g - 1];
+  std::vector<ast::ExprPtr> args;
+  std::vector<llvm::SmallBitVector> deps;
+  for (int which : {0, 1}) {
+    size_t g = size_t(at[which]);
+    for (size_t i = 0; i < e.groupSizes[g]; ++i) {
+      args.push_back(std::move(e.args[start[g] + i]));
+      deps.push_back(argDeps[start[g] + i]);
+    }
+  }
+  e.args = std::move(args);
+  argDeps = std::move(deps);
+  e.groupLabels = {"branch", "trunk"};
+  e.groupLocs = {e.groupLocs[at[0]], e.groupLocs[at[1]]};
+  e.groupSizes = {e.groupSizes[at[0]], e.groupSizes[at[1]]};
+
+  size_t first = 0;
+  for (int which : {0, 1}) {
+    int idx = which == 0 ? n.branch : n.trunk;
+    const CheckedNet &part = out.nets[idx];
+    const char *label = which == 0 ? "branch" : "trunk";
+    if (int(e.groupSizes[which]) != part.in) {
+      error(e.groupLocs[which],
+            std::string("the ") + label + " '" + part.name + "' of deeponet '" +
+                e.callee + "' takes " + std::to_string(part.in) + " input" +
+                (part.in == 1 ? "" : "s") +
+                " ('in: " + std::to_string(part.in) + "'), but the group has " +
+                std::to_string(e.groupSizes[which]));
+      diags.note(part.loc, "'" + part.name + "' is defined here");
+      info.ok = false;
+    } else if (part.encoding.kind == CheckedEncoding::Kind::Periodic) {
+      info.ok &= checkPeriodicCall(e, part, argDeps, first);
+    }
+    if (part.act == "relu" && info.reluNet < 0)
+      info.reluNet = idx;
+    first += e.groupSizes[which];
+  }
+  if (n.out != 1 && !allowMultiOutput) {
+    error(e.getLoc(),
+          "deeponet '" + e.callee + "' has " + std::to_string(n.out) +
+              " outputs and cannot be used as a scalar",
+          "a net with several outputs defines a field with as many names, "
+          "e.g. 'field u, v (x, t) = " +
+              e.callee + "(branch: (k), trunk: (x, t))'");
+    info.ok = false;
+  }
   return info;
 }
 
@@ -927,8 +1038,9 @@ void SemaImpl::checkCoords() {
     CheckedCoord cc;
     cc.name = c.name;
     cc.isTime = c.isTime;
+    cc.isInput = c.isInput;
     cc.loc = c.nameLoc;
-    numSpace += !c.isTime;
+    numSpace += cc.isSpace();
     out.coords.push_back(cc);
   }
   for (auto [i, c] : llvm::enumerate(m.coords)) {
@@ -1115,8 +1227,8 @@ void SemaImpl::checkNets() {
       "tanh", "sin", "gelu", "softplus", "swish", "sigmoid", "relu"};
   static const std::vector<std::string> inits = {"glorot", "he", "siren"};
   static const std::vector<std::string> kinds = {"mlp", "resnet", "siren",
-                                                 "modified_mlp"};
-  static const std::vector<std::string> laterKinds = {"deeponet", "unet"};
+                                                 "modified_mlp", "deeponet"};
+  static const std::vector<std::string> laterKinds = {"unet"};
   constexpr int64_t kMaxWidth = 1 << 16, kMaxLayers = 1000, kMaxIO = 1 << 16;
 
   for (ast::NetStmt &n : m.nets) {
@@ -1124,14 +1236,18 @@ void SemaImpl::checkNets() {
     cn.name = n.name;
     cn.loc = n.nameLoc;
     bool ok = true;
+    if (n.kind == "deeponet") {
+      out.nets.push_back(checkDeepONet(n));
+      continue;
+    }
     if (!llvm::is_contained(kinds, n.kind)) {
       if (llvm::is_contained(laterKinds, n.kind))
         error(n.kindLoc, "'" + n.kind + "' nets are not supported yet",
-              "supported: mlp, resnet, siren, modified_mlp");
+              "supported: " + llvm::join(kinds, ", "));
       else {
         std::string near = Diagnostics::nearest(n.kind, kinds);
         error(n.kindLoc, "unknown kind of net '" + n.kind + "'",
-              near.empty() ? "supported: mlp, resnet, siren, modified_mlp"
+              near.empty() ? "supported: " + llvm::join(kinds, ", ")
                            : "did you mean '" + near + "'?");
       }
       out.nets.push_back(cn);
@@ -1306,6 +1422,122 @@ void SemaImpl::checkNets() {
       cn.in = cn.out = 0; // marks the net as bad: calls do not re-report
     out.nets.push_back(cn);
   }
+}
+
+/// `net G = deeponet(branch: B, trunk: T[, out: K])`. B and T are nets
+/// declared above (so that their checks, and their `out`, are known) of one
+/// of the plain kinds: a deeponet of deeponets would need nested groups in
+/// the call syntax for no modelling gain.
+CheckedNet SemaImpl::checkDeepONet(ast::NetStmt &n) {
+  CheckedNet cn;
+  cn.name = n.name;
+  cn.kind = n.kind;
+  cn.loc = n.nameLoc;
+  static const std::vector<std::string> keys = {"branch", "trunk", "out"};
+  if (!checkKeys(n.args, keys, n.kind, diags))
+    return cn; // in == 0: calls do not re-report
+  bool ok = true;
+  ast::Arg *branch = nullptr, *trunk = nullptr, *outArg = nullptr;
+  int64_t groups = 1;
+  // The nets declared before this one, by name.
+  size_t here = out.nets.size();
+  auto netNamed = [&](llvm::StringRef name) -> int {
+    for (size_t i = 0; i < here; ++i)
+      if (out.nets[i].name == name)
+        return int(i);
+    return -1;
+  };
+  for (ast::Arg &arg : n.args) {
+    if (arg.key == "out") {
+      outArg = &arg;
+      auto v = argInteger(arg, n.kind, 1, 1 << 16);
+      ok &= bool(v);
+      groups = v.value_or(1);
+      continue;
+    }
+    (arg.key == "branch" ? branch : trunk) = &arg;
+    int &slot = arg.key == "branch" ? cn.branch : cn.trunk;
+    if (arg.kind != ast::Arg::Kind::Ident) {
+      error(argValueLoc(arg), "'" + arg.key +
+                                  "' of a deeponet is the name of "
+                                  "a net declared above, e.g. '" +
+                                  arg.key + ": " +
+                                  (arg.key == "branch" ? "B" : "T") + "'");
+      ok = false;
+      continue;
+    }
+    int idx = netNamed(arg.ident);
+    if (idx < 0) {
+      const Symbol *sym = lookup(arg.ident);
+      if (sym && sym->kind == SymKind::Net) {
+        error(argValueLoc(arg), "net '" + arg.ident +
+                                    "' must be declared before deeponet '" +
+                                    n.name + "', which uses it");
+      } else if (sym) {
+        error(argValueLoc(arg), "the " + arg.key + " of deeponet '" + n.name +
+                                    "' must be a net, but '" + arg.ident +
+                                    "' is " + describe(sym->kind));
+      } else {
+        std::vector<std::string> before;
+        for (size_t i = 0; i < here; ++i)
+          before.push_back(out.nets[i].name);
+        error(argValueLoc(arg), "unknown net '" + arg.ident + "'",
+              didYouMean(Diagnostics::nearest(arg.ident, before)));
+      }
+      ok = false;
+      continue;
+    }
+    const CheckedNet &part = out.nets[idx];
+    if (part.isDeepONet()) {
+      error(argValueLoc(arg),
+            "the " + arg.key + " of deeponet '" + n.name +
+                "' cannot itself be a deeponet",
+            "use an mlp, resnet, siren or modified_mlp");
+      ok = false;
+      continue;
+    }
+    if (part.in == 0) { // the net is in error, already reported
+      ok = false;
+      continue;
+    }
+    slot = idx;
+  }
+  if (!branch || !trunk) {
+    error(n.nameLoc,
+          "deeponet '" + n.name +
+              "' needs both 'branch' and "
+              "'trunk' nets",
+          "e.g. 'net " + n.name + " = deeponet(branch: B, trunk: T)'");
+    return cn;
+  }
+  if (!ok)
+    return cn;
+  const CheckedNet &b = out.nets[cn.branch], &t = out.nets[cn.trunk];
+  // Output k sums B_j T_j over its group of j: the two nets pair outputs.
+  if (b.out != t.out) {
+    error(argValueLoc(*trunk),
+          "the trunk '" + t.name + "' of deeponet '" + n.name + "' has " +
+              std::to_string(t.out) + " outputs, but the branch '" + b.name +
+              "' has " + std::to_string(b.out),
+          "a deeponet multiplies branch and trunk outputs pairwise: give "
+          "both the same 'out'");
+    diags.note(b.loc, "'" + b.name + "' is defined here");
+    return cn;
+  }
+  if (b.out % groups != 0) {
+    error(
+        argValueLoc(*outArg),
+        "deeponet '" + n.name + "' splits the " + std::to_string(b.out) +
+            " outputs of its branch and trunk into " + std::to_string(groups) +
+            " equal groups, but " + std::to_string(groups) +
+            " does not divide " + std::to_string(b.out),
+        "'out' must divide the 'out' of '" + b.name + "' and '" + t.name + "'");
+    return cn;
+  }
+  cn.width = b.out;
+  cn.out = int(groups);
+  cn.in = b.in + t.in;
+  return cn;
 }
 
 //===----------------------------------------------------------------------===//
@@ -1492,12 +1724,15 @@ bool SemaImpl::checkFourier(ast::Arg &arg, CheckedNet &net) {
 }
 
 bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
-                                 llvm::ArrayRef<llvm::SmallBitVector> argDeps) {
+                                 llvm::ArrayRef<llvm::SmallBitVector> argDeps,
+                                 size_t first) {
   bool ok = true;
+  argDeps = argDeps.slice(first, n.in);
   for (const CheckedEncoding::Periodic &p : n.encoding.periodic) {
     const std::string &x = out.coords[p.coord].name;
     const ast::Expr *encoded = nullptr;
-    for (auto [i, arg] : llvm::enumerate(e.args)) {
+    for (auto [i, arg] :
+         llvm::enumerate(llvm::ArrayRef(e.args).slice(first, n.in))) {
       auto *name = llvm::dyn_cast<ast::NameExpr>(arg.get());
       bool isX =
           name && name->ref == ast::NameKind::Coord && name->index == p.coord;
@@ -1508,7 +1743,7 @@ bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
       if (!argDeps[i].test(p.coord))
         continue;
       error(arg->getLoc(),
-            "this input of net '" + e.callee + "' depends on '" + x +
+            "this input of net '" + n.name + "' depends on '" + x +
                 "', which the net encodes periodically, so the net would "
                 "not be periodic in '" +
                 x + "'",
@@ -1520,7 +1755,7 @@ bool SemaImpl::checkPeriodicCall(const ast::CallExpr &e, const CheckedNet &n,
     }
     if (!encoded) {
       error(e.getLoc(),
-            "net '" + e.callee + "' encodes '" + x +
+            "net '" + n.name + "' encodes '" + x +
                 "' periodically, so each call must pass the coordinate '" + x +
                 "' itself as one of its inputs");
       diags.note(n.encoding.loc, "the encoding is here");

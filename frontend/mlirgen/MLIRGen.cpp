@@ -83,12 +83,15 @@ private:
   Values genCall(const ast::CallExpr &c, Scope &s);
   /// The first layer's inputs for a call `c` of `net` whose arguments
   /// evaluate to `args`: `args` itself, or the features of net's encoding.
+  /// The inputs of `net`'s first layer for call arguments `args` (the values
+  /// of the expressions `exprs`).
   SmallVector<Value> encodeInputs(Location l, const CheckedNet &net,
-                                  const ast::CallExpr &c, ArrayRef<Value> args);
+                                  ArrayRef<ast::ExprPtr> exprs,
+                                  ArrayRef<Value> args);
   /// `periodic`: the argument that is an encoded coordinate X becomes
   /// cos(2 pi k X / P), sin(2 pi k X / P) for k = 1..harmonics, in place.
   SmallVector<Value> periodicFeatures(Location l, const CheckedEncoding &enc,
-                                      const ast::CallExpr &c,
+                                      ArrayRef<ast::ExprPtr> exprs,
                                       ArrayRef<Value> args);
   /// `fourier`: cos(2 pi B v) for every row of B, then sin(2 pi B v).
   SmallVector<Value> fourierFeatures(Location l, const CheckedEncoding &enc,
@@ -101,6 +104,12 @@ private:
   /// Creates `op`'s body block taking the coordinates `coords`.
   Scope enterBody(Region &region, ArrayRef<int> coords, Location l);
   ArrayAttr coordRefs(ArrayRef<int> coords);
+  /// The trainable scalar that is bias `k` of deeponet `net`: "G.bias", or
+  /// "G.bias.0", "G.bias.1", ... with several outputs. The '.' keeps it
+  /// apart from any declared param.
+  static std::string deepONetBias(const CheckedNet &net, int k) {
+    return net.name + ".bias" + (net.out == 1 ? "" : "." + std::to_string(k));
+  }
   std::string fieldName(int field, int output) {
     return m.fields[field].outputs[output];
   }
@@ -254,16 +263,41 @@ MLIRGenImpl::Values MLIRGenImpl::gen(const ast::Expr &e, Scope &s) {
 MLIRGenImpl::Values MLIRGenImpl::genCall(const ast::CallExpr &c, Scope &s) {
   Location l = loc(c.getLoc());
   StringRef f = c.callee;
-  if (c.netIndex >= 0) {
-    const CheckedNet &net = m.nets[c.netIndex];
+  // A call of one backbone on the expressions `exprs`.
+  auto callNet = [&](const CheckedNet &net, ArrayRef<ast::ExprPtr> exprs) {
     SmallVector<Value> args;
-    for (const ast::ExprPtr &a : c.args)
+    for (const ast::ExprPtr &a : exprs)
       args.push_back(scalar(gen(*a, s)));
     SmallVector<Type> results(net.out, builder.getF64Type());
     auto call = builder.create<NetCallOp>(l, results, net.name,
-                                          encodeInputs(l, net, c, args));
+                                          encodeInputs(l, net, exprs, args));
     return Values(call.getResults().begin(), call.getResults().end());
+  };
+  if (c.netIndex >= 0 && m.nets[c.netIndex].isDeepONet()) {
+    // Output k = sum_{j in group k} B_j(branch) T_j(trunk) + b_k, with
+    // ordinary products and sums: derivatives (Leibniz products of the two
+    // nets' jets), the reverse sweep and every backend need nothing new.
+    const CheckedNet &net = m.nets[c.netIndex];
+    const CheckedNet &branch = m.nets[net.branch], &trunk = m.nets[net.trunk];
+    ArrayRef<ast::ExprPtr> exprs(c.args);
+    Values bv = callNet(branch, exprs.take_front(branch.in));
+    Values tv = callNet(trunk, exprs.drop_front(branch.in));
+    int per = net.width / net.out;
+    Values r;
+    for (int k = 0; k < net.out; ++k) {
+      Value acc;
+      for (int j = k * per; j < (k + 1) * per; ++j) {
+        Value p = builder.create<arith::MulFOp>(l, bv[j], tv[j]);
+        acc = acc ? builder.create<arith::AddFOp>(l, acc, p).getResult() : p;
+      }
+      Value bias = builder.create<ParamRefOp>(l, builder.getF64Type(),
+                                              deepONetBias(net, k));
+      r.push_back(builder.create<arith::AddFOp>(l, acc, bias));
+    }
+    return r;
   }
+  if (c.netIndex >= 0)
+    return callNet(m.nets[c.netIndex], c.args);
   std::vector<Values> a;
   for (const ast::ExprPtr &arg : c.args)
     a.push_back(gen(*arg, s));
@@ -352,13 +386,13 @@ MLIRGenImpl::Values MLIRGenImpl::genCall(const ast::CallExpr &c, Scope &s) {
 }
 
 SmallVector<Value> MLIRGenImpl::encodeInputs(Location l, const CheckedNet &net,
-                                             const ast::CallExpr &c,
+                                             ArrayRef<ast::ExprPtr> exprs,
                                              ArrayRef<Value> args) {
   switch (net.encoding.kind) {
   case CheckedEncoding::Kind::None:
     break;
   case CheckedEncoding::Kind::Periodic:
-    return periodicFeatures(l, net.encoding, c, args);
+    return periodicFeatures(l, net.encoding, exprs, args);
   case CheckedEncoding::Kind::Fourier:
     return fourierFeatures(l, net.encoding, args);
   }
@@ -367,10 +401,10 @@ SmallVector<Value> MLIRGenImpl::encodeInputs(Location l, const CheckedNet &net,
 
 SmallVector<Value> MLIRGenImpl::periodicFeatures(Location l,
                                                  const CheckedEncoding &enc,
-                                                 const ast::CallExpr &c,
+                                                 ArrayRef<ast::ExprPtr> exprs,
                                                  ArrayRef<Value> args) {
   SmallVector<Value> features;
-  for (auto [arg, v] : llvm::zip(c.args, args)) {
+  for (auto [arg, v] : llvm::zip(exprs, args)) {
     // Sema made sure that each encoded coordinate is passed as itself, once.
     auto *name = dyn_cast<ast::NameExpr>(arg.get());
     const CheckedEncoding::Periodic *p =
@@ -424,11 +458,13 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
   SmallVector<int> allCoords;
   for (auto [i, c] : llvm::enumerate(m.coords)) {
     builder.create<CoordOp>(loc(c.loc), builder.getStringAttr(c.name),
-                            builder.getStringAttr(c.isTime ? "time" : "space"),
+                            builder.getStringAttr(c.isTime    ? "time"
+                                                  : c.isInput ? "input"
+                                                              : "space"),
                             builder.getF64FloatAttr(c.lo),
                             builder.getF64FloatAttr(c.hi));
     allCoords.push_back(i);
-    if (!c.isTime)
+    if (c.isSpace())
       spaceCoords.push_back(i);
   }
   for (const CheckedParam &p : m.params) {
@@ -443,6 +479,16 @@ OwningOpRef<ModuleOp> MLIRGenImpl::run() {
                             lo, hi);
   }
   for (const CheckedNet &n : m.nets) {
+    if (n.isDeepONet()) {
+      // No phys.net: a deeponet is its two backbones (declared on their
+      // own) combined in the fields; its own parameters are the biases.
+      for (int k = 0; k < n.out; ++k)
+        builder.create<ParamOp>(
+            loc(n.loc), builder.getStringAttr(deepONetBias(n, k)),
+            builder.getF64FloatAttr(0), builder.getUnitAttr(), FloatAttr(),
+            FloatAttr());
+      continue;
+    }
     SmallVector<int64_t> hidden(n.hidden.begin(), n.hidden.end());
     builder.create<NetOp>(
         loc(n.loc), n.name, n.kind, n.fanIn(), n.out, hidden, n.act, n.init,

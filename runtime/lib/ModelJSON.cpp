@@ -67,8 +67,11 @@ std::string physrt::writeModelJSON(const ModelDescription &D) {
   j["precision"] = D.precision;
   json coords = json::array();
   for (const Coord &c : M.coords)
-    coords.push_back(
-        {{"name", c.name}, {"time", c.isTime}, {"lo", c.lo}, {"hi", c.hi}});
+    coords.push_back({{"name", c.name},
+                      {"time", c.isTime},
+                      {"input", c.isInput},
+                      {"lo", c.lo},
+                      {"hi", c.hi}});
   j["coords"] = coords;
   j["num_params"] = M.numParams;
   json blocks = json::array();
@@ -164,7 +167,8 @@ ModelDescription physrt::readModelJSON(std::string_view text) {
     D.precision = get<std::string>(j, "precision");
     for (const json &c : get<json>(j, "coords"))
       M.coords.push_back({get<std::string>(c, "name"), get<bool>(c, "time"),
-                          get<double>(c, "lo"), get<double>(c, "hi")});
+                          get<double>(c, "lo"), get<double>(c, "hi"),
+                          c.contains("input") && get<bool>(c, "input")});
     M.numParams = get<int64_t>(j, "num_params");
     for (const json &b : get<json>(j, "blocks")) {
       ParamBlock p;

@@ -252,7 +252,7 @@ RegionPlan physrt::planRegion(const std::vector<Coord> &coords,
   std::vector<Region::Face> faces;
   if (R.kind == Region::Kind::Boundary) {
     for (int c = 0; c < d; ++c) {
-      if (coords[c].isTime)
+      if (coords[c].isTime || coords[c].isInput)
         continue;
       faces.push_back({c, coords[c].lo});
       if (coords[c].hi != coords[c].lo)

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 phys.model @m {
-  // expected-error @+1 {{'phys.coord' op kind must be "space" or "time", got "spaze"}}
+  // expected-error @+1 {{'phys.coord' op kind must be "space", "time" or "input", got "spaze"}}
   phys.coord @x "spaze" [0.0, 1.0]
 }
 

@@ -30,7 +30,9 @@ ModelDescription richDescription() {
   D.precision = "f64";
   CompiledModel &M = D.model;
   M.name = "rich";
-  M.coords = {{"x", false, -1.5, 2.25}, {"t", true, 0, 0.1}};
+  M.coords = {{"x", false, -1.5, 2.25},
+              {"t", true, 0, 0.1},
+              {"k", false, 0.1, 1, true}};
   M.numParams = 7;
   ParamBlock w;
   w.name = "N.layer0.weight";
@@ -106,9 +108,12 @@ TEST(ModelJSON, RoundTripsEveryField) {
   const CompiledModel &A = D.model, &B = R.model;
   EXPECT_EQ(R.precision, "f64");
   EXPECT_EQ(B.name, A.name);
-  ASSERT_EQ(B.coords.size(), 2u);
+  ASSERT_EQ(B.coords.size(), 3u);
   EXPECT_EQ(B.coords[1].name, "t");
   EXPECT_TRUE(B.coords[1].isTime);
+  EXPECT_FALSE(B.coords[1].isInput);
+  EXPECT_TRUE(B.coords[2].isInput);
+  EXPECT_FALSE(B.coords[2].isTime);
   EXPECT_EQ(B.coords[0].lo, -1.5);
   EXPECT_EQ(B.coords[1].hi, 0.1);
   EXPECT_EQ(B.numParams, 7);

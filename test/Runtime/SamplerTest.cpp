@@ -129,6 +129,29 @@ TEST(Sampler, BoundaryPointsLieOnSpaceFacesByMeasure) {
   }
 }
 
+TEST(Sampler, BoundaryIgnoresInputCoordinates) {
+  // An `input` coordinate k in [0.1, 1] is drawn over its range on the
+  // space faces x = 0, x = 2, y = 0, y = 1, and has no faces of its own.
+  std::vector<Coord> box = box2();
+  box.push_back({"k", false, 0.1, 1, /*isInput=*/true});
+  const int64_t n = 20000;
+  Rng rng(5);
+  Batch B = sample(SamplerKind::Uniform, box, boundary(), n, rng);
+  double kmin = 1, kmax = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double x = at(B, 0, i), y = at(B, 1, i), k = at(B, 3, i);
+    ASSERT_TRUE(x == 0 || x == 2 || y == 0 || y == 1)
+        << "point " << i << " (" << x << ", " << y << ", " << k
+        << ") is on no space face";
+    ASSERT_GT(k, 0.1);
+    ASSERT_LT(k, 1.0);
+    kmin = std::min(kmin, k);
+    kmax = std::max(kmax, k);
+  }
+  EXPECT_LT(kmin, 0.11);
+  EXPECT_GT(kmax, 0.99);
+}
+
 TEST(Sampler, ListedFacesEqualMeasureEqualCounts) {
   // `on x == 0 or x == 2`: equal measure, so equal counts in expectation;
   // with Sobol the face choice is stratified and the split is exact.

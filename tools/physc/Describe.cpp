@@ -172,7 +172,7 @@ std::optional<Description> physc::describeModel(ModuleOp module,
   for (phys::CoordOp c : model.getCoords())
     M.coords.push_back({c.getSymName().str(), c.getKind() == "time",
                         c.getLo().convertToDouble(),
-                        c.getHi().convertToDouble()});
+                        c.getHi().convertToDouble(), c.getKind() == "input"});
   int coords = M.coords.size();
   describeLayout(model, M);
   Block &body = model.getBody().front();

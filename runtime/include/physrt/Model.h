@@ -37,6 +37,9 @@ struct Coord {
   std::string name;
   bool isTime = false;
   double lo = 0, hi = 1;
+  /// An `input` coordinate (a parameter of the problem family): sampled
+  /// like the others, but not a face of `on boundary`.
+  bool isInput = false;
 };
 
 struct Region {

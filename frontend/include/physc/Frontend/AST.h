@@ -111,6 +111,13 @@ public:
   std::vector<ExprPtr> args;
   /// Set by Sema when the callee is a net: its index in CheckedModel::nets.
   int netIndex = -1;
+  /// Labelled argument groups, `G(branch: (k), trunk: (x, t))`: `args` holds
+  /// the arguments of every group in order, group i has `groupSizes[i]` of
+  /// them. Empty for an ordinary call. Sema puts a deeponet's groups in the
+  /// order branch, trunk.
+  std::vector<std::string> groupLabels;
+  std::vector<Location> groupLocs;
+  std::vector<size_t> groupSizes;
   static bool classof(const Expr *e) { return e->getKind() == Kind::Call; }
 };
 
@@ -163,6 +170,9 @@ struct CoordStmt {
   Location loc, nameLoc;
   std::string name;
   bool isTime = false;
+  /// `input k in [A, B]`: a parameter of a family of problems, sampled like
+  /// the other coordinates but not a `space` direction.
+  bool isInput = false;
   ExprPtr lo, hi;
 };
 struct NetStmt {

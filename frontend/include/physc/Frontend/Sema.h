@@ -23,6 +23,10 @@ class Diagnostics;
 struct CheckedCoord {
   std::string name;
   bool isTime = false;
+  /// `input`: a parameter of the problem family (sampled, differentiable,
+  /// but not a direction of grad/div/lap nor a face of `on boundary`).
+  bool isInput = false;
+  bool isSpace() const { return !isTime && !isInput; }
   double lo = 0, hi = 1;
   ast::Location loc;
 };
@@ -71,7 +75,7 @@ struct CheckedEncoding {
 /// A backbone with every default filled in.
 struct CheckedNet {
   std::string name;
-  std::string kind = "mlp";     ///< mlp|resnet|siren|modified_mlp
+  std::string kind = "mlp";     ///< mlp|resnet|siren|modified_mlp|deeponet
   double w0 = 30;               ///< siren: the frequency of the sines
   int in = 0, out = 0;          ///< `in`: the arguments of each call
   std::vector<int> hidden;      ///< widths of the hidden layers
@@ -79,6 +83,11 @@ struct CheckedNet {
   std::string init = "glorot";  ///< glorot|he|siren
   CheckedEncoding encoding;
   ast::Location loc;
+  /// deeponet: the branch and trunk nets (indices into CheckedModel::nets,
+  /// declared earlier) and their common number of outputs p. `in` is the
+  /// sum of their inputs, `out` the number of groups K (p / K terms each).
+  int branch = -1, trunk = -1, width = 0;
+  bool isDeepONet() const { return kind == "deeponet"; }
 
   /// Inputs of the first layer: `in`, or the encoded width.
   int fanIn() const {

@@ -50,7 +50,9 @@ def Phys_CoordOp : Phys_Op<"coord", [Symbol, HasParent<"ModelOp">]> {
   let summary = "A coordinate and its range";
   let description = [{
     `space` coordinates are the ones `grad`, `div`, `lap` and `on boundary`
-    act on; `time` coordinates only bound the box.
+    act on; `time` coordinates only bound the box, and so do `input`
+    coordinates (the parameters of a family of problems, e.g. a
+    coefficient that a deeponet's branch reads).
 
     ```mlir
     phys.coord @t "time" [0.0, 1.0]
