@@ -141,6 +141,12 @@ void GPUKernelCodegen::releaseDead(int position,
   for (auto &[v, buf] : rowBuf)
     if (schedule.lastUse(v) <= position)
       dead.push_back(v);
+  // Recycle in the order the buffers were allocated: DenseMap iteration
+  // order follows heap addresses, which differ from run to run.
+  llvm::sort(dead, [&](Value x, Value y) {
+    return rowBuf[x].getDefiningOp()->isBeforeInBlock(
+        rowBuf[y].getDefiningOp());
+  });
   for (Value v : dead)
     freeRow(v);
 }
