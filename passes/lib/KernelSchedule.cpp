@@ -8,6 +8,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
+#include <map>
+
 using namespace mlir;
 using namespace physc;
 using namespace physc::phys;
@@ -27,6 +29,26 @@ bool physc::isElementwise(Operation *op) {
 
 bool physc::isGradAccum(Operation *op) {
   return isa<AccumWeightGradOp, AccumBiasGradOp>(op);
+}
+
+GroupedGradAccums physc::groupGradAccums(ArrayRef<Operation *> accums) {
+  std::map<std::pair<std::string, int64_t>,
+           SmallVector<std::pair<Value, Value>>>
+      weights, biases;
+  for (Operation *op : accums) {
+    if (auto w = dyn_cast<AccumWeightGradOp>(op))
+      weights[{w.getNet().str(), w.getLayer()}].push_back(
+          {w.getDy(), w.getX()});
+    else if (auto bg = dyn_cast<AccumBiasGradOp>(op))
+      biases[{bg.getNet().str(), bg.getLayer()}].push_back(
+          {bg.getDy(), Value()});
+  }
+  GroupedGradAccums grouped;
+  for (auto &[key, items] : weights)
+    grouped.weights.push_back({key.first, key.second, std::move(items)});
+  for (auto &[key, items] : biases)
+    grouped.biases.push_back({key.first, key.second, std::move(items)});
+  return grouped;
 }
 
 KernelSchedule::KernelSchedule(Block &body,
@@ -85,10 +107,14 @@ LogicalResult KernelSchedule::emit(const Emitter &e) const {
       i = k;
       continue;
     }
-    if (isa<MatvecOp>(op))
-      e.matvec(op, false);
-    else if (isa<MatvecTOp>(op))
-      e.matvec(op, true);
+    if (auto mv = dyn_cast<MatvecOp>(op))
+      e.matvec({op, mv.getInput(), mv.getResult(), mv.getNet(),
+                static_cast<int64_t>(mv.getLayer()), mv.getBias(),
+                /*transposed=*/false});
+    else if (auto mt = dyn_cast<MatvecTOp>(op))
+      e.matvec({op, mt.getInput(), mt.getResult(), mt.getNet(),
+                static_cast<int64_t>(mt.getLayer()),
+                /*bias=*/false, /*transposed=*/true});
     else if (failed(e.scalar(op)))
       return failure();
     e.release(i);

@@ -421,17 +421,7 @@ void CudaPrinter::emitMatvec(Value x, Value y, StringRef net, int64_t layer,
 }
 
 void CudaPrinter::emitGradAccum() {
-  std::map<std::pair<std::string, int64_t>,
-           SmallVector<std::pair<Value, Value>>>
-      weights, biases;
-  for (Operation *op : deferred) {
-    if (auto w = dyn_cast<AccumWeightGradOp>(op))
-      weights[{w.getNet().str(), w.getLayer()}].push_back(
-          {w.getDy(), w.getX()});
-    else if (auto bg = dyn_cast<AccumBiasGradOp>(op))
-      biases[{bg.getNet().str(), bg.getLayer()}].push_back(
-          {bg.getDy(), Value()});
-  }
+  GroupedGradAccums grouped = groupGradAccums(deferred);
   std::string zero = literal(0, f32);
   // Sum over the components of one gradient entry, a C expression.
   auto sumOf = [&](auto &items, StringRef j, StringRef i) {
@@ -471,26 +461,26 @@ void CudaPrinter::emitGradAccum() {
       line() << "}\n";
     }
   };
-  for (auto &[key, items] : weights) {
-    auto net = model.lookupSymbol<NetOp>(key.first);
-    int64_t in = net.getFanIn(key.second), outW = net.getFanOut(key.second);
-    int64_t off = layout.offset(key.first, key.second, false);
-    line() << "// dW " << key.first << "[" << key.second << "] (" << outW
-           << " x " << in << "), " << items.size() << " component(s)\n";
+  for (LayerGradAccums &g : grouped.weights) {
+    auto net = model.lookupSymbol<NetOp>(g.net);
+    int64_t in = net.getFanIn(g.layer), outW = net.getFanOut(g.layer);
+    int64_t off = layout.offset(g.net, g.layer, false);
+    line() << "// dW " << g.net << "[" << g.layer << "] (" << outW << " x "
+           << in << "), " << g.items.size() << " component(s)\n";
     std::string inS = std::to_string(in);
     entry(
-        items, off, outW * in, "weight",
+        g.items, off, outW * in, "weight",
         [&] { return "const int jj = k / " + inS + ", ii = k % " + inS + ";"; },
         "jj", "ii");
   }
-  for (auto &[key, items] : biases) {
-    auto net = model.lookupSymbol<NetOp>(key.first);
-    int64_t outW = net.getFanOut(key.second);
-    int64_t off = layout.offset(key.first, key.second, true);
-    line() << "// db " << key.first << "[" << key.second << "] (" << outW
-           << "), " << items.size() << " component(s)\n";
+  for (LayerGradAccums &g : grouped.biases) {
+    auto net = model.lookupSymbol<NetOp>(g.net);
+    int64_t outW = net.getFanOut(g.layer);
+    int64_t off = layout.offset(g.net, g.layer, true);
+    line() << "// db " << g.net << "[" << g.layer << "] (" << outW << "), "
+           << g.items.size() << " component(s)\n";
     entry(
-        items, off, outW, "bias",
+        g.items, off, outW, "bias",
         [&] { return std::string("const int jj = k;"); }, "jj", "ii");
   }
 }
@@ -532,13 +522,8 @@ LogicalResult CudaPrinter::print(raw_ostream &os) {
   KernelSchedule::Emitter emitter;
   emitter.scalar = [&](Operation *op) { return emitScalarOp(op); };
   emitter.group = [&](ArrayRef<Operation *> group) { emitGroup(group); };
-  emitter.matvec = [&](Operation *op, bool) {
-    if (auto mv = dyn_cast<MatvecOp>(op))
-      emitMatvec(mv.getInput(), mv.getResult(), mv.getNet(), mv.getLayer(),
-                 mv.getBias(), false);
-    else if (auto mt = dyn_cast<MatvecTOp>(op))
-      emitMatvec(mt.getInput(), mt.getResult(), mt.getNet(), mt.getLayer(),
-                 false, true);
+  emitter.matvec = [&](const KernelSchedule::Matvec &mv) {
+    emitMatvec(mv.x, mv.y, mv.net, mv.layer, mv.bias, mv.transposed);
   };
   emitter.defer = [&](Operation *op) { deferred.push_back(op); };
   emitter.release = [&](int position) { releaseDead(position, schedule); };

@@ -1,12 +1,12 @@
 //===- KernelSchedule.h - The emission order of a kernel body ---*- C++ -*-===//
 //
-// Part of physc. Both code generators (phys-fuse-kernels for the CPU and
-// `physc emit cuda`) walk a kernel body the same way: gradient
-// accumulations are deferred to the end of a tile, runs of elementwise row
-// ops become one loop over the row, scalar ops met inside such a run are
-// hoisted in front of it, and a row's storage is released after its last
-// reader. This class owns that walk; the generators only say how to emit
-// each piece.
+// Part of physc. The code generators (phys-fuse-kernels for the CPU,
+// phys-kernels-to-gpu and `physc emit cuda`) walk a kernel body the same way:
+// gradient accumulations are deferred to the end of a tile, runs of
+// elementwise row ops become one loop over the row, scalar ops met inside
+// such a run are hoisted in front of it, and a row's storage is released
+// after its last reader. This class owns that walk; the generators only say
+// how to emit each piece.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +19,7 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <functional>
+#include <string>
 
 namespace physc {
 
@@ -31,6 +32,21 @@ bool isElementwise(mlir::Operation *op);
 /// phys.accum_weight_grad / phys.accum_bias_grad.
 bool isGradAccum(mlir::Operation *op);
 
+/// The deferred gradient accumulations of one layer's weights or biases.
+struct LayerGradAccums {
+  std::string net;
+  int64_t layer;
+  /// (dy, x) per accumulation; x is null for a bias.
+  llvm::SmallVector<std::pair<mlir::Value, mlir::Value>> items;
+};
+struct GroupedGradAccums {
+  llvm::SmallVector<LayerGradAccums> weights, biases;
+};
+/// Groups phys.accum_weight_grad / phys.accum_bias_grad by (net, layer), in
+/// (net, layer) order: a generator then makes one pass over a layer's dW (or
+/// db) that accumulates every jet component, instead of one per component.
+GroupedGradAccums groupGradAccums(llvm::ArrayRef<mlir::Operation *> accums);
+
 class KernelSchedule {
 public:
   /// Schedules the ops of `body` (but its terminator) for which `skip` is
@@ -42,6 +58,16 @@ public:
   /// of a tile (gradient accumulations, the yield) count as after every op.
   int lastUse(mlir::Value v) const { return lastUses.lookup(v); }
 
+  /// phys.matvec (y = W x, plus the layer's bias when `bias`) or
+  /// phys.matvec_t (y = W^T x, `transposed`), with its operands decoded.
+  struct Matvec {
+    mlir::Operation *op;
+    mlir::Value x, y;
+    llvm::StringRef net;
+    int64_t layer;
+    bool bias, transposed;
+  };
+
   /// What to emit for each piece (owning callables: an Emitter is filled
   /// in field by field from lambdas).
   struct Emitter {
@@ -49,8 +75,8 @@ public:
     std::function<mlir::LogicalResult(mlir::Operation *)> scalar;
     /// A run of elementwise row ops of one width: one loop.
     std::function<void(llvm::ArrayRef<mlir::Operation *>)> group;
-    /// phys.matvec (transposed = false) or phys.matvec_t.
-    std::function<void(mlir::Operation *, bool transposed)> matvec;
+    /// phys.matvec or phys.matvec_t.
+    std::function<void(const Matvec &)> matvec;
     /// A gradient accumulation, to be emitted at the end of the tile.
     std::function<void(mlir::Operation *)> defer;
     /// Every row whose last reader is at or before `position` is dead.

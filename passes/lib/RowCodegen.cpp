@@ -1,0 +1,364 @@
+//===- RowCodegen.cpp - Shared lowering of a kernel body ------------------===//
+//
+// Part of physc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RowCodegen.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace physc;
+using namespace physc::phys;
+
+FailureOr<FloatType> physc::parsePrecision(ModuleOp module,
+                                           StringRef precision) {
+  if (precision == "f32")
+    return Float32Type::get(module.getContext());
+  if (precision == "f64")
+    return Float64Type::get(module.getContext());
+  module.emitError("precision must be f32 or f64, got ") << precision;
+  return failure();
+}
+
+bool physc::isSplatConst(Operation *op) {
+  auto c = dyn_cast<arith::ConstantOp>(op);
+  if (!c || !isRow(c.getResult()))
+    return false;
+  auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+  return dense && dense.isSplat();
+}
+
+RowCodegen::RowCodegen(KernelOp kernel, FloatType elt)
+    : kernel(kernel), model(kernel->getParentOfType<ModelOp>()), layout(model),
+      T(elt), b(kernel.getContext()),
+      loc(UnknownLoc::get(kernel.getContext())) {
+  int i = 0;
+  for (ParamOp p : model.getBody().front().getOps<ParamOp>())
+    rtIndex[p.getSymName()] = i++;
+}
+
+std::string RowCodegen::functionName() {
+  std::string name = (model.getSymName() + "_" + kernel.getSymName()).str();
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+SmallVector<Type> RowCodegen::argumentTypes() {
+  auto dyn = MemRefType::get({ShapedType::kDynamic}, T);
+  return {dyn, dyn, b.getIndexType(), b.getIndexType(), dyn, dyn};
+}
+
+void RowCodegen::bindArguments(Block *entryBlock) {
+  params = entryBlock->getArgument(0);
+  pts = entryBlock->getArgument(1);
+  ld = entryBlock->getArgument(2);
+  n = entryBlock->getArgument(3);
+  rt = entryBlock->getArgument(4);
+  out = entryBlock->getArgument(5);
+}
+
+Value RowCodegen::scalarOf(Value v) {
+  auto it = scalars.find(v);
+  assert(it != scalars.end() && "scalar used before definition");
+  return it->second;
+}
+
+Value RowCodegen::allocRow(Value row) {
+  Type elt = rowStorageType(row);
+  int64_t width = rowWidth(row);
+  auto &pool = freeRows[{width, elt}];
+  if (!pool.empty())
+    return pool.pop_back_val();
+  OpBuilder::InsertionGuard g(b);
+  b.restoreInsertionPoint(entry);
+  return b.create<memref::AllocaOp>(loc, MemRefType::get({width}, elt));
+}
+
+void RowCodegen::freeRow(Value row) {
+  auto it = rowBuf.find(row);
+  if (it == rowBuf.end())
+    return;
+  freeRows[{rowWidth(row), rowStorageType(row)}].push_back(it->second);
+  rowBuf.erase(it);
+}
+
+void RowCodegen::releaseDead(int position, const KernelSchedule &schedule) {
+  SmallVector<Value> dead;
+  for (auto &[v, buf] : rowBuf)
+    if (schedule.lastUse(v) <= position)
+      dead.push_back(v);
+  // Recycle in the order the buffers were allocated: DenseMap iteration
+  // order follows heap addresses, which differ from run to run.
+  llvm::sort(dead, [&](Value x, Value y) {
+    return rowBuf[x].getDefiningOp()->isBeforeInBlock(
+        rowBuf[y].getDefiningOp());
+  });
+  for (Value v : dead)
+    freeRow(v);
+}
+
+Value RowCodegen::rowElem(Value row, Value j, DenseMap<Value, Value> &env) {
+  if (Value v = env.lookup(row))
+    return v;
+  if (Value c = rowConst.lookup(row))
+    return c;
+  Value buf = rowBuf.lookup(row);
+  assert(buf && "row has no storage");
+  return b.create<memref::LoadOp>(loc, buf, j);
+}
+
+Operation *RowCodegen::cloneElementwise(Operation *op, ValueRange operands) {
+  SmallVector<Type> types;
+  for (Type t : op->getResultTypes())
+    types.push_back(registerType(getElementTypeOrSelf(t)));
+  OperationState st(loc, op->getName().getStringRef(), operands, types,
+                    op->getAttrs());
+  return b.create(st);
+}
+
+void RowCodegen::hoistSplatConstants(Block &body) {
+  for (Operation &op : body)
+    if (isSplatConst(&op)) {
+      auto c = cast<arith::ConstantOp>(op);
+      rowConst[c] = constant(cast<DenseElementsAttr>(c.getValue())
+                                 .getSplatValue<APFloat>()
+                                 .convertToDouble());
+    }
+}
+
+LogicalResult RowCodegen::emitScalarOp(Operation *op) {
+  loc = op->getLoc();
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+    if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
+      // A constant row that is not a splat: e.g. a unit direction.
+      Value buf = allocRow(c);
+      for (auto [i, v] : llvm::enumerate(dense.getValues<APFloat>()))
+        b.create<memref::StoreOp>(loc, constant(v.convertToDouble()), buf,
+                                  idx(i));
+      rowBuf[c] = buf;
+      return success();
+    }
+    if (c.getType().isIndex()) {
+      scalars[c] = b.clone(*op)->getResult(0);
+      return success();
+    }
+    if (c.getType().isInteger(1))
+      if (Value v = boolConstant(c)) {
+        scalars[c] = v;
+        return success();
+      }
+    auto f = dyn_cast<FloatAttr>(c.getValue());
+    if (!f)
+      return op->emitOpError(unsupportedMessage());
+    scalars[c] = constant(f.getValueAsDouble());
+    return success();
+  }
+  if (auto p = dyn_cast<ParamRefOp>(op)) {
+    // A trainable param lives in the parameter vector, the others in rt.
+    int64_t off = layout.paramOffset(p.getParam());
+    Value s = off >= 0 ? b.create<memref::LoadOp>(loc, params, idx(off))
+                       : b.create<memref::LoadOp>(loc, rt,
+                                                  idx(rtIndex[p.getParam()]));
+    scalars[p] = broadcast(s);
+    return success();
+  }
+  if (auto o = dyn_cast<ObservedOp>(op)) {
+    // Point columns after the coordinates (observations, index).
+    scalars[o] =
+        pointColumn(kernel.getBody().front().getNumArguments() + o.getIndex());
+    return success();
+  }
+  if (auto acc = dyn_cast<AccumParamGradOp>(op)) {
+    Value k = idx(gradBase + layout.paramOffset(acc.getParam()));
+    Value old = b.create<memref::LoadOp>(loc, gradAcc, k);
+    Value sum = b.create<arith::AddFOp>(loc, old, scalarOf(acc.getValue()));
+    b.create<memref::StoreOp>(loc, sum, gradAcc, k);
+    return success();
+  }
+  if (auto m = dyn_cast<MaskOp>(op)) {
+    scalars[m] = mask(scalarOf(m.getValue()));
+    return success();
+  }
+  if (auto acc = dyn_cast<AccumLossOp>(op)) {
+    Value old = b.create<memref::LoadOp>(loc, lossAcc, idx(0));
+    Value sum = b.create<arith::AddFOp>(loc, old, scalarOf(acc.getValue()));
+    b.create<memref::StoreOp>(loc, sum, lossAcc, idx(0));
+    return success();
+  }
+  if (auto ex = dyn_cast<tensor::ExtractOp>(op)) {
+    Value i = scalarOf(ex.getIndices()[0]);
+    DenseMap<Value, Value> none;
+    scalars[ex] = rowElem(ex.getTensor(), i, none);
+    return success();
+  }
+  if (auto fe = dyn_cast<tensor::FromElementsOp>(op)) {
+    Value buf = allocRow(fe);
+    for (auto [i, e] : llvm::enumerate(fe.getElements()))
+      b.create<memref::StoreOp>(loc, scalarOf(e), buf, idx(i));
+    rowBuf[fe] = buf;
+    return success();
+  }
+  if (isElementwise(op)) {
+    SmallVector<Value> operands;
+    for (Value v : op->getOperands())
+      operands.push_back(scalarOf(v));
+    scalars[op->getResult(0)] = cloneElementwise(op, operands)->getResult(0);
+    return success();
+  }
+  return op->emitOpError(unsupportedMessage());
+}
+
+void RowCodegen::emitGroup(ArrayRef<Operation *> group) {
+  int64_t width = rowWidth(group.front()->getResult(0));
+  DenseSet<Operation *> inGroup(group.begin(), group.end());
+  // Rows read after the group need storage; the rest stay in registers.
+  SmallVector<std::pair<Value, Value>> stores;
+  for (Operation *op : group) {
+    Value r = op->getResult(0);
+    bool escapes = llvm::any_of(
+        r.getUsers(), [&](Operation *u) { return !inGroup.contains(u); });
+    if (escapes)
+      stores.push_back({r, allocRow(r)});
+  }
+  loc = group.front()->getLoc();
+  auto loop = b.create<scf::ForOp>(loc, idx(0), idx(width), idx(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  Value j = loop.getInductionVar();
+  DenseMap<Value, Value> env;
+  for (Operation *op : group) {
+    loc = op->getLoc();
+    SmallVector<Value> operands;
+    for (Value v : op->getOperands())
+      operands.push_back(isRow(v) ? rowElem(v, j, env) : scalarOf(v));
+    env[op->getResult(0)] = cloneElementwise(op, operands)->getResult(0);
+  }
+  for (auto [r, buf] : stores) {
+    b.create<memref::StoreOp>(loc, env[r], buf, j);
+    rowBuf[r] = buf;
+  }
+}
+
+void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
+  Value x = mv.x, y = mv.y;
+  StringRef net = mv.net;
+  int64_t layer = mv.layer;
+  bool bias = mv.bias, transposed = mv.transposed;
+  auto netOp = model.lookupSymbol<NetOp>(net);
+  int64_t in = netOp.getFanIn(layer), outW = netOp.getFanOut(layer);
+  int64_t wOff = layout.offset(net, layer, false);
+  int64_t bOff = layout.offset(net, layer, true);
+  // y = W x: rows of W; y = W^T x: its columns.
+  int64_t nOut = transposed ? in : outW, nIn = transposed ? outW : in;
+  Value xb = rowBuf.lookup(x);
+  Value yb = allocRow(y);
+  auto weight = [&](Value o, Value i) -> Value {
+    // element (o, i) of the map: W[o][i] or W[i][o]
+    Value row = transposed ? i : o, col = transposed ? o : i;
+    Value k = b.create<arith::AddIOp>(
+        loc, idx(wOff),
+        b.create<arith::AddIOp>(loc, b.create<arith::MulIOp>(loc, row, idx(in)),
+                                col));
+    return broadcast(b.create<memref::LoadOp>(loc, params, k));
+  };
+  auto loop = b.create<scf::ForOp>(loc, idx(0), idx(nOut), idx(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  Value o = loop.getInductionVar();
+  Value sum;
+  if (bias && !transposed) {
+    Value bk = b.create<arith::AddIOp>(loc, idx(bOff), o);
+    sum = broadcast(b.create<memref::LoadOp>(loc, params, bk));
+  } else {
+    sum = constant(0);
+  }
+  auto step = [&](Value i, Value a) -> Value {
+    Value xv = xb ? b.create<memref::LoadOp>(loc, xb, i).getResult()
+                  : rowConst.lookup(x);
+    return fma(weight(o, i), xv, a);
+  };
+  if (nIn <= 8) {
+    for (int64_t i = 0; i < nIn; ++i)
+      sum = step(idx(i), sum);
+  } else {
+    auto inner =
+        b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(1), ValueRange{sum});
+    OpBuilder::InsertionGuard g2(b);
+    Block *ib = inner.getBody();
+    if (!ib->empty() && isa<scf::YieldOp>(ib->back()))
+      ib->back().erase();
+    b.setInsertionPointToEnd(ib);
+    Value a = step(inner.getInductionVar(), inner.getRegionIterArg(0));
+    b.create<scf::YieldOp>(loc, a);
+    sum = inner.getResult(0);
+  }
+  b.create<memref::StoreOp>(loc, sum, yb, o);
+  rowBuf[y] = yb;
+}
+
+void RowCodegen::emitGradAccum() {
+  GroupedGradAccums grouped = groupGradAccums(deferred);
+  DenseMap<Value, Value> none;
+  for (LayerGradAccums &g : grouped.weights) {
+    auto net = model.lookupSymbol<NetOp>(g.net);
+    int64_t in = net.getFanIn(g.layer), outW = net.getFanOut(g.layer);
+    int64_t off = gradBase + layout.offset(g.net, g.layer, false);
+    auto lj = b.create<scf::ForOp>(loc, idx(0), idx(outW), idx(1));
+    OpBuilder::InsertionGuard g1(b);
+    b.setInsertionPoint(lj.getBody()->getTerminator());
+    Value j = lj.getInductionVar();
+    SmallVector<Value> dys;
+    for (auto &[dy, x] : g.items)
+      dys.push_back(rowElem(dy, j, none));
+    Value rowOff = b.create<arith::AddIOp>(
+        loc, idx(off), b.create<arith::MulIOp>(loc, j, idx(in)));
+    auto li = b.create<scf::ForOp>(loc, idx(0), idx(in), idx(1));
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPoint(li.getBody()->getTerminator());
+    Value i = li.getInductionVar();
+    Value k = b.create<arith::AddIOp>(loc, rowOff, i);
+    Value a = b.create<memref::LoadOp>(loc, gradAcc, k);
+    for (auto [c, item] : llvm::enumerate(g.items))
+      a = fma(dys[c], rowElem(item.second, i, none), a);
+    b.create<memref::StoreOp>(loc, a, gradAcc, k);
+  }
+  for (LayerGradAccums &g : grouped.biases) {
+    auto net = model.lookupSymbol<NetOp>(g.net);
+    int64_t outW = net.getFanOut(g.layer);
+    int64_t off = gradBase + layout.offset(g.net, g.layer, true);
+    auto lj = b.create<scf::ForOp>(loc, idx(0), idx(outW), idx(1));
+    OpBuilder::InsertionGuard g1(b);
+    b.setInsertionPoint(lj.getBody()->getTerminator());
+    Value j = lj.getInductionVar();
+    Value k = b.create<arith::AddIOp>(loc, idx(off), j);
+    Value a = b.create<memref::LoadOp>(loc, gradAcc, k);
+    for (auto &item : g.items)
+      a = b.create<arith::AddFOp>(loc, a, rowElem(item.first, j, none));
+    b.create<memref::StoreOp>(loc, a, gradAcc, k);
+  }
+}
+
+LogicalResult RowCodegen::emitBody(Block &body) {
+  KernelSchedule schedule(body, isSplatConst);
+  KernelSchedule::Emitter emitter;
+  emitter.scalar = [&](Operation *op) { return emitScalarOp(op); };
+  emitter.group = [&](ArrayRef<Operation *> group) { emitGroup(group); };
+  emitter.matvec = [&](const KernelSchedule::Matvec &mv) {
+    loc = mv.op->getLoc();
+    emitMatvec(mv);
+  };
+  emitter.defer = [&](Operation *op) { deferred.push_back(op); };
+  emitter.release = [&](int position) { releaseDead(position, schedule); };
+  if (failed(schedule.emit(emitter)))
+    return failure();
+  loc = kernel.getLoc();
+  if (kernel.getKind() == "loss_grad") {
+    emitGradAccum();
+  } else {
+    for (auto [k, v] : llvm::enumerate(body.getTerminator()->getOperands()))
+      storePointColumn(k, scalarOf(v));
+  }
+  return success();
+}
