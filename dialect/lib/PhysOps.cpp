@@ -275,10 +275,10 @@ LogicalResult NetCallOp::verifySymbolUses(SymbolTableCollection &tables) {
   auto net = tables.lookupNearestSymbolFrom<NetOp>(*this, getNetAttr());
   if (!net)
     return emitOpError("unknown net ") << getNetAttr();
-  if (net.getIn() != (int64_t)getArgs().size())
+  if ((int64_t)net.getIn() != (int64_t)getArgs().size())
     return emitOpError("net ") << getNetAttr() << " takes " << net.getIn()
                                << " inputs, got " << getArgs().size();
-  if (net.getOut() != (int64_t)getResults().size())
+  if ((int64_t)net.getOut() != (int64_t)getResults().size())
     return emitOpError("net ") << getNetAttr() << " has " << net.getOut()
                                << " outputs, got " << getResults().size();
   return success();
@@ -338,8 +338,9 @@ LogicalResult AccumBiasGradOp::verifySymbolUses(SymbolTableCollection &tables) {
   auto net = tables.lookupNearestSymbolFrom<NetOp>(*this, getNetAttr());
   if (!net)
     return emitOpError("unknown net ") << getNetAttr();
-  if (getLayer() < 0 || getLayer() >= (int64_t)net.getNumLayers() ||
-      net.getFanOut(getLayer()) != rowLen(getDy()))
+  int64_t layer = getLayer();
+  if (layer < 0 || layer >= (int64_t)net.getNumLayers() ||
+      net.getFanOut(layer) != rowLen(getDy()))
     return emitOpError("bias gradient does not match layer ")
            << getLayer() << " of " << getNetAttr();
   return success();

@@ -96,7 +96,6 @@ struct OutlineKernelsPass
     Block &modelBody = model.getBody().front();
     OpBuilder b(model.getContext());
     b.setInsertionPointToEnd(&modelBody);
-    Location loc = model.getLoc();
     SmallVector<Type> argTypes(coords.size(), b.getF64Type());
     SmallVector<Location> argLocs;
     for (CoordOp c : coords)

@@ -302,7 +302,7 @@ std::string header(const physrt::ModelDescription &D, const std::string &src,
     names.push_back(c.name);
     std::string note;
     llvm::raw_string_ostream(note)
-        << (c.isTime ? "time" : "space") << " in ["
+        << (c.isTime ? "time" : c.isInput ? "input" : "space") << " in ["
         << llvm::format("%g", c.lo) << ", " << llvm::format("%g", c.hi) << "]";
     notes.push_back(note);
   }
