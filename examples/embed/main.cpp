@@ -164,6 +164,40 @@ int main(int argc, char **argv) {
     std::printf("u(%.2f, %.2f) = %.5f (exact %.5f)\n", x, t, u[i], exact);
   }
 
+  // Exact derivatives from the library's jets: first derivatives against
+  // central differences of u, and the PDE u_t = 0.4 u_xx from the second.
+  if (physc_model_num_derivatives(m) != HEAT1D_NUM_DERIVATIVES) {
+    std::fprintf(stderr, "embed_heat1d: header and library disagree\n");
+    return 1;
+  }
+  double du[3 * HEAT1D_NUM_DERIVATIVES];
+  check(physc_model_eval_derivatives(m, HEAT1D_FIELD_U, at, 3, du),
+        "eval_derivatives");
+  double worstFD = 0, worstPDE = 0;
+  for (int i = 0; i < 3; ++i) {
+    const double *d = du + i * HEAT1D_NUM_DERIVATIVES; // u ux ut uxx uxt utt
+    for (int c = 0; c < 2; ++c) {
+      const double h = 1e-3;
+      double p[4] = {at[2 * i], at[2 * i + 1], at[2 * i], at[2 * i + 1]};
+      p[c] += h;
+      p[2 + c] -= h;
+      double v[2];
+      check(physc_model_eval(m, HEAT1D_FIELD_U, p, 2, v), "eval");
+      worstFD = std::max(worstFD, std::fabs((v[0] - v[1]) / (2 * h) - d[1 + c]));
+    }
+    worstPDE = std::max(worstPDE, std::fabs(d[2] - 0.4 * d[3]));
+    std::printf("at (%.2f, %.2f): u %.5f, u_x %.5f, u_t %.5f, u_xx %.5f, "
+                "u_xt %.5f, u_tt %.5f\n",
+                at[2 * i], at[2 * i + 1], d[0], d[1], d[2], d[3], d[4], d[5]);
+    ok = ok && std::fabs(d[0] - u[i]) < 1e-6; // the value physc_model_eval gives
+  }
+  std::printf("derivatives: first vs central differences max |diff| %.2g, "
+              "|u_t - 0.4 u_xx| max %.2g\n",
+              worstFD, worstPDE);
+  // (A short run has not learned the PDE yet.)
+  bool trained = steps < 0 || steps >= 1000;
+  ok = ok && worstFD < 5e-3 && (!trained || worstPDE < 0.1);
+
   // Parameters through a checkpoint into a second model: same values.
   if (save) {
     check(physc_model_save(m, save), "save");

@@ -88,6 +88,7 @@ bool wantsResiduals(ModelOp model) {
 
 struct OutlineKernelsPass
     : public physc::impl::OutlineKernelsBase<OutlineKernelsPass> {
+  using OutlineKernelsBase::OutlineKernelsBase;
   void runOnOperation() override {
     ModelOp model = getOperation();
     if (failed(checkFieldCycles(model)))
@@ -141,6 +142,27 @@ struct OutlineKernelsPass
       OpBuilder::atBlockEnd(&k.getBody().front())
           .create<YieldOp>(f.getLoc(), ys);
       kernels.push_back(k);
+      if (!derivatives)
+        continue;
+      // Value, gradient, upper triangle of the Hessian.
+      KernelOp dk = newKernel(f.getLoc(), (f.getSymName() + ".derivs").str(),
+                              "eval", f.getSymName());
+      Value u = cloneBody(dk, f.getBody().front(), fc).front();
+      OpBuilder db = OpBuilder::atBlockEnd(&dk.getBody().front());
+      SmallVector<Value> outs = {u};
+      auto sym = [&](int64_t i) {
+        return FlatSymbolRefAttr::get(b.getContext(), all[i]);
+      };
+      int64_t nc = all.size();
+      for (int64_t i = 0; i < nc; ++i)
+        outs.push_back(db.create<DOp>(f.getLoc(), u.getType(), u,
+                                      db.getArrayAttr({sym(i)})));
+      for (int64_t i = 0; i < nc; ++i)
+        for (int64_t j = i; j < nc; ++j)
+          outs.push_back(db.create<DOp>(f.getLoc(), u.getType(), u,
+                                        db.getArrayAttr({sym(i), sym(j)})));
+      db.create<YieldOp>(f.getLoc(), outs);
+      kernels.push_back(dk);
     }
     for (ExactOp e : llvm::to_vector(modelBody.getOps<ExactOp>())) {
       if (e.getBody().empty())

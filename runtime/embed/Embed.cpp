@@ -259,6 +259,44 @@ int physc_model_eval(const physc_model *cm, int field, const double *points,
   });
 }
 
+int physc_model_num_derivatives(const physc_model *m) {
+  if (!m)
+    return -1;
+  int d = static_cast<int>(m->M.coords.size());
+  return 1 + d + d * (d + 1) / 2;
+}
+
+int physc_model_eval_derivatives(const physc_model *cm, int field,
+                                 const double *points, int64_t n,
+                                 double *out) {
+  return guard([&] {
+    checkModel(cm);
+    auto *m = const_cast<physc_model *>(cm);
+    require(field >= 0 && field < (int)m->M.fields.size(),
+            "field index " + std::to_string(field) + " out of range");
+    const EvalFn &fn = m->M.fields[field].derivs;
+    require(static_cast<bool>(fn),
+            "field '" + m->M.fields[field].name +
+                "' has no derivative kernel in this library");
+    require(out || n == 0, "the output buffer is NULL");
+    if (n == 0)
+      return;
+    int K = physc_model_num_derivatives(m);
+    Batch B = toBatch(points, n, m->M.coords.size());
+    std::vector<double> soa(static_cast<size_t>(K) * B.ld);
+    std::vector<double> rt = m->rt();
+    // One call per chunk of points, so any n fits the kernels' tiles.
+    for (int64_t start = 0; start < n; start += Evaluator::kChunk) {
+      int64_t count = std::min(Evaluator::kChunk, n - start);
+      fn(m->params.data(), B.pts.data() + start, B.ld, count, rt.data(),
+         soa.data() + start);
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int k = 0; k < K; ++k)
+        out[i * K + k] = soa[k * B.ld + i];
+  });
+}
+
 int physc_model_term_loss(const physc_model *m, int term, const double *points,
                           int64_t n, double *loss, double *grad) {
   return guard([&] {

@@ -97,6 +97,18 @@ int physc_model_load(physc_model *m, const char *path);
 /* `field` at `n` points (num_coords columns): out[i] for point i. */
 int physc_model_eval(const physc_model *m, int field, const double *points,
                      int64_t n, double *out);
+/* Values per point of physc_model_eval_derivatives: 1 + D + D (D + 1) / 2
+ * for D coordinates. */
+int physc_model_num_derivatives(const physc_model *m);
+/* `field` and its exact derivatives (automatic differentiation, the
+ * kernels' Taylor jets) at `n` points: for point i, out[i * K + ...] holds
+ * (K = physc_model_num_derivatives) the value, the first derivatives along
+ * each coordinate in order, then the second derivatives d2/dci dcj for
+ * i <= j, row by row (for (x, t): u, u_x, u_t, u_xx, u_xt, u_tt). NAME.h
+ * lists the order. */
+int physc_model_eval_derivatives(const physc_model *m, int field,
+                                 const double *points, int64_t n,
+                                 double *out);
 /* Term `term`'s unweighted mean squared residual at `n` points
  * (physc_model_term_columns columns) into *loss, and, when `grad` is not
  * NULL, its gradient with respect to every parameter into grad[0..P). */

@@ -248,6 +248,10 @@ void cuda::bindCudaKernels(CompiledModel &M,
       M.exacts.at(k.index).eval =
           evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
       break;
+    case KernelRef::Role::Derivs:
+      M.fields.at(k.index).derivs =
+          evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
+      break;
     case KernelRef::Role::Jets:
       break;
     }

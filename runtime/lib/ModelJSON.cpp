@@ -17,7 +17,7 @@ using json = nlohmann::ordered_json;
 namespace {
 
 const char *const kRoles[] = {"loss_grad", "residual", "field", "exact",
-                              "jets"};
+                              "jets",      "derivs"};
 const char *const kRegionKinds[] = {"interior", "boundary", "faces"};
 
 /// The format's version: a library written by another physc refuses to load
@@ -249,7 +249,7 @@ ModelDescription physrt::readModelJSON(std::string_view text) {
     for (const json &k : get<json>(j, "kernels")) {
       KernelRef ref;
       ref.role = static_cast<KernelRef::Role>(
-          indexOf(kRoles, 5, get<std::string>(k, "role"), "kernel role"));
+          indexOf(kRoles, 6, get<std::string>(k, "role"), "kernel role"));
       ref.index = get<int>(k, "index");
       ref.symbol = get<std::string>(k, "symbol");
       ref.columns = get<int>(k, "columns");
@@ -270,9 +270,11 @@ void physrt::bindKernels(
   for (const KernelRef &k : refs) {
     if (k.role == KernelRef::Role::Jets)
       continue;
-    size_t size = k.role == KernelRef::Role::Field   ? M.fields.size()
-                  : k.role == KernelRef::Role::Exact ? M.exacts.size()
-                                                     : M.terms.size();
+    size_t size =
+        k.role == KernelRef::Role::Field || k.role == KernelRef::Role::Derivs
+            ? M.fields.size()
+        : k.role == KernelRef::Role::Exact ? M.exacts.size()
+                                           : M.terms.size();
     if (k.index < 0 || static_cast<size_t>(k.index) >= size)
       throw Error("kernel " + k.symbol + " is bound to slot " +
                   std::to_string(k.index) + ", which the model lacks");
@@ -294,6 +296,10 @@ void physrt::bindKernels(
       break;
     case KernelRef::Role::Exact:
       M.exacts[k.index].eval =
+          bindEval(fn, f64, k.columns, k.outputs, numParams, numRt);
+      break;
+    case KernelRef::Role::Derivs:
+      M.fields[k.index].derivs =
           bindEval(fn, f64, k.columns, k.outputs, numParams, numRt);
       break;
     case KernelRef::Role::Jets:

@@ -224,6 +224,16 @@ extern "C" void lineEval(D64 *p, D64 *x, int64_t, int64_t n, D64 *, D64 *out) {
     out->aligned[i] = p->aligned[0] + p->aligned[1] * x->aligned[i];
 }
 
+/// Value, first and second derivative: a + b x, b, 0 (out[k * ld + i]).
+extern "C" void lineDerivs(D64 *p, D64 *x, int64_t ld, int64_t n, D64 *,
+                           D64 *out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out->aligned[i] = p->aligned[0] + p->aligned[1] * x->aligned[i];
+    out->aligned[ld + i] = p->aligned[1];
+    out->aligned[2 * ld + i] = 0;
+  }
+}
+
 extern "C" void lineExact(D64 *, D64 *x, int64_t, int64_t n, D64 *rt,
                           D64 *out) {
   for (int64_t i = 0; i < n; ++i)
@@ -232,7 +242,7 @@ extern "C" void lineExact(D64 *, D64 *x, int64_t, int64_t n, D64 *rt,
 
 struct LineSpec {
   std::string description;
-  physc_kernel kernels[3];
+  physc_kernel kernels[4];
   physc_spec spec;
   LineSpec() {
     ModelDescription D;
@@ -262,12 +272,14 @@ struct LineSpec {
     M.stages = {S};
     D.kernels = {{KernelRef::Role::LossGrad, 0, "line_fit", 1, 1},
                  {KernelRef::Role::Field, 0, "line_u", 1, 1},
-                 {KernelRef::Role::Exact, 0, "line_exact", 1, 1}};
+                 {KernelRef::Role::Exact, 0, "line_exact", 1, 1},
+                 {KernelRef::Role::Derivs, 0, "line_du", 1, 3}};
     description = writeModelJSON(D);
     kernels[0] = {"line_fit", (void *)&lineLossGrad};
     kernels[1] = {"line_u", (void *)&lineEval};
     kernels[2] = {"line_exact", (void *)&lineExact};
-    spec = {PHYSC_EMBED_VERSION, "line", "f64", description.c_str(), 3,
+    kernels[3] = {"line_du", (void *)&lineDerivs};
+    spec = {PHYSC_EMBED_VERSION, "line", "f64", description.c_str(), 4,
             kernels, nullptr};
   }
 };
@@ -289,6 +301,16 @@ TEST(Embed, EvaluatesLossesAndTrains) {
   ASSERT_EQ(physc_model_eval(m, 0, xs, 3, u), 0);
   EXPECT_EQ(u[0], 0.5);
   EXPECT_EQ(u[2], 1.5);
+  // Derivatives, one row of (u, u_x, u_xx) per point.
+  EXPECT_EQ(physc_model_num_derivatives(m), 3);
+  double du[9];
+  ASSERT_EQ(physc_model_eval_derivatives(m, 0, xs, 3, du), 0)
+      << physc_last_error();
+  EXPECT_EQ(du[0], 0.5);
+  EXPECT_EQ(du[1], 0.5);
+  EXPECT_EQ(du[2], 0.0);
+  EXPECT_EQ(du[6], 1.5);
+  EXPECT_EQ(du[7], 0.5);
   // Residuals at -1, 0, 1: 1 - 2.5 x ... (1 + 0.5x) - (2 + 3x) = -1 - 2.5x.
   double loss, grad[2];
   ASSERT_EQ(physc_model_term_loss(m, 0, xs, 3, &loss, grad), 0);
@@ -353,7 +375,7 @@ TEST(Embed, ReportsMisuse) {
   EXPECT_NE(std::string(physc_last_error()).find("version 99"),
             std::string::npos);
   physc_spec missing = L.spec;
-  missing.num_kernels = 2; // the exact's kernel is not in the table
+  missing.num_kernels = 2; // the exact's (and derivs') kernels are missing
   EXPECT_EQ(physc_model_create(&missing, "cpu", 0), nullptr);
   EXPECT_NE(std::string(physc_last_error()).find("line_exact not found"),
             std::string::npos);

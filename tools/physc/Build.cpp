@@ -287,7 +287,19 @@ std::string header(const physrt::ModelDescription &D, const std::string &src,
   os << "#define " << U << "_NUM_PARAMS " << M.numParams << "\n";
   os << "#define " << U << "_NUM_COORDS " << M.coords.size() << "\n";
   os << "#define " << U << "_NUM_TERMS " << M.terms.size() << "\n";
-  os << "#define " << U << "_NUM_FIELDS " << M.fields.size() << "\n\n";
+  os << "#define " << U << "_NUM_FIELDS " << M.fields.size() << "\n";
+  size_t nc = M.coords.size();
+  os << "/* Values per point of physc_model_eval_derivatives: the field, its\n"
+        " * first derivatives, then the upper triangle of its Hessian:\n *  ";
+  std::vector<std::string> order = {"f"};
+  for (size_t i = 0; i < nc; ++i)
+    order.push_back("f_" + M.coords[i].name);
+  for (size_t i = 0; i < nc; ++i)
+    for (size_t j = i; j < nc; ++j)
+      order.push_back("f_" + M.coords[i].name + M.coords[j].name);
+  for (size_t i = 0; i < order.size(); ++i)
+    os << (i ? ", " : "") << order[i];
+  os << " */\n#define " << U << "_NUM_DERIVATIVES " << order.size() << "\n\n";
   auto enumOf = [&](const char *what, const std::vector<std::string> &names,
                     const std::vector<std::string> &notes) {
     os << "/* " << what << " (indices of the C API) */\nenum {\n";
@@ -437,6 +449,7 @@ int physc::runBuild() {
   }
   CodegenOptions cg;
   cg.precision = buildPrecision;
+  cg.derivatives = true; // physc_model_eval_derivatives
   physrt::ModelDescription desc;
   llvm::SmallVector<char, 0> object;
   if (!compileObject(buildInput, cg, cuda, desc, object))

@@ -226,6 +226,10 @@ std::optional<Description> physc::describeModel(ModuleOp module,
     refs.push_back({KernelRef::Role::Field, idx,
                     kernelSymbol(model, (f.getSymName() + ".eval").str()),
                     coords, 1});
+    if (options.derivatives)
+      refs.push_back({KernelRef::Role::Derivs, idx,
+                      kernelSymbol(model, (f.getSymName() + ".derivs").str()),
+                      coords, 1 + coords + coords * (coords + 1) / 2});
   }
   for (phys::ExactOp e : body.getOps<phys::ExactOp>()) {
     int field = fieldIndex.lookup(e.getField());

@@ -38,7 +38,9 @@ LogicalResult physc::lowerTo(ModuleOp module, Stage last,
   PassManager pm(module.getContext());
   auto &model = pm.nest<phys::ModelOp>();
   if (after < Stage::Jets && last >= Stage::Jets) {
-    model.addPass(createOutlineKernels());
+    OutlineKernelsOptions outline;
+    outline.derivatives = options.derivatives;
+    model.addPass(createOutlineKernels(outline));
     model.addPass(createExpandDerivatives());
     model.addPass(createCanonicalizerPass());
     model.addPass(createCSEPass());

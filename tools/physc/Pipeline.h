@@ -28,6 +28,9 @@ enum class Stage { Phys, Jets, Adjoint, Kernels, LLVM };
 struct CodegenOptions {
   std::string precision = "f32"; ///< f32 | f64
   unsigned lanes = 16;           ///< points per vector tile
+  /// Also compile FIELD_derivs kernels (value, gradient, Hessian of every
+  /// field), which `physc build` libraries expose.
+  bool derivatives = false;
 };
 
 /// Every dialect a physc module may hold at any stage, with the LLVM IR

@@ -97,6 +97,10 @@ struct Term {
 struct FieldOutput {
   std::string name;
   EvalFn eval;      ///< nout == 1
+  /// Set in libraries built by `physc build`: the value, the first
+  /// derivatives along every coordinate (in order), then the upper triangle
+  /// of the Hessian row by row; nout == 1 + D + D (D + 1) / 2.
+  EvalFn derivs;
 };
 
 /// A reference solution for one field output: a kernel, or tabulated points

@@ -28,7 +28,8 @@ struct KernelRef {
     Residual, ///< terms[index].residual (R3)
     Field,    ///< fields[index].eval
     Exact,    ///< exacts[index].eval
-    Jets      ///< a derivative chain for gradcheck; not bound here
+    Jets,     ///< a derivative chain for gradcheck; not bound here
+    Derivs    ///< fields[index].derivs
   };
   Role role = Role::LossGrad;
   int index = 0;

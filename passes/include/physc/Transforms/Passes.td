@@ -35,9 +35,17 @@ def OutlineKernels : Pass<"phys-outline-kernels", "::physc::phys::ModelOp"> {
       with `checks` saying which yield is the derivative of which, so that
       `physc gradcheck` can verify every jet order against finite
       differences of the order below.
+    - with `derivatives=true`, `FIELD_derivs` (kind `eval`) for every field:
+      `u, d(u,c0), ..., d(u,c0,c0), d(u,c0,c1), ...` over all coordinates
+      (first derivatives in coordinate order, then the upper triangle of the
+      Hessian row by row), for libraries whose users evaluate derivatives.
     Field calls are inlined: `phys.field_call @u(%x, %t)` => the body of
     `@u` with its arguments replaced.
   }];
+  let options = [
+    Option<"derivatives", "derivatives", "bool", /*default=*/"false",
+           "Also outline FIELD_derivs kernels (value, gradient, Hessian)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect"];
 }
