@@ -232,29 +232,10 @@ void cuda::bindCudaKernels(CompiledModel &M,
     if (k.role == KernelRef::Role::Jets ||
         d.cuModuleGetFunction(&fn, gpu->mod, cudaName(k.symbol).c_str()))
       continue; // stays on the CPU
-    switch (k.role) {
-    case KernelRef::Role::LossGrad:
+    if (EvalFn *slot = evalSlot(M, k))
+      *slot = evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
+    else
       M.terms.at(k.index).lossGrad = lossGradOnGpu(gpu, fn, k.columns, np, nrt);
-      break;
-    case KernelRef::Role::Residual:
-      M.terms.at(k.index).residual =
-          evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
-      break;
-    case KernelRef::Role::Field:
-      M.fields.at(k.index).eval =
-          evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
-      break;
-    case KernelRef::Role::Exact:
-      M.exacts.at(k.index).eval =
-          evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
-      break;
-    case KernelRef::Role::Derivs:
-      M.fields.at(k.index).derivs =
-          evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
-      break;
-    case KernelRef::Role::Jets:
-      break;
-    }
   }
   // One launch per term and step: the batch in one chunk.
   M.chunkPoints = int64_t(1) << 40;

@@ -262,6 +262,30 @@ ModelDescription physrt::readModelJSON(std::string_view text) {
   return D;
 }
 
+EvalFn *physrt::evalSlot(CompiledModel &M, const KernelRef &k) {
+  using Role = KernelRef::Role;
+  size_t size = k.role == Role::Field || k.role == Role::Derivs ? M.fields.size()
+                : k.role == Role::Exact ? M.exacts.size()
+                                        : M.terms.size();
+  if (k.index < 0 || static_cast<size_t>(k.index) >= size)
+    throw Error("kernel " + k.symbol + " is bound to slot " +
+                std::to_string(k.index) + ", which the model lacks");
+  switch (k.role) {
+  case Role::Residual:
+    return &M.terms[k.index].residual;
+  case Role::Field:
+    return &M.fields[k.index].eval;
+  case Role::Exact:
+    return &M.exacts[k.index].eval;
+  case Role::Derivs:
+    return &M.fields[k.index].derivs;
+  case Role::LossGrad:
+  case Role::Jets:
+    break;
+  }
+  return nullptr;
+}
+
 void physrt::bindKernels(
     CompiledModel &M, const std::vector<KernelRef> &refs, bool f64,
     const std::function<void *(const std::string &)> &lookup) {
@@ -270,40 +294,14 @@ void physrt::bindKernels(
   for (const KernelRef &k : refs) {
     if (k.role == KernelRef::Role::Jets)
       continue;
-    size_t size =
-        k.role == KernelRef::Role::Field || k.role == KernelRef::Role::Derivs
-            ? M.fields.size()
-        : k.role == KernelRef::Role::Exact ? M.exacts.size()
-                                           : M.terms.size();
-    if (k.index < 0 || static_cast<size_t>(k.index) >= size)
-      throw Error("kernel " + k.symbol + " is bound to slot " +
-                  std::to_string(k.index) + ", which the model lacks");
+    EvalFn *slot = evalSlot(M, k); // checks the index
     void *fn = lookup(k.symbol);
     if (!fn)
       throw Error("kernel " + k.symbol + " not found");
-    switch (k.role) {
-    case KernelRef::Role::LossGrad:
+    if (slot)
+      *slot = bindEval(fn, f64, k.columns, k.outputs, numParams, numRt);
+    else
       M.terms[k.index].lossGrad =
           bindLossGrad(fn, f64, k.columns, numParams, numRt);
-      break;
-    case KernelRef::Role::Residual:
-      M.terms[k.index].residual =
-          bindEval(fn, f64, k.columns, k.outputs, numParams, numRt);
-      break;
-    case KernelRef::Role::Field:
-      M.fields[k.index].eval =
-          bindEval(fn, f64, k.columns, k.outputs, numParams, numRt);
-      break;
-    case KernelRef::Role::Exact:
-      M.exacts[k.index].eval =
-          bindEval(fn, f64, k.columns, k.outputs, numParams, numRt);
-      break;
-    case KernelRef::Role::Derivs:
-      M.fields[k.index].derivs =
-          bindEval(fn, f64, k.columns, k.outputs, numParams, numRt);
-      break;
-    case KernelRef::Role::Jets:
-      break;
-    }
   }
 }

@@ -50,6 +50,11 @@ std::string writeModelJSON(const ModelDescription &D);
 /// Parses writeModelJSON's text; throws Error naming what is malformed.
 ModelDescription readModelJSON(std::string_view text);
 
+/// The EvalFn slot of `M` an eval-type kernel fills (Residual, Field, Exact,
+/// Derivs); null for LossGrad and Jets. Throws Error when `k.index` is out
+/// of range for its role.
+EvalFn *evalSlot(CompiledModel &M, const KernelRef &k);
+
 /// Binds every kernel of `refs` but the Jets into `M`; `lookup` returns a
 /// symbol's address or null (then Error names the symbol).
 void bindKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
