@@ -24,6 +24,8 @@
 
 #include <Eigen/Eigenvalues>
 
+#include "physc/RefTool.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -244,20 +246,10 @@ void printUsage(FILE *To) {
       DefaultQuad, CheckTolerance);
 }
 
-/// Parses a decimal integer in [Lo, Hi]; reports and returns false otherwise.
+constexpr const char *Tool = "physc-burgers-ref";
+
 bool parseInt(const char *Opt, const char *Text, int Lo, int Hi, int &Out) {
-  errno = 0;
-  char *End = nullptr;
-  long V = std::strtol(Text, &End, 10);
-  if (errno || End == Text || *End != '\0' || V < Lo || V > Hi) {
-    std::fprintf(stderr,
-                 "physc-burgers-ref: %s expects an integer in [%d, %d], got "
-                 "'%s'\n",
-                 Opt, Lo, Hi, Text);
-    return false;
-  }
-  Out = static_cast<int>(V);
-  return true;
+  return physc::ref::parseInt(Tool, Opt, Text, Lo, Hi, Out);
 }
 
 /// Returns 0 to continue, or the exit status to stop with.
@@ -313,47 +305,12 @@ int parseArgs(int Argc, char **Argv, Options &Opts) {
   return 0;
 }
 
-/// Writes the grid as CSV to `Out`; false on a write error.
-bool writeCsv(FILE *Out, const Grid &G, BurgersSolution &Sol) {
-  if (std::fputs("x,t,u\n", Out) < 0)
-    return false;
-  for (int J = 0; J < G.Nt; ++J)
-    for (int I = 0; I < G.Nx; ++I) {
-      double X = G.x(I), T = G.t(J);
-      double U = Sol.u(X, T) + 0.0; // + 0.0 turns -0 into 0.
-      if (std::fprintf(Out, "%.10g,%.10g,%.10g\n", X, T, U) < 0)
-        return false;
-    }
-  return true;
-}
-
-/// Writes through a temporary file in the same directory and renames it, so
-/// a reader never sees a half-written reference.
+/// The grid as CSV 'x,t,u' (physc::ref::writeGridCsvFile).
 int writeOutput(const Options &Opts, BurgersSolution &Sol) {
-  if (Opts.Output == "-")
-    return writeCsv(stdout, Opts.G, Sol) && std::fflush(stdout) == 0 ? 0 : 1;
-  std::string Tmp = Opts.Output + ".tmp." + std::to_string(getpid());
-  FILE *F = std::fopen(Tmp.c_str(), "w");
-  if (!F) {
-    std::fprintf(stderr, "physc-burgers-ref: cannot open '%s': %s\n",
-                 Tmp.c_str(), std::strerror(errno));
-    return 1;
-  }
-  bool Ok = writeCsv(F, Opts.G, Sol);
-  Ok = (std::fclose(F) == 0) && Ok;
-  if (!Ok) {
-    std::fprintf(stderr, "physc-burgers-ref: error writing '%s'\n",
-                 Tmp.c_str());
-    std::remove(Tmp.c_str());
-    return 1;
-  }
-  if (std::rename(Tmp.c_str(), Opts.Output.c_str()) != 0) {
-    std::fprintf(stderr, "physc-burgers-ref: cannot rename '%s' to '%s': %s\n",
-                 Tmp.c_str(), Opts.Output.c_str(), std::strerror(errno));
-    std::remove(Tmp.c_str());
-    return 1;
-  }
-  return 0;
+  const Grid &G = Opts.G;
+  return physc::ref::writeGridCsvFile(Tool, Opts.Output, G, [&](int I, int J) {
+    return Sol.u(G.x(I), G.t(J)) + 0.0; // + 0.0 turns -0 into 0.
+  });
 }
 
 /// --check: the largest |u_Q - u_2Q| over the grid. Exponential convergence of
