@@ -81,10 +81,9 @@ private:
   }
   Values gen(const ast::Expr &e, Scope &s);
   Values genCall(const ast::CallExpr &c, Scope &s);
-  /// The first layer's inputs for a call `c` of `net` whose arguments
-  /// evaluate to `args`: `args` itself, or the features of net's encoding.
   /// The inputs of `net`'s first layer for call arguments `args` (the values
-  /// of the expressions `exprs`).
+  /// of the expressions `exprs`): `args` itself, or the features of net's
+  /// encoding.
   SmallVector<Value> encodeInputs(Location l, const CheckedNet &net,
                                   ArrayRef<ast::ExprPtr> exprs,
                                   ArrayRef<Value> args);

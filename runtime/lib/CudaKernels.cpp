@@ -122,6 +122,18 @@ struct Gpu {
     }
   }
 
+  /// Makes the context current on this thread and uploads what every kernel
+  /// reads: parameters, runtime scalars and `n` points (stride n on the
+  /// device). The caller holds `mutex`.
+  void uploadInputs(const double *p, int64_t numParams, const double *r,
+                    int64_t numRt, const double *x, int64_t ld, int64_t n,
+                    int columns) {
+    d.check(d.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+    upload(params, p, numParams);
+    upload(rt, r, numRt);
+    uploadPoints(x, ld, n, columns);
+  }
+
   void launch(CUfunction f, unsigned grid, unsigned block, void **args) {
     d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, args,
                              nullptr),
@@ -137,10 +149,7 @@ LossGradFn lossGradOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
       return;
     Gpu &g = *gpu;
     std::lock_guard<std::mutex> lock(g.mutex);
-    g.d.check(g.d.cuCtxSetCurrent(g.ctx), "cuCtxSetCurrent");
-    g.upload(g.params, params, numParams);
-    g.upload(g.rt, rt, numRt);
-    g.uploadPoints(pts, ld, n, columns);
+    g.uploadInputs(params, numParams, rt, numRt, pts, ld, n, columns);
     long long tiles = (n + kLossGradBlock - 1) / kLossGradBlock;
     unsigned grid = static_cast<unsigned>(std::min<long long>(
         tiles, static_cast<long long>(kBlocksPerSM) * g.multiprocessors));
@@ -173,10 +182,7 @@ EvalFn evalOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
       return;
     Gpu &g = *gpu;
     std::lock_guard<std::mutex> lock(g.mutex);
-    g.d.check(g.d.cuCtxSetCurrent(g.ctx), "cuCtxSetCurrent");
-    g.upload(g.params, params, numParams);
-    g.upload(g.rt, rt, numRt);
-    g.uploadPoints(pts, ld, n, columns);
+    g.uploadInputs(params, numParams, rt, numRt, pts, ld, n, columns);
     g.reserve(g.out, static_cast<size_t>(outputs) * n * g.elem);
     long long ldArg = n, nArg = n;
     void *args[] = {&g.params.ptr, &g.pts.ptr, &ldArg, &nArg, &g.rt.ptr,
