@@ -1,4 +1,4 @@
-//===- KernelsToGPU.cpp - phys.kernel => gpu.func, one point per thread ---===//
+//===- KernelsToGPU.cpp - phys.kernel => gpu.func, a tile per block -------===//
 //
 // Part of physc. The code generator of the CUDA path. It walks a stage-3
 // kernel body with the same KernelSchedule as phys-fuse-kernels, but where
@@ -10,13 +10,17 @@
 // this file holds the scalar hooks, the kernel signature and launch shape,
 // and the reduction across the block and the grid.
 //
-// Loss/gradient kernels need a reduction over all points. Each thread sums
-// its own points (grid-stride loop) into a private accumulator [loss, grad];
-// the block then reduces those accumulators through workgroup memory with a
-// fixed tree (chunks of parameters at a time, so there are few barriers) and
-// thread 0 writes the block's sums to its own row of a partials buffer. A
-// second generated kernel adds the rows in block order. No atomics are used:
-// the result is the same bit for bit from run to run.
+// Loss/gradient kernels need a reduction over all points. A block walks
+// tiles of blockDim.x points (grid-stride), one point per thread. The loss
+// and the gradient of scalar params go to private sums. The gradient of a
+// layer's weights is a sum of outer products dy (x) x: a private copy per
+// thread would be the whole parameter vector (51 KB for a 2-64x4-1 MLP in
+// f32, in local memory), so the tile's rows are staged in workgroup memory
+// instead and each thread sums a fixed 1/B of the entries over the tile's
+// points, adding them into the block's own row of a partials buffer. After
+// the tiles, the private sums are reduced by a fixed tree. A second
+// generated kernel adds the rows in block order. No atomics are used: the
+// result is the same bit for bit from run to run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,18 +40,19 @@ using namespace physc::phys;
 
 namespace {
 
-/// Parameters reduced together per round of the block tree: one barrier per
-/// tree level serves this many sums.
+/// Private sums reduced together per round of the block tree: one barrier
+/// per tree level serves this many sums.
 constexpr int64_t kReduceChunk = 8;
+/// Workgroup memory for staging the rows of a tile's gradient products:
+/// below the 48 KB a kernel may declare statically, and small enough that
+/// several blocks share an SM.
+constexpr int64_t kStageBytes = 40 * 1024;
 
 /// Emits one phys.kernel as a gpu.func in `gpuModule`.
 class GPUKernelCodegen : public RowCodegen {
 public:
   GPUKernelCodegen(KernelOp kernel, FloatType elt, int64_t blockSize)
-      : RowCodegen(kernel, elt), blockSize(blockSize) {
-    // acc[0] is the loss: gradient entry k lives at acc[1 + k].
-    gradBase = 1;
-  }
+      : RowCodegen(kernel, elt), blockSize(blockSize) {}
 
   LogicalResult emit(gpu::GPUModuleOp gpuModule);
 
@@ -72,8 +77,15 @@ private:
     Value off = columnOffset(c);
     b.create<memref::StoreOp>(loc, v, out, off);
   }
-  /// Only points below n are ever visited: nothing to mask.
-  Value mask(Value v) override { return v; }
+  /// Eval kernels visit only points below n. In a loss kernel every thread
+  /// of a tile runs the body (the block's barriers need all of them), and a
+  /// thread past the end repeats point n - 1: its masked residual is zero,
+  /// so it adds neither loss nor gradient.
+  Value mask(Value v) override {
+    return valid ? b.create<arith::SelectOp>(loc, valid, v, constant(0))
+                       .getResult()
+                 : v;
+  }
   /// a * b + c, allowed to contract into one fma.rn (convert-gpu-to-nvvm
   /// has no lowering of math.fma in LLVM 19).
   Value fma(Value x, Value y, Value z) override {
@@ -92,79 +104,215 @@ private:
   StringRef unsupportedMessage() override {
     return "cannot be lowered to a GPU kernel";
   }
-  /// Block tree reduction of acc[0, total) into partials[blockId * total].
-  void emitBlockReduce(Value shared, int64_t total);
+  /// Scalar params (trainable `param`s) are few: the thread sums them
+  /// privately, next to the loss, and the block tree reduces them once.
+  void accumParamGrad(int64_t offset, Value v) override {
+    Value k = idx(privateSlot.lookup(offset));
+    Value old = b.create<memref::LoadOp>(loc, acc, k);
+    b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, old, v), acc,
+                              k);
+  }
+  void emitGradAccum() override;
+
+  /// Points staged per round for rows of `perPoint` elements, or 0 if not
+  /// even one point's rows fit.
+  int64_t pointsPerRound(int64_t perPoint) {
+    int64_t cap = kStageBytes / (T.getWidth() / 8);
+    return std::min(blockSize, cap / perPoint);
+  }
+  /// Stores row `row` of the thread's point into stage[base + p * stride +
+  /// j], j < width.
+  void stageRow(Value row, Value base, Value p, int64_t stride, int64_t width);
+  /// Adds `sum` into the block's partials entry `column`.
+  void addToPartials(Value column, Value sum);
+  /// Block tree reduction of the private sums into their partials columns.
+  void emitBlockReduce(ArrayRef<int64_t> columns);
 
   int64_t blockSize;
-  Value point, acc, tid; ///< the thread's point, its [loss, grad...]
+  Value point, tid, rowBase;
+  /// In a loss kernel: whether the thread's point is a real one.
+  Value valid;
+  /// The thread's private [loss, scalar-param grads...] and the partials
+  /// column of each; layout offset of a scalar param => its private slot.
+  Value acc;
+  SmallVector<int64_t> privateColumns;
+  llvm::DenseMap<int64_t, int64_t> privateSlot;
+  /// Workgroup memory: the staged rows, then the block tree.
+  Value shared;
 };
 
-void GPUKernelCodegen::emitBlockReduce(Value shared, int64_t total) {
-  // for c0 in [0, total) step C:
-  //   shared[c * B + tid] = acc[c0 + c] (0 past the end);   barrier
+void GPUKernelCodegen::stageRow(Value row, Value base, Value p, int64_t stride,
+                                int64_t width) {
+  DenseMap<Value, Value> none;
+  Value start = b.create<arith::AddIOp>(
+      loc, base, b.create<arith::MulIOp>(loc, p, idx(stride)));
+  auto lj = b.create<scf::ForOp>(loc, idx(0), idx(width), idx(1));
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(lj.getBody()->getTerminator());
+  Value j = lj.getInductionVar();
+  b.create<memref::StoreOp>(loc, rowElem(row, j, none), shared,
+                            ValueRange{b.create<arith::AddIOp>(loc, start, j)});
+}
+
+void GPUKernelCodegen::addToPartials(Value column, Value sum) {
+  Value k = b.create<arith::AddIOp>(loc, rowBase, column);
+  Value old = b.create<memref::LoadOp>(loc, out, k);
+  b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, old, sum), out,
+                            k);
+}
+
+// The gradient of a layer is a sum of outer products dy (x) x over the
+// points and jet components. One thread per point would need the whole
+// gradient privately; instead the tile's rows go through workgroup memory:
+//   for each round of P points: those threads store their dy and x rows
+//     (row stride W+1, so neither the stores nor the reads conflict on
+//     banks); barrier; thread t sums entries e = t, t + B, ... of dW over
+//     the round's points and components and adds them into the block's
+//     partials row; barrier.
+// Entry e always belongs to thread e mod B, so the block's row needs no
+// atomics, and the order of the sums is fixed.
+void GPUKernelCodegen::emitGradAccum() {
+  GroupedGradAccums grouped = groupGradAccums(deferred);
+  auto accumulate = [&](const LayerGradAccums &g, bool isBias) {
+    auto net = model.lookupSymbol<NetOp>(g.net);
+    int64_t in = isBias ? 0 : net.getFanIn(g.layer);
+    int64_t outW = net.getFanOut(g.layer);
+    int64_t entries = isBias ? outW : outW * in;
+    int64_t column = 1 + layout.offset(g.net, g.layer, isBias);
+    int64_t items = g.items.size();
+    int64_t dyStride = outW + 1, xStride = isBias ? 0 : in + 1;
+    int64_t P = pointsPerRound(items * (dyStride + xStride));
+    assert(P >= 1 && "layer checked in emit()");
+    for (int64_t p0 = 0; p0 < blockSize; p0 += P) {
+      int64_t round = std::min(P, blockSize - p0);
+      int64_t xBase = items * P * dyStride;
+      // Stage: threads p0 .. p0 + round - 1 (all of them when one round
+      // holds the tile).
+      auto stage = [&](Value p) {
+        for (auto [c, item] : llvm::enumerate(g.items)) {
+          stageRow(item.first, idx(c * P * dyStride), p, dyStride, outW);
+          if (!isBias)
+            stageRow(item.second, idx(xBase + c * P * xStride), p, xStride, in);
+        }
+      };
+      if (round == blockSize) {
+        stage(tid);
+      } else {
+        Value inRound = b.create<arith::AndIOp>(
+            loc,
+            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, tid,
+                                    idx(p0)),
+            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, tid,
+                                    idx(p0 + round)));
+        auto ifIn = b.create<scf::IfOp>(loc, inRound, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard g1(b);
+        b.setInsertionPoint(ifIn.thenBlock()->getTerminator());
+        stage(b.create<arith::SubIOp>(loc, tid, idx(p0)));
+      }
+      b.create<gpu::BarrierOp>(loc);
+      // Reduce: thread t owns entries t, t + B, ...
+      auto le = b.create<scf::ForOp>(loc, tid, idx(entries), idx(blockSize));
+      {
+        OpBuilder::InsertionGuard g1(b);
+        b.setInsertionPoint(le.getBody()->getTerminator());
+        Value e = le.getInductionVar();
+        Value j = isBias ? e : b.create<arith::DivUIOp>(loc, e, idx(in));
+        Value i = isBias ? Value() : b.create<arith::RemUIOp>(loc, e, idx(in));
+        auto lp = b.create<scf::ForOp>(loc, idx(0), idx(round), idx(1),
+                                       ValueRange{constant(0)});
+        {
+          OpBuilder::InsertionGuard g2(b);
+          // With iter_args the builder leaves the body without a yield.
+          Block *body = lp.getBody();
+          b.setInsertionPointToEnd(body);
+          Value p = lp.getInductionVar();
+          Value s = lp.getRegionIterArg(0);
+          Value dyAt = b.create<arith::AddIOp>(
+              loc, b.create<arith::MulIOp>(loc, p, idx(dyStride)), j);
+          Value xAt =
+              isBias
+                  ? Value()
+                  : b.create<arith::AddIOp>(
+                        loc, b.create<arith::MulIOp>(loc, p, idx(xStride)), i);
+          for (int64_t c = 0; c < items; ++c) {
+            Value dy = b.create<memref::LoadOp>(
+                loc, shared,
+                ValueRange{
+                    b.create<arith::AddIOp>(loc, dyAt, idx(c * P * dyStride))});
+            if (isBias) {
+              s = b.create<arith::AddFOp>(loc, s, dy);
+              continue;
+            }
+            Value x = b.create<memref::LoadOp>(
+                loc, shared,
+                ValueRange{b.create<arith::AddIOp>(
+                    loc, xAt, idx(xBase + c * P * xStride))});
+            s = fma(dy, x, s);
+          }
+          b.create<scf::YieldOp>(loc, s);
+        }
+        addToPartials(b.create<arith::AddIOp>(loc, e, idx(column)),
+                      lp.getResult(0));
+      }
+      // The next round overwrites the staged rows.
+      b.create<gpu::BarrierOp>(loc);
+    }
+  };
+  for (LayerGradAccums &g : grouped.weights)
+    accumulate(g, false);
+  for (LayerGradAccums &g : grouped.biases)
+    accumulate(g, true);
+}
+
+void GPUKernelCodegen::emitBlockReduce(ArrayRef<int64_t> columns) {
+  // Per chunk of C private sums:
+  //   shared[c * B + tid] = acc[c0 + c];   barrier
   //   for s = B/2 .. 1: if tid < s: shared[c*B+tid] += shared[c*B+tid+s];
   //                     barrier
-  //   tid == 0: partials[block * total + c0 + c] = shared[c * B]; barrier
-  Value zero = constant(0);
-  Value blockId = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
-  Value rowBase = b.create<arith::MulIOp>(loc, blockId, idx(total));
-  auto chunks =
-      b.create<scf::ForOp>(loc, idx(0), idx(total), idx(kReduceChunk));
-  OpBuilder::InsertionGuard g(b);
-  b.setInsertionPoint(chunks.getBody()->getTerminator());
-  Value c0 = chunks.getInductionVar();
-  auto forEachInChunk = [&](llvm::function_ref<void(int64_t, Value)> body) {
-    for (int64_t c = 0; c < kReduceChunk; ++c)
-      body(c, b.create<arith::AddIOp>(loc, c0, idx(c)));
-  };
-  forEachInChunk([&](int64_t c, Value k) {
-    Value inRange =
-        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, k, idx(total));
-    // Clamp so the load stays inside acc; the select drops the value.
-    Value kc = b.create<arith::MinUIOp>(loc, k, idx(total - 1));
-    Value v = b.create<arith::SelectOp>(
-        loc, inRange, b.create<memref::LoadOp>(loc, acc, kc), zero);
-    Value slot = b.create<arith::AddIOp>(loc, idx(c * blockSize), tid);
-    b.create<memref::StoreOp>(loc, v, shared, slot);
-  });
-  b.create<gpu::BarrierOp>(loc);
-  for (int64_t s = blockSize / 2; s >= 1; s /= 2) {
-    Value active =
-        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, tid, idx(s));
-    auto ifOp = b.create<scf::IfOp>(loc, active, /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      for (int64_t c = 0; c < kReduceChunk; ++c) {
-        Value lo = b.create<arith::AddIOp>(loc, idx(c * blockSize), tid);
-        Value hi = b.create<arith::AddIOp>(loc, lo, idx(s));
-        Value sum = b.create<arith::AddFOp>(
-            loc, b.create<memref::LoadOp>(loc, shared, lo),
-            b.create<memref::LoadOp>(loc, shared, hi));
-        b.create<memref::StoreOp>(loc, sum, shared, lo);
-      }
+  //   tid == 0: partials[row + columns[c0 + c]] = shared[c * B]; barrier
+  int64_t total = columns.size();
+  for (int64_t c0 = 0; c0 < total; c0 += kReduceChunk) {
+    int64_t chunk = std::min(kReduceChunk, total - c0);
+    for (int64_t c = 0; c < chunk; ++c) {
+      Value v = b.create<memref::LoadOp>(loc, acc, ValueRange{idx(c0 + c)});
+      Value slot = b.create<arith::AddIOp>(loc, idx(c * blockSize), tid);
+      b.create<memref::StoreOp>(loc, v, shared, slot);
     }
     b.create<gpu::BarrierOp>(loc);
+    for (int64_t s = blockSize / 2; s >= 1; s /= 2) {
+      Value active =
+          b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, tid, idx(s));
+      auto ifOp = b.create<scf::IfOp>(loc, active, /*withElseRegion=*/false);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        for (int64_t c = 0; c < chunk; ++c) {
+          Value lo = b.create<arith::AddIOp>(loc, idx(c * blockSize), tid);
+          Value hi = b.create<arith::AddIOp>(loc, lo, idx(s));
+          Value sum = b.create<arith::AddFOp>(
+              loc, b.create<memref::LoadOp>(loc, shared, lo),
+              b.create<memref::LoadOp>(loc, shared, hi));
+          b.create<memref::StoreOp>(loc, sum, shared, lo);
+        }
+      }
+      b.create<gpu::BarrierOp>(loc);
+    }
+    Value first =
+        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, tid, idx(0));
+    auto ifFirst = b.create<scf::IfOp>(loc, first, /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
+      for (int64_t c = 0; c < chunk; ++c) {
+        Value v = b.create<memref::LoadOp>(loc, shared,
+                                           ValueRange{idx(c * blockSize)});
+        Value at = b.create<arith::AddIOp>(loc, rowBase, idx(columns[c0 + c]));
+        b.create<memref::StoreOp>(loc, v, out, at);
+      }
+    }
+    // The next chunk overwrites shared memory that thread 0 just read.
+    b.create<gpu::BarrierOp>(loc);
   }
-  Value first =
-      b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, tid, idx(0));
-  auto ifFirst = b.create<scf::IfOp>(loc, first, /*withElseRegion=*/false);
-  {
-    OpBuilder::InsertionGuard g2(b);
-    b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
-    forEachInChunk([&](int64_t c, Value k) {
-      Value inRange = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, k,
-                                              idx(total));
-      auto ifIn = b.create<scf::IfOp>(loc, inRange, /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard g3(b);
-      b.setInsertionPoint(ifIn.thenBlock()->getTerminator());
-      Value v = b.create<memref::LoadOp>(loc, shared, idx(c * blockSize));
-      Value at = b.create<arith::AddIOp>(loc, rowBase, k);
-      b.create<memref::StoreOp>(loc, v, out, at);
-    });
-  }
-  // The next chunk overwrites shared memory that thread 0 just read.
-  b.create<gpu::BarrierOp>(loc);
 }
 
 LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
@@ -177,10 +325,40 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
   SmallVector<Type> args = argumentTypes();
   int64_t total = 1 + layout.size;
   SmallVector<Type> workgroup;
-  if (lossGrad)
+  if (lossGrad) {
+    // The private sums: the loss, then each scalar param's gradient.
+    privateColumns.push_back(0);
+    body.walk([&](AccumParamGradOp a) {
+      int64_t off = layout.paramOffset(a.getParam());
+      if (privateSlot.try_emplace(off, privateColumns.size()).second)
+        privateColumns.push_back(1 + off);
+    });
+    // Workgroup memory: the largest round of staged rows, or the tree.
+    int64_t sharedSize = kReduceChunk * blockSize;
+    std::vector<Operation *> accums;
+    body.walk([&](Operation *op) {
+      if (isGradAccum(op))
+        accums.push_back(op);
+    });
+    GroupedGradAccums grouped = groupGradAccums(accums);
+    for (auto [groups, isBias] : {std::make_pair(&grouped.weights, false),
+                                  std::make_pair(&grouped.biases, true)})
+      for (LayerGradAccums &g : *groups) {
+        auto net = model.lookupSymbol<NetOp>(g.net);
+        int64_t perPoint =
+            g.items.size() * (net.getFanOut(g.layer) + 1 +
+                              (isBias ? 0 : net.getFanIn(g.layer) + 1));
+        int64_t P = pointsPerRound(perPoint);
+        if (P < 1)
+          return kernel.emitOpError("layer ")
+                 << g.layer << " of net '" << g.net
+                 << "' is too wide for the GPU kernel's workgroup memory";
+        sharedSize = std::max(sharedSize, P * perPoint);
+      }
     workgroup.push_back(MemRefType::get(
-        {kReduceChunk * blockSize}, T, AffineMap(),
+        {sharedSize}, T, AffineMap(),
         gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup)));
+  }
   b.setInsertionPoint(gpuModule.getBody()->getTerminator());
   auto fn = b.create<gpu::GPUFuncOp>(
       loc, functionName(), b.getFunctionType(args, {}), workgroup, TypeRange());
@@ -200,29 +378,47 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
   entry =
       OpBuilder::InsertPoint(entryBlock, Block::iterator(tid.getDefiningOp()));
   Value bid = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
-  Value bdim = b.create<gpu::BlockDimOp>(loc, gpu::Dimension::x);
-  Value global = b.create<arith::AddIOp>(
-      loc, b.create<arith::MulIOp>(loc, bid, bdim), tid);
   Operation *pointLoop;
   if (lossGrad) {
-    // The thread's private [loss, grad...], summed over its points.
-    acc = b.create<memref::AllocaOp>(loc, MemRefType::get({total}, T));
-    auto z = b.create<scf::ForOp>(loc, idx(0), idx(total), idx(1));
+    shared = fn.getWorkgroupAttributions().front();
+    // The block owns row bid of the partials: zero it.
+    rowBase = b.create<arith::MulIOp>(loc, bid, idx(total));
+    auto z = b.create<scf::ForOp>(loc, tid, idx(total), idx(blockSize));
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPoint(z.getBody()->getTerminator());
-      b.create<memref::StoreOp>(loc, constant(0), acc, z.getInductionVar());
+      b.create<memref::StoreOp>(loc, constant(0), out,
+                                ValueRange{b.create<arith::AddIOp>(
+                                    loc, rowBase, z.getInductionVar())});
     }
-    lossAcc = gradAcc = acc;
-    // Grid-stride: any grid size covers all n points.
-    Value stride = b.create<arith::MulIOp>(
-        loc, b.create<gpu::GridDimOp>(loc, gpu::Dimension::x), bdim);
-    auto loop = b.create<scf::ForOp>(loc, global, n, stride);
-    point = loop.getInductionVar();
+    // Entries are zeroed and then summed by different threads.
+    b.create<gpu::BarrierOp>(loc);
+    int64_t numPrivate = privateColumns.size();
+    acc = b.create<memref::AllocaOp>(loc, MemRefType::get({numPrivate}, T));
+    for (int64_t q = 0; q < numPrivate; ++q)
+      b.create<memref::StoreOp>(loc, constant(0), acc, ValueRange{idx(q)});
+    lossAcc = acc;
+    // Tiles of B points, grid-stride: any grid size covers all n points,
+    // and the loop bounds are the same for every thread of a block.
+    Value tiles = b.create<arith::DivUIOp>(
+        loc, b.create<arith::AddIOp>(loc, n, idx(blockSize - 1)),
+        idx(blockSize));
+    Value grid = b.create<gpu::GridDimOp>(loc, gpu::Dimension::x);
+    auto loop = b.create<scf::ForOp>(loc, bid, tiles, grid);
     pointLoop = loop;
     b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value i = b.create<arith::AddIOp>(
+        loc,
+        b.create<arith::MulIOp>(loc, loop.getInductionVar(), idx(blockSize)),
+        tid);
+    valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, i, n);
+    point = b.create<arith::SelectOp>(loc, valid, i,
+                                      b.create<arith::SubIOp>(loc, n, idx(1)));
   } else {
     // One thread per point.
+    Value bdim = b.create<gpu::BlockDimOp>(loc, gpu::Dimension::x);
+    Value global = b.create<arith::AddIOp>(
+        loc, b.create<arith::MulIOp>(loc, bid, bdim), tid);
     Value inRange =
         b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, global, n);
     auto ifOp = b.create<scf::IfOp>(loc, inRange, /*withElseRegion=*/false);
@@ -238,7 +434,7 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
 
   b.setInsertionPointAfter(pointLoop);
   if (lossGrad)
-    emitBlockReduce(fn.getWorkgroupAttributions().front(), total);
+    emitBlockReduce(privateColumns);
   b.create<gpu::ReturnOp>(loc);
   return success();
 }

@@ -171,10 +171,8 @@ LogicalResult RowCodegen::emitScalarOp(Operation *op) {
     return success();
   }
   if (auto acc = dyn_cast<AccumParamGradOp>(op)) {
-    Value k = idx(gradBase + layout.paramOffset(acc.getParam()));
-    Value old = b.create<memref::LoadOp>(loc, gradAcc, k);
-    Value sum = b.create<arith::AddFOp>(loc, old, scalarOf(acc.getValue()));
-    b.create<memref::StoreOp>(loc, sum, gradAcc, k);
+    accumParamGrad(layout.paramOffset(acc.getParam()),
+                   scalarOf(acc.getValue()));
     return success();
   }
   if (auto m = dyn_cast<MaskOp>(op)) {
@@ -296,6 +294,13 @@ void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
   }
   b.create<memref::StoreOp>(loc, sum, yb, o);
   rowBuf[y] = yb;
+}
+
+void RowCodegen::accumParamGrad(int64_t offset, Value v) {
+  Value k = idx(gradBase + offset);
+  Value old = b.create<memref::LoadOp>(loc, gradAcc, k);
+  b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, old, v), gradAcc,
+                            k);
 }
 
 void RowCodegen::emitGradAccum() {

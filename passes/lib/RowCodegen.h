@@ -66,6 +66,13 @@ protected:
   virtual mlir::Type rowStorageType(mlir::Value row) = 0;
   /// How an op that cannot be lowered is reported (tests check the text).
   virtual llvm::StringRef unsupportedMessage() = 0;
+  /// phys.accum_param_grad of the param at layout offset `offset`: by
+  /// default gradAcc[gradBase + offset] += v.
+  virtual void accumParamGrad(int64_t offset, mlir::Value v);
+  /// The deferred phys.accum_weight_grad / accum_bias_grad of one point (or
+  /// tile), at the end of the body: by default one pass over each layer's
+  /// dW and db in gradAcc. The GPU reduces them across the block instead.
+  virtual void emitGradAccum();
 
   //===--- The shared lowering ----------------------------------------===//
 
@@ -124,12 +131,13 @@ private:
   mlir::LogicalResult emitScalarOp(mlir::Operation *op);
   void emitGroup(llvm::ArrayRef<mlir::Operation *> group);
   void emitMatvec(const KernelSchedule::Matvec &mv);
-  void emitGradAccum();
 
   /// Released scratch arrays by (width, element type), reused before new
   /// ones are allocated.
   llvm::DenseMap<std::pair<int64_t, mlir::Type>, llvm::SmallVector<mlir::Value>>
       freeRows;
+
+protected:
   llvm::SmallVector<mlir::Operation *> deferred; ///< gradient accumulations
 };
 

@@ -59,46 +59,79 @@ phys.model @m {
 
 // -----
 
-// A loss kernel (1 -> 2 -> 1 net: 7 parameters, so the private accumulator
-// holds 1 + 7 = 8 entries: the loss, then the gradient in parameter order).
-// Each thread walks the points grid-stride and sums into it; then the block
-// reduces it through workgroup memory, 8 entries per round, by a tree over
-// the block-size (here 4) threads: strides 2 then 1, a barrier after each
-// level; thread 0 writes the round's sums to the block's row of the
-// partials, out[blockIdx.x * 8 + k]. @m_sum_partials adds the rows in
-// block order into the caller's loss and gradient.
+// A loss kernel (1 -> 2 -> 1 net: 7 parameters, so the block's row of the
+// partials holds 1 + 7 = 8 entries: the loss, then the gradient in parameter
+// order). The block first zeroes its row. It then walks tiles of block-size
+// (here 4) points, grid-stride; a thread past n repeats point n - 1 with its
+// residual masked to zero. The loss goes to a private sum. Each layer's dW
+// and db is a sum of outer products over the tile: the threads stage their
+// rows in workgroup memory (row stride W + 1), and after a barrier thread t
+// sums entries t, t + 4, ... over the tile's points and adds them into the
+// block's row; a barrier ends each round. After the tiles, the block reduces
+// the private loss by a tree (strides 2 then 1, a barrier after each level)
+// and thread 0 stores it at the row's entry 0. @m_sum_partials adds the rows
+// in block order into the caller's loss and gradient.
 
 // CHECK-LABEL: gpu.module @m_kernels
 // CHECK:         gpu.func @m_pde_loss_grad(%{{[a-z0-9]+}}: memref<?xf32>, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[LD:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %{{[a-z0-9]+}}: memref<?xf32>, %[[PART:[a-z0-9]+]]: memref<?xf32>) workgroup(%[[SH:[a-z0-9]+]] : memref<32xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 4, 1, 1>} {
 // CHECK:           %[[TID:.+]] = gpu.thread_id x
-// CHECK:           %[[I:.+]] = arith.addi %{{.+}}, %[[TID]] : index
-// CHECK:           %[[ACC:.+]] = memref.alloca() : memref<8xf32>
-// CHECK:           %[[GRID:.+]] = gpu.grid_dim x
-// CHECK-NEXT:      %[[STRIDE:.+]] = arith.muli %[[GRID]], %{{.+}} : index
-// CHECK-NEXT:      scf.for %[[PT:.+]] = %[[I]] to %[[N]] step %[[STRIDE]] {
-// CHECK:             memref.load %[[PTS]][%{{.+}}] : memref<?xf32>
-// CHECK:             math.tanh %{{.+}} : f32
-// CHECK:             %[[L:.+]] = memref.load %[[ACC]][%{{.+}}] : memref<8xf32>
-// CHECK-NEXT:        %[[L2:.+]] = arith.addf %[[L]], %{{.+}} : f32
-// CHECK:             memref.store %[[L2]], %[[ACC]][%{{.+}}] : memref<8xf32>
+// CHECK-NEXT:      %[[BID:.+]] = gpu.block_id x
+// CHECK:           %[[ROW:.+]] = arith.muli %[[BID]], %c8{{.*}} : index
+// CHECK:           scf.for %{{.+}} = %[[TID]] to %c8{{.*}} step %c4{{.*}} {
+// CHECK:             memref.store %{{.+}}, %[[PART]][%{{.+}}] : memref<?xf32>
 // CHECK:           }
-// CHECK:           %[[ROW:.+]] = arith.muli %{{.+}}, %c8{{.*}} : index
-// CHECK:           scf.for %[[C0:.+]] = %{{.+}} to %{{.+}} step %{{.+}} {
-// CHECK-COUNT-8:     memref.store %{{.+}}, %[[SH]][%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
-// CHECK-NEXT:        gpu.barrier
-// CHECK:             arith.cmpi ult, %[[TID]], %c2{{.*}} : index
-// CHECK-NEXT:        scf.if
-// CHECK-COUNT-8:       arith.addf
+// CHECK-NEXT:      gpu.barrier
+// CHECK-NEXT:      %[[ACC:.+]] = memref.alloca() : memref<1xf32>
+// CHECK:           %[[TILES:.+]] = arith.divui %{{.+}}, %c4{{.*}} : index
+// CHECK-NEXT:      %[[GRID:.+]] = gpu.grid_dim x
+// CHECK-NEXT:      scf.for %[[TILE:.+]] = %[[BID]] to %[[TILES]] step %[[GRID]] {
+// CHECK:             %[[I0:.+]] = arith.muli %[[TILE]], %c4{{.*}} : index
+// CHECK-NEXT:        %[[I:.+]] = arith.addi %[[I0]], %[[TID]] : index
+// CHECK-NEXT:        %[[VALID:.+]] = arith.cmpi ult, %[[I]], %[[N]] : index
+// CHECK:             %[[LAST:.+]] = arith.subi %[[N]], %c1{{.*}} : index
+// CHECK-NEXT:        %[[PT:.+]] = arith.select %[[VALID]], %[[I]], %[[LAST]] : index
+// CHECK:             arith.addi %{{.+}}, %[[PT]] : index
+// CHECK-NEXT:        memref.load %[[PTS]][%{{.+}}] : memref<?xf32>
+// CHECK:             math.tanh %{{.+}} : f32
+// CHECK:             %[[R:.+]] = arith.select %[[VALID]], %{{.+}}, %{{.+}} : f32
+// CHECK-NEXT:        %[[SQ:.+]] = arith.mulf %[[R]], %[[R]] : f32
+// CHECK:             %[[L:.+]] = memref.load %[[ACC]][%{{.+}}] : memref<1xf32>
+// CHECK-NEXT:        %[[L2:.+]] = arith.addf %[[L]], %[[SQ]] : f32
+// CHECK:             memref.store %[[L2]], %[[ACC]][%{{.+}}] : memref<1xf32>
+// Four rounds (dW, then db, of each layer), each: stage, barrier, sum,
+// barrier. The first is dW of layer 0: rows dz (2) and x (1) staged, 2
+// entries.
+// CHECK-COUNT-2:     memref.store %{{.+}}, %[[SH]][%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT:         memref.store %{{.+}}, %[[SH]]
 // CHECK:             gpu.barrier
-// CHECK:             arith.cmpi ult, %[[TID]], %c1{{.*}} : index
-// CHECK-NEXT:        scf.if
-// CHECK-COUNT-8:       arith.addf
+// CHECK:             scf.for %[[E:.+]] = %[[TID]] to %c2{{.*}} step %c4{{.*}} {
+// CHECK:               %[[S:.+]] = scf.for %{{.+}} = %c0{{.*}} to %c4{{.*}} step %c1{{.*}} iter_args(%{{.+}} = %{{.+}}) -> (f32) {
+// CHECK:                 memref.load %[[SH]][%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
+// CHECK:                 memref.load %[[SH]][%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
+// CHECK:                 arith.mulf %{{.+}}, %{{.+}} fastmath<contract> : f32
+// CHECK:               %[[OLD:.+]] = memref.load %[[PART]][%[[AT:.+]]] : memref<?xf32>
+// CHECK-NEXT:          %[[NEW:.+]] = arith.addf %[[OLD]], %[[S]] : f32
+// CHECK-NEXT:          memref.store %[[NEW]], %[[PART]][%[[AT]]] : memref<?xf32>
 // CHECK:             gpu.barrier
-// CHECK:             arith.cmpi eq, %[[TID]], %c0{{.*}} : index
-// CHECK-NEXT:        scf.if
-// CHECK-COUNT-8:       memref.store %{{.+}}, %[[PART]][%{{.+}}] : memref<?xf32>
-// CHECK:             gpu.barrier
-// CHECK-NEXT:      }
+// CHECK-COUNT-6:     gpu.barrier
+// CHECK-NOT:         gpu.barrier
+// CHECK:           }
+// CHECK:           %[[LS:.+]] = memref.load %[[ACC]][%{{.+}}] : memref<1xf32>
+// CHECK:           memref.store %[[LS]], %[[SH]][%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT:      gpu.barrier
+// CHECK:           arith.cmpi ult, %[[TID]], %c2{{.*}} : index
+// CHECK-NEXT:      scf.if
+// CHECK:             arith.addf
+// CHECK:           gpu.barrier
+// CHECK:           arith.cmpi ult, %[[TID]], %c1{{.*}} : index
+// CHECK-NEXT:      scf.if
+// CHECK:             arith.addf
+// CHECK:           gpu.barrier
+// CHECK:           arith.cmpi eq, %[[TID]], %c0{{.*}} : index
+// CHECK-NEXT:      scf.if
+// CHECK:             %[[AT0:.+]] = arith.addi %[[ROW]], %c0{{.*}} : index
+// CHECK-NEXT:        memref.store %{{.+}}, %[[PART]][%[[AT0]]] : memref<?xf32>
+// CHECK:           gpu.barrier
 // CHECK-NEXT:      gpu.return
 // CHECK:         gpu.func @m_sum_partials(%[[PS:[a-z0-9]+]]: memref<?xf32>, %[[NB:[a-z0-9]+]]: index, %[[LOSS:[a-z0-9]+]]: memref<?xf32>, %[[GRAD:[a-z0-9]+]]: memref<?xf32>) kernel {
 // CHECK:           %[[S:.+]] = scf.for %[[B:.+]] = %{{.+}} to %[[NB]] step %{{.+}} iter_args(%[[A:.+]] = %{{.+}}) -> (f32) {
@@ -112,7 +145,7 @@ phys.model @m {
 
 // F64-LABEL: gpu.func @m_pde_loss_grad(
 // F64-SAME:      workgroup(%{{.+}} : memref<1024xf64, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
-// F64:           memref.alloca() : memref<8xf64>
+// F64:           memref.alloca() : memref<1xf64>
 // F64-LABEL: gpu.func @m_sum_partials(
 // F64-SAME:      memref<?xf64>
 

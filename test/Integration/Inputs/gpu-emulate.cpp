@@ -4,8 +4,9 @@
 // gpu-emulate.py rewrote, and checks them against `physc dump-batch`: for
 // every term it launches the loss kernel on GRID blocks of BLOCK OS threads
 // (one per GPU thread, a pthread barrier for gpu.barrier, one workgroup
-// buffer per block), then MODEL_sum_partials, and compares the loss and
-// gradient with the CPU's (f64). Prints `term NAME: OK` or the error.
+// buffer of the kernel's size per block), then MODEL_sum_partials, and compares
+// the loss and gradient with the CPU's (f64). Prints `term NAME: OK` or the
+// error.
 //
 // Usage: gpu-emulate DUMP_DIR BLOCK GRID
 //
@@ -79,6 +80,8 @@ int main(int argc, char **argv) {
   for (int t = 0, e = std::stoi(meta["num_terms"]); t < e; ++t) {
     std::string key = "term" + std::to_string(t);
     auto kernel = reinterpret_cast<LossFn>(symbol(meta[key + ".kernel"]));
+    auto sharedSize = reinterpret_cast<int64_t (*)()>(
+        symbol(meta[key + ".kernel"] + "_shared_size"));
     std::vector<double> pts = readDoubles(dir + "/" + meta[key + ".pts"]);
     std::vector<double> ref = readDoubles(dir + "/" + meta[key + ".grad"]);
     const double refLoss = std::stod(meta[key + ".loss"]);
@@ -87,7 +90,7 @@ int main(int argc, char **argv) {
     // NaN: a partial that no block writes shows up in the result.
     std::vector<double> partials(grid * total, NAN);
     for (int64_t b = 0; b < grid; ++b) {
-      std::vector<double> shared(8 * block);
+      std::vector<double> shared(sharedSize());
       std::vector<std::thread> threads;
       for (int64_t tid = 0; tid < block; ++tid)
         threads.emplace_back([&, tid, b] {

@@ -7,7 +7,8 @@ func.func that takes the ids (tid, bid, bdim, gdim) as trailing index
 arguments and the workgroup buffer as a plain memref, and calls the
 external `emu_barrier()` for gpu.barrier. A driver then runs one OS thread
 per GPU thread, with a real barrier, so the block tree reduction runs as it
-would on a GPU.
+would on a GPU. For each kernel with workgroup memory it also adds
+`NAME_shared_size()`, the buffer's element count, for the driver.
 
 Usage: gpu-emulate.py IN.mlir OUT.mlir
 """
@@ -46,6 +47,12 @@ while i < len(src):
         out.append(line)
         i += 1
     out.append("  }")
+    if shared:
+        out.append(f"  func.func @{name}_shared_size() -> index "
+                   "attributes {llvm.emit_c_interface} {")
+        out.append(f"    %size = arith.constant {size} : index")
+        out.append("    return %size : index")
+        out.append("  }")
     i += 1
     count += 1
 out.append("}")

@@ -150,20 +150,27 @@ def ApproximateMath : Pass<"phys-approximate-math", "::mlir::func::FuncOp"> {
 }
 
 def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
-  let summary = "Turn each phys.kernel into a gpu.func, one point per thread";
+  let summary = "Turn each phys.kernel into a gpu.func: a point per thread, a tile per block";
   let description = [{
     Every model becomes `gpu.module @MODEL_kernels` and every kernel
     `gpu.func @MODEL_KERNEL(params, pts, ld, n, rt, out) kernel`, with
     `params`, `pts`, `rt`, `out` of type `memref<?xT>` and `ld`, `n` index:
       phys.kernel "eval"/"jets" => i = blockIdx.x * blockDim.x + threadIdx.x;
                                    if (i < n) out[k * ld + i] = yield_k(i)
-      phys.kernel "loss_grad"   => grid-stride loop over points i; the
-                                   thread sums [loss, grad] of its points in
-                                   a private array acc[1 + numParams];
-                                   then the block sums acc by a fixed tree
-                                   in workgroup memory (8 entries per round)
-                                   and thread 0 writes
-                                   out[blockIdx.x * (1 + numParams) + k]
+      phys.kernel "loss_grad"   => the block zeroes its row
+                                   out[blockIdx.x * (1 + numParams) + k];
+                                   grid-stride loop over tiles of
+                                   blockDim.x points, thread t on point
+                                   tile * B + t (past n: point n - 1 with
+                                   its residual masked to 0);
+                                   loss, d(scalar params) => private sums;
+                                   dW += dy (x) x, db += dy over the tile
+                                   => rows staged in workgroup memory,
+                                   thread t sums entries t, t + B, ... and
+                                   adds them into the block's row;
+                                   after the tiles, the private sums by a
+                                   fixed tree in workgroup memory, stored
+                                   by thread 0
     plus, when the model has loss kernels, `gpu.func
     @MODEL_sum_partials(partials, blocks, loss, grad)`: thread k adds column
     k of the partials over the blocks in block order and adds the sum into
@@ -171,6 +178,7 @@ def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
     Loss kernels must be launched with blockDim.x = `block-size` (recorded
     as `known_block_size`); scalars stay in registers, rows are private
     arrays, runs of elementwise row ops one loop (as phys-fuse-kernels).
+    Workgroup memory stays below 48 KB (static shared memory).
   }];
   let options = [
     Option<"precision", "precision", "std::string", "\"f32\"",
