@@ -6,7 +6,7 @@
 #   bench/gpu-prepare.sh      # first, where physc builds (writes bench/gpu-prepared/)
 #   OUT=dir bench/gpu-check.sh   # then, on the GPU machine
 #
-# Writes under $OUT (default ./gpu-out): harness-<dump>.jsonl (per-term
+# Writes under $OUT (default ./gpu-out): <harness>-<dump>.jsonl (per-term
 # correctness + timing), train.jsonl (AOT training on cuda and cpu: time,
 # rel L2), baseline/ (pinn_step.py's anchors-*.json and log), table.md. Exit status: 0 when every correctness check passes, 1 on a
 # failure, 2 when no GPU is usable.
@@ -27,24 +27,26 @@ die() { echo "gpu-check: error: $*" >&2; exit "${2:-1}"; }
 
 status=0
 : >"$OUT/physc-timing.jsonl"
-while read -r harness dump kind; do
+while read -r harness dump kind rest; do
   [[ -n ${harness:-} ]] || continue
   [[ -x $PREP/$harness ]] || die "missing $PREP/$harness"
-  echo "gpu-check: $harness $dump"
+  read -r -a extra <<<"${rest//@PREP@/$PREP}"
+  echo "gpu-check: $harness $dump ${rest:-}"
+  log=$OUT/$harness-$dump
   set +e
-  "$PREP/$harness" "$PREP/$dump" >"$OUT/harness-$dump.jsonl" 2>"$OUT/harness-$dump.err"
+  "$PREP/$harness" "$PREP/$dump" ${extra[@]+"${extra[@]}"} >"$log.jsonl" 2>"$log.err"
   rc=$?
   set -e
-  cat "$OUT/harness-$dump.jsonl"
-  cat "$OUT/harness-$dump.err" >&2
+  cat "$log.jsonl"
+  cat "$log.err" >&2
   if [[ $rc == 2 ]]; then
-    die "no usable GPU (see $OUT/harness-$dump.err)" 2
+    die "no usable GPU (see $log.err)" 2
   elif [[ $rc != 0 ]]; then
     echo "gpu-check: FAIL: $dump (exit $rc)" >&2
     status=1
   fi
   if [[ $kind == bench ]]; then
-    grep '"ms"' "$OUT/harness-$dump.jsonl" >>"$OUT/physc-timing.jsonl" || true
+    grep '"ms"' "$log.jsonl" >>"$OUT/physc-timing.jsonl" || true
   fi
 done <"$PREP/manifest.txt"
 
@@ -112,10 +114,18 @@ def lines(path):
                         pass
     except OSError:
         return
-physc = {}  # the fastest launch configuration per N
+# The fastest launch configuration per N of each kernel path: "ptx" (physc
+# emit ptx, what the runtime loads) and "cuda" (physc emit cuda + nvcc).
+paths = {"ptx": {}, "cuda": {}}
 for r in lines(os.path.join(out, "physc-timing.jsonl")):
-    if r["N"] not in physc or r["ms"] < physc[r["N"]]["ms"]:
-        physc[r["N"]] = r
+    per = paths[r.get("kernels", "cuda")]
+    if r["N"] not in per or r["ms"] < per[r["N"]]["ms"]:
+        per[r["N"]] = r
+physc = {}  # the faster of the two per N
+for per in paths.values():
+    for n, r in per.items():
+        if n not in physc or r["ms"] < physc[n]["ms"]:
+            physc[n] = r
 best = {}
 for r in lines(os.path.join(out, "baseline", "pinn_step.jsonl")):
     if "ms" in r and "N" in r:
@@ -124,17 +134,22 @@ for r in lines(os.path.join(out, "baseline", "pinn_step.jsonl")):
             best[k] = r
 def fmt(x):
     return "-" if x is None else "%.3f" % x
-print("| N | physc ms | best JAX ms | best torch ms | JAX / physc | torch / physc |")
-print("|---|---|---|---|---|---|")
+print("| N | physc ptx ms | physc cuda ms | best JAX ms | best torch ms | JAX / physc | torch / physc |")
+print("|---|---|---|---|---|---|---|")
 for n in sorted(set(physc) | {k[1] for k in best}):
     p = physc.get(n, {}).get("ms")
     j = best.get(("jax", n), {}).get("ms")
     t = best.get(("torch", n), {}).get("ms")
     r = lambda x: "-" if x is None or not p else "%.2fx" % (x / p)
-    print("| %d | %s | %s | %s | %s | %s |" % (n, fmt(p), fmt(j), fmt(t), r(j), r(t)))
+    print("| %d | %s | %s | %s | %s | %s | %s |" % (
+        n, fmt(paths["ptx"].get(n, {}).get("ms")),
+        fmt(paths["cuda"].get(n, {}).get("ms")), fmt(j), fmt(t), r(j), r(t)))
 print()
-for n, r in sorted(physc.items()):
-    print("- physc at N=%d: grid %d (one warp per block)" % (n, r.get("grid", 0)))
+print("Ratios use the faster physc path at each N.")
+for name, per in paths.items():
+    for n, r in sorted(per.items()):
+        print("- physc %s at N=%d: grid %d, %d threads per block" % (
+            name, n, r.get("grid", 0), r.get("block", 32)))
 for (fw, n), r in sorted(best.items()):
     print("- best %s at N=%d: %s" % (fw, n, r.get("variant")))
 PY

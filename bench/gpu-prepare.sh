@@ -3,8 +3,11 @@
 # GPU needed) for bench/gpu-check.sh on a machine with a GPU (no LLVM there):
 #   <model>.cu              `physc emit cuda` (f32)
 #   harness_<model>         bench/gpu/harness.cu with those kernels (nvcc, sm_90)
+#   <model>.ptx             `physc emit ptx` (f32, sm_90): what the runtime loads
+#   harness_ptx             bench/gpu/harness_ptx.cpp (driver API, loads a PTX)
 #   <model>_N<n>/           `physc dump-batch` (params, points, CPU f64 reference)
-#   manifest.txt            one line per dump: "<harness> <dump dir> <kind>"
+#   manifest.txt            one line per check: "<harness> <dump dir> <kind>
+#                           [args]", @PREP@ in args standing for this folder
 #   train_<model>           bench/gpu/train_aot.cpp linked with `physc build
 #                           --target cpu,cuda` of the model (runtime, libpng
 #                           and libstdc++ static: no LLVM/MLIR, no toolkit)
@@ -39,6 +42,8 @@ prepare() {
   echo "gpu-prepare: $model: nvcc -arch=$ARCH harness"
   "$NVCC" -std=c++17 -O3 -arch="$ARCH" -I"$TMP" -DKERNELS_CU="\"$model.cu\"" \
     "$ROOT/bench/gpu/harness.cu" -o "$TMP/harness_$model"
+  echo "gpu-prepare: $model: physc emit ptx --chip $ARCH"
+  "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" >"$TMP/$model.ptx"
   local n
   for n in "$@"; do
     local dir
@@ -52,11 +57,24 @@ prepare() {
       "$PHYSC" dump-batch "$file" --points "$n" --seed "$SEED" -o "$TMP/$dir"
     fi
     echo "harness_$model $dir $kind" >>"$TMP/manifest.txt"
+    echo "harness_ptx $dir $kind --ptx @PREP@/$model.ptx" >>"$TMP/manifest.txt"
   done
 }
 
+echo "gpu-prepare: nvcc harness_ptx"
+"$NVCC" -std=c++17 -O2 "$ROOT/bench/gpu/harness_ptx.cpp" \
+  -L"$(dirname "$NVCC")/../lib64/stubs" -lcuda -o "$TMP/harness_ptx"
 prepare "$ROOT/examples/bench_burgers64.phys" bench 8192 65536 524288
 prepare "$ROOT/examples/burgers.phys" check default
+# Every other example: its PTX against the CPU, each term at its own samples.
+for file in "$ROOT"/examples/*.phys; do
+  model=$(basename "$file" .phys)
+  [[ $model == bench_burgers64 || $model == burgers ]] && continue
+  echo "gpu-prepare: $model: physc emit ptx, dump-batch"
+  "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" >"$TMP/$model.ptx"
+  "$PHYSC" dump-batch "$file" --seed "$SEED" -o "$TMP/${model}_default"
+  echo "harness_ptx ${model}_default check --ptx @PREP@/$model.ptx" >>"$TMP/manifest.txt"
+done
 
 # Training through an AOT library on the GPU (and on the CPU, to compare).
 CXX=${CXX:-c++}

@@ -160,13 +160,17 @@ int main(int argc, char **argv) {
     tm.n = std::atoll(get(meta, k + "n").c_str());
     tm.ld = std::atoll(get(meta, k + "ld").c_str());
     tm.loss = std::strtod(get(meta, k + "loss").c_str(), nullptr);
-    tm.pts = readDoubles(dir + "/" + get(meta, k + "pts"),
-                         (size_t)coords * tm.ld);
+    // Columns: the coordinates, and a data term's observed values.
+    auto cols = meta.find(k + "columns");
+    size_t columns =
+        cols == meta.end() ? coords : (size_t)std::atoll(cols->second.c_str());
+    tm.pts = readDoubles(dir + "/" + get(meta, k + "pts"), columns * tm.ld);
     tm.grad = readDoubles(dir + "/" + get(meta, k + "grad"), np);
   }
 
   const bool f32 = sizeof(T) == 4;
-  const double tol = f32 ? 1e-4 : 1e-9;
+  // The issue's bar for f32: within 1e-5 of the CPU (f64), relative.
+  const double tol = f32 ? 1e-5 : 1e-9;
   T *dParams = upload<T>(params);
   T *dRt = upload<T>(rt);
   T *dLoss = nullptr, *dGrad = nullptr;

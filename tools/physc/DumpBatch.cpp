@@ -9,7 +9,10 @@
 //
 //   params.bin        numParams f64 (little endian, raw)
 //   rt.bin            the runtime params (f64; may be empty)
-//   term<t>_pts.bin   coords x ld f64, SoA: coordinate c of point i at c*ld+i
+//   term<t>_pts.bin   columns x ld f64, SoA: column c of point i at c*ld+i;
+//                     the columns are the coordinates, and for a `data`
+//                     term the observed values after them (its batch is
+//                     its data, the same at every step)
 //   term<t>_grad.bin  numParams f64: d(loss_t)/d(params)
 //   meta.json, meta.txt  the same facts as JSON and as key=value lines
 //
@@ -184,12 +187,16 @@ int physc::runDumpBatch() {
     metaTxt += "num_terms=" + std::to_string(M.terms.size()) + "\n";
     for (size_t t = 0; t < M.terms.size(); ++t) {
       physrt::Term &T = M.terms[t];
-      if (T.dataCount > 0)
-        return fail("term '" + T.name +
-                    "' has fixed data points; "
-                    "dump-batch handles sampled terms only");
       int64_t n = t == 0 && dumpPoints > 0 ? dumpPoints.getValue() : T.samples;
-      physrt::Batch B = physrt::sample(M, T.region, n, rng);
+      int columns = static_cast<int>(M.coords.size());
+      physrt::Batch B;
+      if (T.dataCount > 0) {
+        columns = T.dataColumns;
+        B = physrt::makeBatch(T.data.data(), T.dataCount, T.dataCount,
+                              columns);
+      } else {
+        B = physrt::sample(M, T.region, n, rng);
+      }
       double loss = 0;
       std::vector<double> grad(M.numParams, 0.0);
       T.lossGrad(params.data(), B.pts.data(), B.ld, B.n, rt.data(), &loss,
@@ -202,6 +209,7 @@ int physc::runDumpBatch() {
       metaTxt += ts + ".name=" + T.name + "\n";
       metaTxt += ts + ".n=" + std::to_string(B.n) + "\n";
       metaTxt += ts + ".ld=" + std::to_string(B.ld) + "\n";
+      metaTxt += ts + ".columns=" + std::to_string(columns) + "\n";
       metaTxt += ts + ".kernel=" + kernel + "\n";
       metaTxt += ts + ".weight=" + fmt17(T.weight) + "\n";
       metaTxt += ts + ".loss=" + fmt17(loss) + "\n";
@@ -210,6 +218,7 @@ int physc::runDumpBatch() {
       termsJson.push_back(llvm::json::Object{{"name", T.name},
                                              {"n", B.n},
                                              {"ld", B.ld},
+                                             {"columns", columns},
                                              {"kernel", kernel},
                                              {"weight", T.weight},
                                              {"loss", loss},
