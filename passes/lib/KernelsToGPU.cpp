@@ -25,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "RowCodegen.h"
+#include "TrainKernelsToGPU.h"
 #include "physc/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -538,8 +539,10 @@ struct KernelsToGPUPass
         if (failed(cg.emit(gpuModule)))
           return signalPassFailure();
       }
-      if (anyLoss)
+      if (anyLoss) {
         emitSumPartials(b, gpuModule, model, *elt);
+        emitTrainKernels(b, gpuModule, model, *elt);
+      }
     }
     // The phys model has served its purpose; only GPU kernels remain.
     for (ModelOp m : models)

@@ -330,6 +330,55 @@ static void faceLatinHypercubes(int d, const std::vector<int64_t> &count,
   }
 }
 
+std::vector<int64_t> physrt::facePointCounts(const RegionPlan &P, int64_t n) {
+  size_t nf = P.faces.size();
+  double total = 0;
+  for (const FacePlan &F : P.faces)
+    total += F.measure;
+  std::vector<int64_t> count(nf, 0);
+  std::vector<std::pair<double, size_t>> remainders;
+  int64_t given = 0;
+  for (size_t f = 0; f < nf; ++f) {
+    double share = total > 0 ? P.faces[f].measure / total : 1.0 / nf;
+    double exact = share * static_cast<double>(n);
+    count[f] = static_cast<int64_t>(exact);
+    given += count[f];
+    remainders.push_back({exact - static_cast<double>(count[f]), f});
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](auto &a, auto &b) { return a.first > b.first; });
+  for (size_t k = 0; given < n; k = (k + 1) % nf, ++given)
+    ++count[remainders[k].second];
+  if (n >= static_cast<int64_t>(nf))
+    for (size_t f = 0; f < nf; ++f)
+      while (count[f] == 0) {
+        size_t big =
+            std::max_element(count.begin(), count.end()) - count.begin();
+        --count[big];
+        ++count[f];
+      }
+  return count;
+}
+
+std::vector<double> physrt::devicePlan(const std::vector<Coord> &coords,
+                                       const Region &R, int64_t n) {
+  RegionPlan P = planRegion(coords, R);
+  std::vector<double> plan(P.lo);
+  plan.insert(plan.end(), P.hi.begin(), P.hi.end());
+  plan.push_back(static_cast<double>(P.faces.size()));
+  if (P.faces.empty())
+    return plan;
+  std::vector<int64_t> count = facePointCounts(P, n);
+  int64_t end = 0;
+  for (size_t f = 0; f < P.faces.size(); ++f) {
+    end += count[f];
+    plan.push_back(P.faces[f].coord);
+    plan.push_back(P.faces[f].value);
+    plan.push_back(static_cast<double>(end));
+  }
+  return plan;
+}
+
 Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
                      const Region &R, int64_t n, Rng &rng) {
   if (n < 0)
@@ -354,37 +403,8 @@ Batch physrt::sample(SamplerKind kind, const std::vector<Coord> &coords,
       for (int c = 0; c < d; ++c)
         pts[c * B.ld + i] = P.lo[c] + (P.hi[c] - P.lo[c]) * u[i * d + c];
   } else {
-    // Stratified over faces: face f gets n * measure_f / total points
-    // (largest remainder; equal shares when every face is degenerate), and
-    // every face at least one point when n allows. Drawing the face per
-    // point instead can leave a face of a small batch empty, and then the
-    // fixed L-BFGS batch never sees that boundary condition.
     size_t nf = P.faces.size();
-    double total = 0;
-    for (const FacePlan &F : P.faces)
-      total += F.measure;
-    std::vector<int64_t> count(nf, 0);
-    std::vector<std::pair<double, size_t>> remainders;
-    int64_t given = 0;
-    for (size_t f = 0; f < nf; ++f) {
-      double share = total > 0 ? P.faces[f].measure / total : 1.0 / nf;
-      double exact = share * static_cast<double>(n);
-      count[f] = static_cast<int64_t>(exact);
-      given += count[f];
-      remainders.push_back({exact - static_cast<double>(count[f]), f});
-    }
-    std::stable_sort(remainders.begin(), remainders.end(),
-                     [](auto &a, auto &b) { return a.first > b.first; });
-    for (size_t k = 0; given < n; k = (k + 1) % nf, ++given)
-      ++count[remainders[k].second];
-    if (n >= static_cast<int64_t>(nf))
-      for (size_t f = 0; f < nf; ++f)
-        while (count[f] == 0) {
-          size_t big =
-              std::max_element(count.begin(), count.end()) - count.begin();
-          --count[big];
-          ++count[f];
-        }
+    std::vector<int64_t> count = facePointCounts(P, n);
     std::vector<size_t> faceOf;
     faceOf.reserve(n);
     for (size_t f = 0; f < nf; ++f)

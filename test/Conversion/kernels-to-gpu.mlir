@@ -180,3 +180,69 @@ phys.model @m {
     phys.yield
   }
 }
+
+// -----
+
+// A model with loss kernels also gets the rest of a device-side Adam step:
+// MODEL_sample (a term's points from a counter-based hash of seed, stream,
+// step counters[1], point and coordinate; the region from a plan array),
+// MODEL_adam (the weighted sum of the terms' gradients, Adam on an f64
+// master copy with bias correction at step counters[0] + 1, the bounds of
+// trainable params, the kernels' f32 copy; a non-finite loss or gradient
+// sets counters[2] instead), and MODEL_advance (the step counters).
+
+// CHECK-LABEL: gpu.module @t_kernels
+// CHECK:         gpu.func @t_pde_loss_grad(
+// CHECK:         gpu.func @t_sample(%[[CNT:[a-z0-9]+]]: memref<?xi64>, %[[PLAN:[a-z0-9]+]]: memref<?xf64>, %{{[a-z0-9]+}}: index, %{{[a-z0-9]+}}: index, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[N:[a-z0-9]+]]: index) kernel {
+// CHECK:           scf.if
+// CHECK:             memref.load %[[CNT]][%c1{{.*}}] : memref<?xi64>
+// CHECK:             arith.shrui
+// CHECK:             arith.muli %{{.+}}, %c-4658895280553007687_i64{{.*}} : i64
+// CHECK:             scf.for {{.*}} iter_args
+// CHECK:               memref.load %[[PLAN]]
+// CHECK:             arith.uitofp %{{.+}} : i64 to f64
+// CHECK:             arith.truncf %{{.+}} : f64 to f32
+// CHECK:             memref.store %{{.+}}, %[[PTS]][%{{.+}}] : memref<?xf32>
+// CHECK:         gpu.func @t_adam(%[[HYP:[a-z0-9]+]]: memref<?xf64>, %[[C2:[a-z0-9]+]]: memref<?xi64>, %[[TERMS:[a-z0-9]+]]: index, %[[SCALE:[a-z0-9]+]]: memref<?xf64>, %[[LOSSES:[a-z0-9]+]]: memref<?xf32>, %[[GRADS:[a-z0-9]+]]: memref<?xf32>, %[[MASTER:[a-z0-9]+]]: memref<?xf64>, %[[M:[a-z0-9]+]]: memref<?xf64>, %[[V:[a-z0-9]+]]: memref<?xf64>, %[[P:[a-z0-9]+]]: memref<?xf32>) kernel {
+// CHECK:           %[[K:.+]] = arith.addi
+// CHECK:           arith.cmpi ult, %[[K]], %c1{{.*}} : index
+// CHECK:           scf.for %{{.+}} = %c0{{.*}} to %[[TERMS]] step
+// CHECK:             memref.load %[[GRADS]]
+// CHECK:             arith.extf %{{.+}} : f32 to f64
+// CHECK:             memref.load %[[SCALE]]
+// CHECK:             memref.load %[[LOSSES]]
+// CHECK:           memref.load %[[C2]][%c2{{.*}}] : memref<?xi64>
+// CHECK:           scf.if
+// CHECK:             math.powf
+// CHECK:             math.sqrt
+// CHECK:             arith.cmpi eq, %[[K]], %c0{{.*}} : index
+// CHECK:             arith.cmpf olt, %{{.+}}, %cst{{.*}} : f64
+// CHECK:             memref.store %{{.+}}, %[[M]][%[[K]]] : memref<?xf64>
+// CHECK:             memref.store %{{.+}}, %[[V]][%[[K]]] : memref<?xf64>
+// CHECK:             memref.store %{{.+}}, %[[MASTER]][%[[K]]] : memref<?xf64>
+// CHECK:             arith.truncf %{{.+}} : f64 to f32
+// CHECK:             memref.store %{{.+}}, %[[P]][%[[K]]] : memref<?xf32>
+// CHECK:           } else {
+// CHECK:             memref.store %{{.+}}, %[[C2]][%c2{{.*}}] : memref<?xi64>
+// CHECK:         gpu.func @t_advance(%[[C3:[a-z0-9]+]]: memref<?xi64>) kernel {
+// CHECK:           memref.store %{{.+}}, %[[C3]][%c0{{.*}}] : memref<?xi64>
+// CHECK:           memref.store %{{.+}}, %[[C3]][%c1{{.*}}] : memref<?xi64>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    gpu.return
+phys.model @t {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.param @k = 0.5 trainable {hi = 1.0 : f64, lo = 0.25 : f64}
+  phys.kernel @pde.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    %kk = phys.param_ref @k : f64
+    %r = arith.mulf %kk, %x : f64
+    %m = phys.mask %r : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    %g = arith.addf %m, %m : f64
+    %gm = phys.mask %g : f64
+    %gk = arith.mulf %gm, %x : f64
+    phys.accum_param_grad @k %gk : f64
+    phys.yield
+  }
+}

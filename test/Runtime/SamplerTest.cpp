@@ -360,8 +360,8 @@ TEST(Resample, R3KeepsPointsAboveTheMeanResidualInOrder) {
   R3Stats stats;
   resampleR3(M, pop, fresh, {}, {}, pool, &stats);
   std::vector<double> got(pop[0].pts.begin(), pop[0].pts.begin() + 8);
-  EXPECT_EQ(got, (std::vector<double>{0.8, 0.7, 0.6, 0.5, 0.91, 0.92, 0.93,
-                                      0.94}));
+  EXPECT_EQ(got,
+            (std::vector<double>{0.8, 0.7, 0.6, 0.5, 0.91, 0.92, 0.93, 0.94}));
   EXPECT_EQ(stats.retained, 4);
   EXPECT_EQ(stats.released, 4);
   // Padding lanes repeat point 0.
@@ -588,4 +588,41 @@ TEST(Lhs, InteriorBatchIsStratifiedInTheRestrictedBox) {
       u.push_back((at(B, c, i) - lo[c]) / (hi[c] - lo[c]));
   for (int c = 0; c < 3; ++c)
     expectOnePerStratum(u, 3, c, 300);
+}
+
+TEST(Sampler, DevicePlanOfTheInterior) {
+  // lo[d], hi[d], no faces; a restriction narrows the box as on the host.
+  Region R;
+  R.restrictions.push_back({2, 1.0, 2.5});
+  std::vector<double> plan = devicePlan(box2(), R, 100);
+  std::vector<double> want = {0, 0, 1.0, 2, 1, 2.5, 0};
+  EXPECT_EQ(plan, want);
+}
+
+TEST(Sampler, DevicePlanFacesMatchTheHostSampler) {
+  // The GPU sampler puts points [end_{f-1}, end_f) on face f: the same
+  // faces, in the same order and numbers, as the host's stratified counts.
+  for (int64_t n : {1, 3, 7, 100, 1001}) {
+    std::vector<double> plan = devicePlan(box2(), boundary(), n);
+    ASSERT_EQ(plan.size(), 7u + 3 * 4) << "n = " << n;
+    EXPECT_EQ(plan[6], 4);
+    Rng rng(11);
+    Batch B = sample(SamplerKind::Uniform, box2(), boundary(), n, rng);
+    int64_t start = 0;
+    for (int f = 0; f < 4; ++f) {
+      int coord = static_cast<int>(plan[7 + 3 * f]);
+      double value = plan[8 + 3 * f];
+      auto end = static_cast<int64_t>(plan[9 + 3 * f]);
+      ASSERT_LE(start, end);
+      for (int64_t i = start; i < end; ++i)
+        EXPECT_EQ(at(B, coord, i), value)
+            << "n = " << n << ", point " << i << ", face " << f;
+      start = end;
+    }
+    EXPECT_EQ(start, n);
+  }
+  // Every face gets a point once n allows it.
+  std::vector<int64_t> count =
+      facePointCounts(planRegion(box2(), boundary()), 4);
+  EXPECT_EQ(count, (std::vector<int64_t>{1, 1, 1, 1}));
 }

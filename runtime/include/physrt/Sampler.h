@@ -114,6 +114,20 @@ struct RegionPlan {
 };
 RegionPlan planRegion(const std::vector<Coord> &coords, const Region &R);
 
+/// How many of `n` points lie on each face of `P` (P.faces non-empty):
+/// proportional to the faces' measures (largest remainder; equal shares
+/// when every face is degenerate), every face at least one point when n
+/// allows. Drawing the face per point instead can leave a face of a small
+/// batch empty, and then a fixed batch never sees that boundary condition.
+std::vector<int64_t> facePointCounts(const RegionPlan &P, int64_t n);
+
+/// The region of `n` points as the GPU sampler (MODEL_sample) reads it, in
+/// doubles: lo[d], hi[d], the number of faces F, then per face its
+/// coordinate, value and end (points [end of the previous face, end) lie
+/// on it, as facePointCounts gives them).
+std::vector<double> devicePlan(const std::vector<Coord> &coords,
+                               const Region &R, int64_t n);
+
 /// Draws `n` points of region `R` of a box with `coords`:
 ///  - Interior: the (restricted) box;
 ///  - Boundary: the faces lo/hi of every space (non-time) coordinate, at all
