@@ -24,10 +24,12 @@
 // a pthread barrier behind `emu_barrier()` (gpu.barrier) and a fresh
 // workgroup buffer, filled with NaN bytes so that reading unwritten shared
 // memory shows; the others run their threads one after another. Only 1-D
-// grids and blocks are supported.
+// grids and blocks are supported, and a block larger than the entry's
+// `.maxntid` (or other than its `.reqntid`) is refused, as a GPU does.
 //
-// Memory is host memory. Everything runs synchronously at call time,
-// except on a stream that is capturing: its launches, memsets and async
+// Memory is host memory, zeroed (NaN bytes with $PHYSC_EMU_POISON set, to
+// find reads of memory nothing wrote). Everything runs synchronously at call
+// time, except on a stream that is capturing: its launches, memsets and async
 // copies are recorded (parameters by value) and cuStreamEndCapture returns
 // them as a graph that cuGraphLaunch replays in order. Misuse returns the
 // driver's errors: synchronizing during a capture
@@ -136,6 +138,9 @@ struct Function {
   uintptr_t module;
   void *fn;
   Signature sig;
+  /// The PTX's `.maxntid` and `.reqntid` thread counts (0: none). A GPU
+  /// refuses a launch past them; the loss kernels carry `.maxntid 128`.
+  unsigned maxThreads = 0, reqThreads = 0;
 };
 
 struct Module {
@@ -288,7 +293,29 @@ bool inAllocation(State &s, CUdeviceptr p, size_t bytes) {
 struct PtxEntry {
   std::string name;
   size_t params;
+  unsigned maxThreads = 0, reqThreads = 0;
 };
+
+/// The product of the thread counts after a `.maxntid` or `.reqntid`
+/// directive in `text` (between an entry's parameters and its body), or 0.
+unsigned threadsDirective(const std::string &text, const char *directive) {
+  size_t at = text.find(directive);
+  if (at == std::string::npos)
+    return 0;
+  unsigned product = 1;
+  const char *p = text.c_str() + at + std::strlen(directive);
+  for (int dim = 0; dim < 3; ++dim) {
+    char *end;
+    unsigned long v = std::strtoul(p, &end, 10);
+    if (end == p)
+      break;
+    product *= (unsigned)v;
+    p = end;
+    while (*p == ' ' || *p == ',')
+      ++p;
+  }
+  return product;
+}
 
 /// The `.entry NAME(...)` declarations of a PTX module and their `.param`
 /// counts; false if the image is not PTX text.
@@ -324,6 +351,10 @@ bool parsePtx(const char *image, std::vector<PtxEntry> &entries,
     PtxEntry entry{text.substr(b, e - b), 0};
     for (size_t p = open; (p = text.find(".param", p)) < close; p += 6)
       ++entry.params;
+    size_t body = text.find('{', close);
+    std::string directives = text.substr(close, body - close);
+    entry.maxThreads = threadsDirective(directives, ".maxntid");
+    entry.reqThreads = threadsDirective(directives, ".reqntid");
     entries.push_back(entry);
   }
   return true;
@@ -428,8 +459,8 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
             std::to_string(sig->second.wgSize) + " in its .sigs";
       return CUDA_ERROR_INVALID_IMAGE;
     }
-    fns.push_back(
-        std::make_unique<Function>(Function{entry.name, 0, fn, sig->second}));
+    fns.push_back(std::make_unique<Function>(Function{
+        entry.name, 0, fn, sig->second, entry.maxThreads, entry.reqThreads}));
   }
   uintptr_t mh = s.newHandle();
   auto mod = std::make_unique<Module>();
@@ -931,6 +962,11 @@ CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
   void *p = std::calloc(1, bytes);
   if (!p)
     return CUDA_ERROR_OUT_OF_MEMORY;
+  // A GPU's fresh memory is not zeroed: with PHYSC_EMU_POISON set it holds
+  // NaN bytes, so that a kernel or caller that relies on zeroes shows.
+  if (const char *poison = std::getenv("PHYSC_EMU_POISON");
+      poison && *poison && std::strcmp(poison, "0") != 0)
+    std::memset(p, 0xff, bytes);
   *ptr = reinterpret_cast<CUdeviceptr>(p);
   s.allocations[*ptr] = bytes;
   return CUDA_SUCCESS;
@@ -1020,6 +1056,13 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX,
   if (CUresult r = checkDims(gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
                              blockDimZ))
     return r;
+  if ((fn->maxThreads && blockDimX > fn->maxThreads) ||
+      (fn->reqThreads && blockDimX != fn->reqThreads)) {
+    note("launch of %s with %u threads per block: its PTX allows %s %u",
+         fn->name.c_str(), blockDimX, fn->reqThreads ? "exactly" : "at most",
+         fn->reqThreads ? fn->reqThreads : fn->maxThreads);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   const size_t n = fn->sig.ptxParams();
   if (extra || (n && !kernelParams))
     return CUDA_ERROR_INVALID_VALUE; // only kernelParams is supported

@@ -5,7 +5,8 @@
 // and a MODEL_sum_partials launch of `physc emit ptx`'s PTX, then replays
 // it three times and checks the sums, what ran when (emu_cuda_count), and
 // the driver's errors for misuse: synchronizing during a capture
-// invalidates it, a destroyed graph exec cannot be launched. Prints one
+// invalidates it, a destroyed graph exec cannot be launched, a block past
+// the PTX's `.maxntid` is refused. Prints one
 // line per check for FileCheck; exits 1 on the first failed expectation.
 //
 // Usage: emucuda-graph FILE.ptx MODEL NUM_PARAMS   (an f64 PTX)
@@ -190,6 +191,19 @@ int main(int argc, char **argv) {
          "second graph destroy");
   expect(cuMemsetD8(dLoss, 0, 16), CUDA_ERROR_INVALID_VALUE,
          "memset past the allocation");
+  // The loss kernels' PTX says `.maxntid 128`: a GPU refuses 256 threads.
+  CUfunction lossGrad;
+  OK(cuModuleGetFunction(&lossGrad, mod, (model + "_pde_loss_grad").c_str()));
+  std::vector<unsigned long long> zeros(22);
+  std::vector<void *> zeroArgs;
+  for (auto &z : zeros)
+    zeroArgs.push_back(&z);
+  expect(cuLaunchKernel(lossGrad, 1, 1, 1, 256, 1, 1, 0, nullptr,
+                        zeroArgs.data(), nullptr),
+         CUDA_ERROR_INVALID_VALUE, "loss kernel with 256 threads");
+  expect(cuLaunchKernel(lossGrad, 1, 2, 1, 128, 1, 1, 0, nullptr,
+                        zeroArgs.data(), nullptr),
+         CUDA_ERROR_NOT_SUPPORTED, "2-D grid");
   count((model + "_sum_partials").c_str());
   count("graph_launch");
 
