@@ -34,6 +34,8 @@
 // them as a graph that cuGraphLaunch replays in order. Misuse returns the
 // driver's errors: synchronizing during a capture
 // (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, and the capture is invalidated),
+// the legacy stream while a blocking stream captures
+// (CUDA_ERROR_STREAM_CAPTURE_IMPLICIT),
 // launching a destroyed graph exec (CUDA_ERROR_INVALID_HANDLE), copying
 // outside an allocation (CUDA_ERROR_INVALID_VALUE), and so on. Handles are
 // never reused, so a stale one is always an error.
@@ -161,6 +163,7 @@ struct Op {
 };
 
 struct Stream {
+  bool nonBlocking = false; // CU_STREAM_NON_BLOCKING: no join with legacy
   bool capturing = false, invalidated = false;
   CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
   std::thread::id owner;
@@ -173,6 +176,9 @@ struct Graph {
 
 struct Event {
   bool recorded = false, timing = true;
+  /// The stream whose capture recorded it last, 0 once a record has run:
+  /// a captured event stands for no work yet, so waiting on it is an error.
+  uintptr_t capturedBy = 0;
   std::chrono::steady_clock::time_point time;
 };
 
@@ -244,11 +250,23 @@ CUresult ready(State &s) {
 
 bool isLegacy(CUstream h) { return h == nullptr || h == CU_STREAM_LEGACY; }
 
-/// A call the driver forbids while a capture that sees it is active
-/// (synchronous copies and memsets, synchronizing, allocating, the legacy
-/// stream): global captures see every thread, thread-local ones their own.
-/// Like the driver, it invalidates those captures.
-CUresult checkUnsafe(State &s) {
+/// What a call does that an active stream capture may forbid (the CUDA
+/// programming guide, "Prohibited and Unhandled Operations").
+enum Conflict : unsigned {
+  /// Work on the legacy default stream, which joins every blocking stream:
+  /// forbidden while one of those captures, in any mode.
+  kLegacy = 1,
+  /// A potentially unsafe call (allocating, freeing, synchronous copies and
+  /// memsets, synchronizing the legacy stream): forbidden by global-mode
+  /// captures of any thread and thread-local ones of the calling thread.
+  kUnsafe = 2,
+  /// Synchronizing the whole context: forbidden during any capture.
+  kContext = 4,
+};
+
+/// Fails a call that conflicts with an active capture, and invalidates that
+/// capture as the driver does (its cuStreamEndCapture fails).
+CUresult checkCaptures(State &s, unsigned what) {
   CUresult r = CUDA_SUCCESS;
   for (auto &[h, st] : s.streams.live) {
     if (!st->capturing)
@@ -256,9 +274,16 @@ CUresult checkUnsafe(State &s) {
     bool sees = st->mode == CU_STREAM_CAPTURE_MODE_GLOBAL ||
                 (st->mode == CU_STREAM_CAPTURE_MODE_THREAD_LOCAL &&
                  st->owner == std::this_thread::get_id());
-    if (sees) {
+    CUresult e = CUDA_SUCCESS;
+    if (what & kContext)
+      e = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    else if ((what & kLegacy) && !st->nonBlocking)
+      e = CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
+    else if ((what & kUnsafe) && sees)
+      e = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    if (e) {
       st->invalidated = true;
-      r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+      r = e;
     }
   }
   return r;
@@ -269,7 +294,7 @@ CUresult checkUnsafe(State &s) {
 CUresult lookupStream(State &s, CUstream h, Stream *&out) {
   out = nullptr;
   if (isLegacy(h))
-    return checkUnsafe(s);
+    return checkCaptures(s, kLegacy);
   if (h == CU_STREAM_PER_THREAD)
     return CUDA_SUCCESS;
   out = s.streams.find(reinterpret_cast<uintptr_t>(h));
@@ -606,6 +631,7 @@ CUresult runOp(State &s, const Op &op) {
     if (!e)
       return CUDA_ERROR_INVALID_HANDLE;
     e->recorded = true;
+    e->capturedBy = 0;
     e->time = std::chrono::steady_clock::now();
     return CUDA_SUCCESS;
   }
@@ -619,10 +645,22 @@ CUresult issue(State &s, CUstream h, Op op) {
   if (CUresult r = lookupStream(s, h, st))
     return r;
   if (st && st->capturing) {
+    if (op.kind == Op::EventRecord)
+      s.events.find(op.handle)->capturedBy = reinterpret_cast<uintptr_t>(h);
     st->ops.push_back(std::move(op));
     return CUDA_SUCCESS;
   }
   return runOp(s, op);
+}
+
+/// Fails on an event recorded by a capture still in progress, and
+/// invalidates that capture.
+CUresult checkCapturedEvent(State &s, Event &e) {
+  Stream *st = s.streams.find(e.capturedBy);
+  if (!st || !st->capturing)
+    return CUDA_SUCCESS;
+  st->invalidated = true;
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 }
 
 const std::map<CUresult, std::pair<const char *, const char *>> &errors() {
@@ -656,6 +694,9 @@ const std::map<CUresult, std::pair<const char *, const char *>> &errors() {
         "operation not permitted when stream is capturing"),
       E(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED,
         "operation failed due to a previous error during capture"),
+      E(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT,
+        "operation would make the legacy stream depend on a capturing "
+        "blocking stream"),
       E(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD,
         "attempt to terminate a thread-local capture sequence from another "
         "thread"),
@@ -886,7 +927,7 @@ CUresult cuCtxSetCurrent(CUcontext ctx) {
 
 CUresult cuCtxSynchronize() {
   READY;
-  if (CUresult r = checkUnsafe(s))
+  if (CUresult r = checkCaptures(s, kContext))
     return r;
   ++s.counters["ctx_sync"];
   return CUDA_SUCCESS;
@@ -957,7 +998,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
   READY;
   if (!ptr || bytes == 0)
     return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = checkUnsafe(s))
+  if (CUresult r = checkCaptures(s, kUnsafe))
     return r;
   void *p = std::calloc(1, bytes);
   if (!p)
@@ -976,7 +1017,7 @@ CUresult cuMemFree_v2(CUdeviceptr ptr) {
   READY;
   if (ptr == 0)
     return CUDA_SUCCESS;
-  if (CUresult r = checkUnsafe(s))
+  if (CUresult r = checkCaptures(s, kUnsafe))
     return r;
   auto it = s.allocations.find(ptr);
   if (it == s.allocations.end())
@@ -988,14 +1029,14 @@ CUresult cuMemFree_v2(CUdeviceptr ptr) {
 
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) {
   READY;
-  if (CUresult r = checkUnsafe(s))
+  if (CUresult r = checkCaptures(s, kLegacy | kUnsafe))
     return r;
   return runHtoD(s, dst, src, bytes);
 }
 
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
   READY;
-  if (CUresult r = checkUnsafe(s))
+  if (CUresult r = checkCaptures(s, kLegacy | kUnsafe))
     return r;
   return runDtoH(s, dst, src, bytes);
 }
@@ -1026,7 +1067,7 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes,
 
 CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t count) {
   READY;
-  if (CUresult r = checkUnsafe(s))
+  if (CUresult r = checkCaptures(s, kLegacy | kUnsafe))
     return r;
   return runMemset(s, dst, value, count);
 }
@@ -1087,6 +1128,7 @@ CUresult cuStreamCreate(CUstream *stream, unsigned int flags) {
     return CUDA_ERROR_INVALID_VALUE;
   uintptr_t h = s.newHandle();
   s.streams.live[h] = std::make_unique<Stream>();
+  s.streams.live[h]->nonBlocking = flags & CU_STREAM_NON_BLOCKING;
   *stream = reinterpret_cast<CUstream>(h);
   return CUDA_SUCCESS;
 }
@@ -1104,6 +1146,9 @@ CUresult cuStreamDestroy_v2(CUstream stream) {
 
 CUresult cuStreamSynchronize(CUstream stream) {
   READY;
+  if (isLegacy(stream))
+    if (CUresult r = checkCaptures(s, kLegacy | kUnsafe))
+      return r;
   Stream *st;
   if (CUresult r = lookupStream(s, stream, st))
     return r;
@@ -1250,9 +1295,10 @@ CUresult cuEventRecord(CUevent event, CUstream stream) {
 
 CUresult cuEventSynchronize(CUevent event) {
   READY;
-  if (!s.events.find(reinterpret_cast<uintptr_t>(event)))
+  Event *e = s.events.find(reinterpret_cast<uintptr_t>(event));
+  if (!e)
     return CUDA_ERROR_INVALID_HANDLE;
-  return CUDA_SUCCESS; // the work before its record has run
+  return checkCapturedEvent(s, *e); // the work before its record has run
 }
 
 CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end) {
@@ -1261,7 +1307,13 @@ CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end) {
     return CUDA_ERROR_INVALID_VALUE;
   Event *a = s.events.find(reinterpret_cast<uintptr_t>(start));
   Event *b = s.events.find(reinterpret_cast<uintptr_t>(end));
-  if (!a || !b || !a->timing || !b->timing || !a->recorded || !b->recorded)
+  if (!a || !b)
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (CUresult r = checkCapturedEvent(s, *a))
+    return r;
+  if (CUresult r = checkCapturedEvent(s, *b))
+    return r;
+  if (!a->timing || !b->timing || !a->recorded || !b->recorded)
     return CUDA_ERROR_INVALID_HANDLE;
   *ms = std::chrono::duration<float, std::milli>(b->time - a->time).count();
   return CUDA_SUCCESS;

@@ -161,6 +161,9 @@ int main(int argc, char **argv) {
   // error and invalidates the capture; nothing in it may run.
   OK(cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
   OK(cuMemsetD8Async(dLoss, 0, 8, stream));
+  OK(cuEventRecord(stop, stream));
+  expect(cuEventSynchronize(stop), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+         "sync on a captured event");
   expect(cuStreamSynchronize(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
          "sync during capture");
   expect(cuCtxSynchronize(), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
@@ -182,6 +185,17 @@ int main(int argc, char **argv) {
   CUgraph relaxed;
   OK(cuStreamEndCapture(stream, &relaxed));
   OK(cuGraphDestroy(relaxed));
+
+  // Even relaxed, the legacy stream may not join a capturing blocking
+  // stream.
+  CUstream blocking;
+  OK(cuStreamCreate(&blocking, CU_STREAM_DEFAULT));
+  OK(cuStreamBeginCapture(blocking, CU_STREAM_CAPTURE_MODE_RELAXED));
+  expect(cuMemsetD8Async(dLoss, 0, 8, nullptr),
+         CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, "legacy stream during capture");
+  expect(cuStreamEndCapture(blocking, &relaxed),
+         CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "end after the legacy stream");
+  OK(cuStreamDestroy(blocking));
 
   OK(cuGraphExecDestroy(exec));
   expect(cuGraphLaunch(exec, stream), CUDA_ERROR_INVALID_HANDLE,
