@@ -14,7 +14,9 @@
 // test/Integration/Inputs/emu-kernels.sh from the same model's
 // phys-kernels-to-gpu output). The PTX's parameter count of every entry
 // must equal the one the signature implies (5 per memref, 1 per index;
-// docs/cuda.md, "ABI in PTX"): a mismatch, an entry without a CPU kernel or
+// docs/cuda.md, "ABI in PTX"), and its `.shared` arrays the bytes of the
+// kernel's workgroup buffer (which differ with the precision and the block
+// size): a mismatch, an entry without a CPU kernel or
 // an unset $PHYSC_EMU_KERNELS fails the load, with the reason in the JIT
 // error log (or on stderr when the caller passed none).
 //
@@ -319,7 +321,29 @@ struct PtxEntry {
   std::string name;
   size_t params;
   unsigned maxThreads = 0, reqThreads = 0;
+  /// Bytes of the `.shared` arrays declared in its body: the workgroup
+  /// buffer, whose size depends on the precision and the block size.
+  size_t sharedBytes = 0;
 };
+
+/// Sums the byte counts of `.shared ... .b8 NAME[BYTES];` declarations in
+/// [from, to) of `text`. A declaration starts with `.shared`, while the
+/// instructions that use it read `ld.shared` or `st.shared`.
+size_t sharedDeclBytes(const std::string &text, size_t from, size_t to) {
+  size_t bytes = 0;
+  for (size_t p = from; (p = text.find(".shared", p)) < to; p += 7) {
+    if (p > 0 && !std::isspace((unsigned char)text[p - 1]))
+      continue;
+    size_t end = text.find(';', p);
+    if (end == std::string::npos || end > to)
+      break;
+    std::string decl = text.substr(p, end - p);
+    size_t open = decl.rfind('[');
+    if (decl.find(".b8") != std::string::npos && open != std::string::npos)
+      bytes += std::strtoull(decl.c_str() + open + 1, nullptr, 10);
+  }
+  return bytes;
+}
 
 /// The product of the thread counts after a `.maxntid` or `.reqntid`
 /// directive in `text` (between an entry's parameters and its body), or 0.
@@ -380,6 +404,10 @@ bool parsePtx(const char *image, std::vector<PtxEntry> &entries,
     std::string directives = text.substr(close, body - close);
     entry.maxThreads = threadsDirective(directives, ".maxntid");
     entry.reqThreads = threadsDirective(directives, ".reqntid");
+    size_t next = text.find(".entry", close);
+    entry.sharedBytes =
+        sharedDeclBytes(text, body == std::string::npos ? close : body,
+                        next == std::string::npos ? text.size() : next);
     entries.push_back(entry);
   }
   return true;
@@ -462,6 +490,15 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
             "signature '" + sig->second.kinds + "' expands to " +
             std::to_string(sig->second.ptxParams()) +
             " (5 per memref, 1 per index)";
+      return CUDA_ERROR_INVALID_IMAGE;
+    }
+    const size_t wgBytes = sig->second.wgSize * sig->second.wgElem;
+    if (entry.sharedBytes != wgBytes) {
+      err = "ABI mismatch: PTX entry " + entry.name + " declares " +
+            std::to_string(entry.sharedBytes) +
+            " bytes of shared memory, the emulated kernel's workgroup " +
+            "buffer has " + std::to_string(wgBytes) +
+            " (kernels of another precision or block size?)";
       return CUDA_ERROR_INVALID_IMAGE;
     }
     if (sig->second.cpuArgs() > kMaxArgs) {
