@@ -154,6 +154,7 @@ struct Module {
 /// One operation recorded while a stream captures.
 struct Op {
   enum Kind { Launch, Memset, HtoD, DtoH, EventRecord } kind;
+  explicit Op(Kind kind) : kind(kind) {}
   uintptr_t handle = 0; // the function (Launch) or event (EventRecord)
   unsigned grid = 0, block = 0;
   std::vector<uint64_t> params; // Launch: the PTX parameters, by value
