@@ -95,6 +95,10 @@ while i < len(src):
         for op, arg in IDS.items():
             line = re.sub(rf"gpu\.{op}\s+x\b",
                           f"arith.addi %emu_{arg}, %emu_zero : index", line)
+        if "gpu.barrier" in line and not shared:
+            # libphysc-emucuda runs the threads of kernels without
+            # workgroup memory one after another: a barrier cannot work.
+            fail(f"@{name}: gpu.barrier without workgroup memory")
         line = line.replace("gpu.barrier", "func.call @emu_barrier() : () -> ()")
         line = line.replace("gpu.return", "return")
         if re.search(r"\bgpu\.", line):
