@@ -31,6 +31,15 @@ if config.ptxas and os.path.exists(config.ptxas):
     if os.path.exists(stub):
         config.available_features.add("cuda-stub")
         config.substitutions.append(("%cuda_stub", os.path.realpath(stub)))
+    # libphysc-emucuda (test/Runtime/EmuCuda.cpp), a driver that runs the
+    # generated kernels on the CPU; it and programs using it need cuda.h.
+    cuda_include = os.path.realpath(os.path.join(os.path.dirname(config.ptxas), "..", "include"))
+    emucuda_dir = os.path.join(config.physc_obj_root, "lib")
+    if os.path.exists(os.path.join(cuda_include, "cuda.h")) and \
+            os.path.exists(os.path.join(emucuda_dir, "libphysc-emucuda.so")):
+        config.available_features.add("emucuda")
+        config.substitutions.append(("%cuda_include", cuda_include))
+        config.substitutions.append(("%emucuda_dir", emucuda_dir))
 if config.nvcc and os.path.exists(config.nvcc):
     config.available_features.add("nvcc")
     config.substitutions.append(("%nvcc", config.nvcc))
