@@ -14,7 +14,8 @@ config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", 
 config.substitutions.append(("%examples", os.path.join(config.physc_src_root, "examples")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 
-llvm_config.with_system_environment(["HOME", "TMPDIR"])
+# PHYSC_CUDA_PATH / CUDA_PATH: where physc finds libdevice (tools/physc/PTX.h).
+llvm_config.with_system_environment(["HOME", "TMPDIR", "PHYSC_CUDA_PATH", "CUDA_PATH"])
 llvm_config.use_default_substitutions()
 tool_dirs = [os.path.join(config.physc_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["physc", "physc-opt", "physc-burgers-ref",
@@ -40,6 +41,23 @@ if config.ptxas and os.path.exists(config.ptxas):
         config.available_features.add("emucuda")
         config.substitutions.append(("%cuda_include", cuda_include))
         config.substitutions.append(("%emucuda_dir", emucuda_dir))
+# libdevice, the one part of the toolkit physc reads (to generate PTX for
+# `physc build --target cpu,cuda` and `physc train --device cuda`), where
+# tools/physc/PTX.cpp's findCUDAToolkit looks for it.
+def has_libdevice(root):
+    return bool(root) and os.path.isfile(os.path.join(root, "nvvm", "libdevice", "libdevice.10.bc"))
+if os.environ.get("PHYSC_CUDA_PATH"):
+    libdevice_roots = [os.environ["PHYSC_CUDA_PATH"]]
+else:
+    libdevice_roots = [os.environ.get("CUDA_PATH"), "/usr/local/cuda", "/usr/lib/cuda",
+                       "/usr/lib/nvidia-cuda-toolkit"]
+if any(has_libdevice(r) for r in libdevice_roots):
+    config.available_features.add("libdevice")
+# The runtime tests' driver library (test/Runtime/FakeCuda.cpp): it loads
+# physc's PTX and checks its kernels' ABI at each launch, but cannot run
+# them, so a launch fails with CUDA_ERROR_NOT_SUPPORTED.
+config.substitutions.append(("%fake_cuda", os.path.join(
+    config.physc_obj_root, "test", "Runtime", "libphysc_fake_cuda.so")))
 if config.nvcc and os.path.exists(config.nvcc):
     config.available_features.add("nvcc")
     config.substitutions.append(("%nvcc", config.nvcc))

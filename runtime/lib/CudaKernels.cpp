@@ -19,16 +19,56 @@ using namespace physrt::cuda;
 
 namespace {
 
-/// Launch shapes of `physc emit cuda`'s kernel ABI (see its banner).
-constexpr unsigned kLossGradBlock = 32; ///< one warp, 32 points per tile
+// Launch shapes of the phys-to-cuda kernels (docs/cuda.md, "What the
+// kernels do").
+
+/// Threads per block of the loss kernels: their block tree is written for
+/// exactly this many (phys-kernels-to-gpu's block-size, which physc's
+/// PTX.cpp sets, recorded in the PTX as .maxntid).
+constexpr unsigned kLossGradBlock = 128;
+/// Loss kernel blocks per multiprocessor, enough to fill the device; each
+/// thread walks its points in a grid-stride loop, so any grid covers them.
 constexpr unsigned kBlocksPerSM = 4;
-constexpr unsigned kReduceBlock = 256;
+/// sum_partials: one thread per partials column, any block size.
+constexpr unsigned kSumBlock = 256;
+/// Evaluation kernels: one thread per point, any block size.
 constexpr unsigned kEvalBlock = 128;
 
 /// A device buffer that grows on demand.
 struct Buffer {
   CUdeviceptr ptr = 0;
   size_t bytes = 0;
+};
+
+/// The argument vector of one launch in MLIR's memref calling convention:
+/// every `memref<?xT>` is five parameters (allocated pointer, aligned
+/// pointer, offset, size, stride), every `index` one 64-bit integer.
+/// cuLaunchKernel reads each parameter through a pointer, so the values
+/// live here, in fixed storage that never moves.
+class LaunchArgs {
+public:
+  void memref(CUdeviceptr ptr, int64_t size) {
+    push(ptr);
+    push(ptr);
+    push(0);
+    push(static_cast<uint64_t>(size));
+    push(1);
+  }
+  void index(int64_t v) { push(static_cast<uint64_t>(v)); }
+  void **get() { return ptrs; }
+
+private:
+  static constexpr int kMax = 32;
+  void push(uint64_t v) {
+    if (count == kMax)
+      throw Error("internal error: too many kernel arguments");
+    values[count] = v;
+    ptrs[count] = &values[count];
+    ++count;
+  }
+  uint64_t values[kMax] = {};
+  void *ptrs[kMax] = {};
+  int count = 0;
 };
 
 /// The module, its context and the scratch buffers every binding of one
@@ -41,11 +81,11 @@ struct Gpu {
   CUdevice dev = 0;
   CUcontext ctx = nullptr;
   CUmodule mod = nullptr;
-  CUfunction reduce = nullptr;
+  CUfunction sumPartials = nullptr;
   int multiprocessors = 1;
   size_t elem = 4; ///< sizeof the kernels' real type
   std::mutex mutex;
-  Buffer params, rt, pts, blockLoss, blockGrad, loss, grad, out;
+  Buffer params, rt, pts, partials, sums, out;
   std::vector<char> host; ///< staging in the kernels' precision
 
   explicit Gpu(const Driver &d) : d(d) {}
@@ -55,8 +95,7 @@ struct Gpu {
     if (!ctx)
       return;
     d.cuCtxSetCurrent(ctx);
-    for (Buffer *b : {&params, &rt, &pts, &blockLoss, &blockGrad, &loss, &grad,
-                      &out})
+    for (Buffer *b : {&params, &rt, &pts, &partials, &sums, &out})
       if (b->ptr)
         d.cuMemFree(b->ptr);
     if (mod)
@@ -104,8 +143,7 @@ struct Gpu {
     host.resize(std::max(host.size(), count * elem));
     for (int c = 0; c < columns; ++c)
       stage(src + c * ld, n, static_cast<size_t>(c) * n);
-    d.check(d.cuMemcpyHtoD(pts.ptr, host.data(), count * elem),
-            "cuMemcpyHtoD");
+    d.check(d.cuMemcpyHtoD(pts.ptr, host.data(), count * elem), "cuMemcpyHtoD");
   }
 
   /// Reads `n` values back and adds (or stores) them into `dst` as doubles.
@@ -134,8 +172,10 @@ struct Gpu {
     uploadPoints(x, ld, n, columns);
   }
 
-  void launch(CUfunction f, unsigned grid, unsigned block, void **args) {
-    d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, args,
+  /// No dynamic shared memory: the loss kernels' workgroup memory is
+  /// static.
+  void launch(CUfunction f, unsigned grid, unsigned block, LaunchArgs &args) {
+    d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, args.get(),
                              nullptr),
             "cuLaunchKernel");
   }
@@ -150,27 +190,37 @@ LossGradFn lossGradOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
     Gpu &g = *gpu;
     std::lock_guard<std::mutex> lock(g.mutex);
     g.uploadInputs(params, numParams, rt, numRt, pts, ld, n, columns);
-    long long tiles = (n + kLossGradBlock - 1) / kLossGradBlock;
+    int64_t total = 1 + numParams; // a partials row: loss, then gradient
+    long long blocks = (n + kLossGradBlock - 1) / kLossGradBlock;
     unsigned grid = static_cast<unsigned>(std::min<long long>(
-        tiles, static_cast<long long>(kBlocksPerSM) * g.multiprocessors));
-    g.reserve(g.blockLoss, grid * g.elem);
-    g.reserve(g.blockGrad, grid * numParams * g.elem);
-    g.reserve(g.loss, g.elem);
-    g.reserve(g.grad, numParams * g.elem);
-    long long ldArg = n, nArg = n;
-    void *args[] = {&g.params.ptr, &g.pts.ptr,       &ldArg,        &nArg,
-                    &g.rt.ptr,     &g.blockLoss.ptr, &g.blockGrad.ptr};
-    g.launch(fn, grid, kLossGradBlock, args);
-    long long blocks = grid, one = 1, np = numParams;
-    void *reduceLoss[] = {&g.blockLoss.ptr, &blocks, &one, &g.loss.ptr};
-    g.launch(g.reduce, 1, kReduceBlock, reduceLoss);
-    void *reduceGrad[] = {&g.blockGrad.ptr, &blocks, &np, &g.grad.ptr};
-    g.launch(g.reduce,
-             static_cast<unsigned>((numParams + kReduceBlock - 1) /
-                                   kReduceBlock),
-             kReduceBlock, reduceGrad);
-    g.download(g.loss, 1, loss, true);
-    g.download(g.grad, numParams, grad, true);
+        blocks, static_cast<long long>(kBlocksPerSM) * g.multiprocessors));
+    // Every block writes its whole row: no zeroing.
+    g.reserve(g.partials, grid * total * g.elem);
+    LaunchArgs lossArgs;
+    lossArgs.memref(g.params.ptr, numParams);
+    lossArgs.memref(g.pts.ptr, n * columns);
+    lossArgs.index(n); // ld: uploadPoints packs the columns with stride n
+    lossArgs.index(n);
+    lossArgs.memref(g.rt.ptr, numRt);
+    lossArgs.memref(g.partials.ptr, grid * total);
+    g.launch(fn, grid, kLossGradBlock, lossArgs);
+
+    // sum_partials adds the column sums into loss[0] and grad[0, np): both
+    // live in `sums`, zeroed first, and are added into the caller's after.
+    g.reserve(g.sums, total * g.elem);
+    g.d.check(g.d.cuMemsetD8(g.sums.ptr, 0, total * g.elem), "cuMemsetD8");
+    LaunchArgs sumArgs;
+    sumArgs.memref(g.partials.ptr, grid * total);
+    sumArgs.index(grid);
+    sumArgs.memref(g.sums.ptr, 1);
+    sumArgs.memref(g.sums.ptr + g.elem, numParams);
+    g.launch(g.sumPartials,
+             static_cast<unsigned>((total + kSumBlock - 1) / kSumBlock),
+             kSumBlock, sumArgs);
+    g.download(g.sums, 1, loss, true);
+    Buffer gradSums = g.sums;
+    gradSums.ptr += g.elem;
+    g.download(gradSums, numParams, grad, true);
   };
 }
 
@@ -184,9 +234,13 @@ EvalFn evalOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
     std::lock_guard<std::mutex> lock(g.mutex);
     g.uploadInputs(params, numParams, rt, numRt, pts, ld, n, columns);
     g.reserve(g.out, static_cast<size_t>(outputs) * n * g.elem);
-    long long ldArg = n, nArg = n;
-    void *args[] = {&g.params.ptr, &g.pts.ptr, &ldArg, &nArg, &g.rt.ptr,
-                    &g.out.ptr};
+    LaunchArgs args;
+    args.memref(g.params.ptr, numParams);
+    args.memref(g.pts.ptr, n * columns);
+    args.index(n); // ld: yield k goes to out[k * n + i]
+    args.index(n);
+    args.memref(g.rt.ptr, numRt);
+    args.memref(g.out.ptr, outputs * n);
     g.launch(fn, static_cast<unsigned>((n + kEvalBlock - 1) / kEvalBlock),
              kEvalBlock, args);
     // out[k * n + i] on the device, out[k * ld + i] for the caller.
@@ -207,9 +261,8 @@ std::string cudaName(const std::string &symbol) {
 
 } // namespace
 
-void cuda::bindCudaKernels(CompiledModel &M,
-                           const std::vector<KernelRef> &refs, bool f64,
-                           const std::string &ptx, int ordinal) {
+void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
+                           bool f64, const std::string &ptx, int ordinal) {
   std::vector<DeviceInfo> all = devices();
   if (ordinal < 0 || ordinal >= static_cast<int>(all.size()))
     throw Error("no CUDA device " + std::to_string(ordinal) + " (found " +
@@ -228,20 +281,40 @@ void cuda::bindCudaKernels(CompiledModel &M,
   if (CUresult r = d.cuModuleLoadData(&gpu->mod, ptx.c_str()))
     throw Error("the GPU code of model '" + M.name + "' does not load on " +
                 info.name + " (" + info.chip() + "): " + d.errorName(r));
-  std::string reduceName = M.name + "_reduce";
-  if (d.cuModuleGetFunction(&gpu->reduce, gpu->mod, reduceName.c_str()))
-    throw Error("the GPU code of model '" + M.name + "' lacks " + reduceName);
-
-  int64_t np = M.numParams, nrt = M.runtimeParams.size();
-  for (const KernelRef &k : refs) {
+  auto function = [&](const std::string &name) {
     CUfunction fn = nullptr;
-    if (k.role == KernelRef::Role::Jets ||
-        d.cuModuleGetFunction(&fn, gpu->mod, cudaName(k.symbol).c_str()))
-      continue; // stays on the CPU
-    if (EvalFn *slot = evalSlot(M, k))
-      *slot = evalOnGpu(gpu, fn, k.columns, k.outputs, np, nrt);
+    if (d.cuModuleGetFunction(&fn, gpu->mod, name.c_str()))
+      throw Error("the GPU code of model '" + M.name + "' lacks " + name);
+    return fn;
+  };
+  gpu->sumPartials = function(M.name + "_sum_partials");
+
+  // Every kernel and slot is looked up before any binding changes, so a
+  // module that lacks a kernel leaves `M` on the CPU as it was. physc's PTX
+  // holds every kernel of the model: a missing one is an error, not a
+  // silent CPU fallback.
+  struct Binding {
+    const KernelRef *ref;
+    CUfunction fn;
+    EvalFn *slot; ///< null: terms[index].lossGrad
+  };
+  std::vector<Binding> bindings;
+  for (const KernelRef &k : refs) {
+    if (k.role == KernelRef::Role::Jets)
+      continue; // gradcheck's derivative chains stay on the CPU
+    EvalFn *slot = evalSlot(M, k); // checks the index
+    if (!slot && (k.index < 0 || k.index >= static_cast<int>(M.terms.size())))
+      throw Error("kernel " + k.symbol + " is bound to term " +
+                  std::to_string(k.index) + ", which the model lacks");
+    bindings.push_back({&k, function(cudaName(k.symbol)), slot});
+  }
+  int64_t np = M.numParams, nrt = M.runtimeParams.size();
+  for (const Binding &b : bindings) {
+    const KernelRef &k = *b.ref;
+    if (b.slot)
+      *b.slot = evalOnGpu(gpu, b.fn, k.columns, k.outputs, np, nrt);
     else
-      M.terms.at(k.index).lossGrad = lossGradOnGpu(gpu, fn, k.columns, np, nrt);
+      M.terms[k.index].lossGrad = lossGradOnGpu(gpu, b.fn, k.columns, np, nrt);
   }
   // One launch per term and step: the batch in one chunk.
   M.chunkPoints = int64_t(1) << 40;

@@ -12,14 +12,17 @@
 // by an LLVM TargetMachine instead of the ExecutionEngine; next to them the
 // object holds `physc_spec_NAME`: the model description (physrt/ModelJSON.h)
 // and a table of kernel symbols and addresses, which the embedding runtime
-// binds exactly as the JIT does. The package is written to a temporary
-// directory and renamed into place, so a failed build leaves nothing.
+// binds exactly as the JIT does. With `--target cpu,cuda` the spec also
+// holds the PTX of the phys-to-cuda pipeline (PTX.h) for sm_80, which the
+// runtime loads through the driver API on any GPU from sm_80 on. The
+// package is written to a temporary directory and renamed into place, so a
+// failed build leaves nothing.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
-#include "CudaCompile.h"
 #include "Describe.h"
+#include "PTX.h"
 #include "Pipeline.h"
 
 #include "physc/Frontend/Frontend.h"
@@ -58,7 +61,8 @@ static cl::opt<std::string> buildOut("o", cl::desc("Output directory"),
 static cl::opt<std::string> buildTarget(
     "target",
     cl::desc("Comma-separated targets: cpu (always included), cuda (PTX of "
-             "the kernels for sm_80 and later, compiled by nvcc)"),
+             "the kernels for sm_80 and later, as `physc emit ptx` "
+             "generates it)"),
     cl::init("cpu"), cl::sub(buildCmd));
 static cl::opt<std::string> buildPrecision("precision",
                                            cl::desc("f32 (default) or f64"),
@@ -173,13 +177,11 @@ bool compileObject(const std::string &file, const CodegenOptions &cg,
   });
   std::string ptx;
   if (cuda) {
-    std::optional<std::string> source = cudaSource(*module, cg.precision, file);
-    if (!source)
+    std::optional<std::string> text = generatePTX(
+        *module, cg.precision, kRuntimeChip, "physc build", llvm::errs());
+    if (!text)
       return false;
-    std::optional<std::string> compiled = compilePTX(*source, "physc build", llvm::errs());
-    if (!compiled)
-      return false;
-    ptx = std::move(*compiled);
+    ptx = std::move(*text);
   }
   if (failed(lowerTo(*module, Stage::LLVM, cg, Stage::Adjoint)))
     return false;

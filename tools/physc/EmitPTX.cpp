@@ -2,17 +2,18 @@
 //
 // Part of physc. `physc emit gpu FILE` prints the stage-3 kernels after
 // phys-kernels-to-gpu (a gpu.module, one thread per point); `physc emit ptx
-// FILE` runs the whole phys-to-cuda pipeline and prints the PTX that
-// gpu-module-to-binary produced, ready for ptxas or cuModuleLoadData.
+// FILE` prints the PTX of the whole phys-to-cuda pipeline (generatePTX,
+// PTX.h): the same code `physc train --device cuda` loads and `physc build
+// --target cpu,cuda` embeds, ready for ptxas or cuModuleLoadData.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "PTX.h"
 #include "Pipeline.h"
 
 #include "physc/Transforms/Passes.h"
 
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
@@ -28,7 +29,6 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
                                   "sm_89, sm_90)");
   DialectRegistry registry;
   registerPhyscDialects(registry);
-  registerCUDATarget(registry);
   MLIRContext ctx(registry);
   CodegenOptions options;
   options.precision = precision;
@@ -37,33 +37,23 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
   if (!module)
     return 1;
 
-  PassManager pm(&ctx);
-  PhysToCUDAOptions cuda;
-  cuda.chip = chip;
-  cuda.precision = precision;
   if (ptx) {
-    buildPhysToCUDAPipeline(pm, cuda);
-  } else {
-    KernelsToGPUOptions gpu;
-    gpu.precision = precision;
-    gpu.blockSize = cuda.blockSize;
-    pm.addPass(createKernelsToGPU(gpu));
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
-  }
-  if (failed(pm.run(*module)))
-    return 1;
-  if (!ptx) {
-    module->print(llvm::outs(), OpPrintingFlags().enableDebugInfo(false));
+    std::optional<std::string> text =
+        generatePTX(*module, precision, chip, "physc emit", llvm::errs());
+    if (!text)
+      return 1;
+    llvm::outs() << *text;
     return 0;
   }
-  // One gpu.binary per model, one object (our target) in each. The PTX
-  // string ends with the NUL that makes it a C string for the driver; it is
-  // not part of the text.
-  for (auto binary : module->getOps<gpu::BinaryOp>())
-    for (Attribute a : binary.getObjects()) {
-      StringRef text = cast<gpu::ObjectAttr>(a).getObject().getValue();
-      llvm::outs() << text.rtrim('\0');
-    }
+  PassManager pm(&ctx);
+  KernelsToGPUOptions gpu;
+  gpu.precision = precision;
+  gpu.blockSize = PhysToCUDAOptions().blockSize;
+  pm.addPass(createKernelsToGPU(gpu));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  if (failed(pm.run(*module)))
+    return 1;
+  module->print(llvm::outs(), OpPrintingFlags().enableDebugInfo(false));
   return 0;
 }

@@ -7,8 +7,8 @@
 #include "JITModel.h"
 
 #include "Commands.h"
-#include "CudaCompile.h"
 #include "Describe.h"
+#include "PTX.h"
 
 #include "physc/Frontend/MLIRGen.h"
 #include "physrt/CudaKernels.h"
@@ -42,8 +42,7 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   if (!module || failed(lowerTo(*module, Stage::Adjoint, options)))
     return nullptr;
 
-  std::optional<Description> described =
-      describeModel(*module, options, errs);
+  std::optional<Description> described = describeModel(*module, options, errs);
   if (!described)
     return nullptr;
   std::unique_ptr<JITModel> jit(new JITModel());
@@ -51,13 +50,12 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   jit->compiled = std::move(described->desc.model);
   jit->kernelRefs = described->desc.kernels;
   if (cuda) {
-    std::optional<std::string> text =
-        cudaSource(*module, options.precision,
-                   loaded.srcMgr->getMemoryBuffer(loaded.srcMgr->getMainFileID())
-                       ->getBufferIdentifier());
+    // From the stage-3 module, before it is lowered for the CPU below.
+    std::optional<std::string> text = generatePTX(
+        *module, options.precision, kRuntimeChip, "physc train", errs);
     if (!text)
       return nullptr;
-    jit->cudaText = std::move(*text);
+    jit->ptx = std::move(*text);
   }
   for (JetsInfo &j : described->jets)
     jit->jetKernels.push_back({j.equation, j.outputs, j.checks, {}});
@@ -112,9 +110,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
       errs << "error: kernel " << k.symbol << " not found\n";
       return nullptr;
     }
-    jit->jetKernels[k.index].eval =
-        physrt::bindEval(fn, f64, k.columns, k.outputs, M.numParams,
-                         M.runtimeParams.size());
+    jit->jetKernels[k.index].eval = physrt::bindEval(
+        fn, f64, k.columns, k.outputs, M.numParams, M.runtimeParams.size());
   }
   return jit;
 }
@@ -131,18 +128,16 @@ std::unique_ptr<JITModel> JITModel::compileFile(const std::string &path,
 }
 
 bool JITModel::moveToGPU(llvm::raw_ostream &errs) {
-  if (cudaText.empty()) {
-    errs << "physc: error: the model was compiled without its CUDA code\n";
+  if (ptx.empty()) {
+    errs << "physc train: error: the model was compiled without its GPU "
+            "code\n";
     return false;
   }
-  std::optional<std::string> ptx = compilePTX(cudaText, "physc", errs);
-  if (!ptx)
-    return false;
   try {
-    physrt::cuda::bindCudaKernels(compiled, kernelRefs,
-                                  opts.precision == "f64", *ptx);
+    physrt::cuda::bindCudaKernels(compiled, kernelRefs, opts.precision == "f64",
+                                  ptx);
   } catch (const physrt::Error &e) {
-    errs << "physc: error: " << e.what() << "\n";
+    errs << "physc train: error: " << e.what() << "\n";
     return false;
   }
   return true;

@@ -27,8 +27,8 @@ namespace physc {
 
 class JITModel {
 public:
-  /// Returns null after printing errors to `errs`. With `cuda`, also keeps
-  /// the CUDA C++ of the kernels for moveToGPU().
+  /// Returns null after printing errors to `errs`. With `cuda`, also
+  /// generates the kernels' PTX (generatePTX, PTX.h) for moveToGPU().
   static std::unique_ptr<JITModel> compile(const LoadedModel &loaded,
                                            const CodegenOptions &options,
                                            llvm::raw_ostream &errs,
@@ -52,9 +52,9 @@ public:
   const std::vector<Jets> &jets() const { return jetKernels; }
   const CodegenOptions &options() const { return opts; }
 
-  /// Compiles the kernels' CUDA C++ to PTX (nvcc) and rebinds the model's
-  /// kernels to CUDA device 0 (physrt::cuda::bindCudaKernels). Needs
-  /// compile(..., cuda = true). False after printing why to `errs`.
+  /// Loads the kernels' PTX on CUDA device 0 and rebinds the model's kernels
+  /// to it (physrt::cuda::bindCudaKernels). Needs compile(..., cuda = true).
+  /// False after printing why to `errs`.
   bool moveToGPU(llvm::raw_ostream &errs);
 
 private:
@@ -64,7 +64,7 @@ private:
   std::vector<Jets> jetKernels;
   CodegenOptions opts;
   std::vector<physrt::KernelRef> kernelRefs;
-  std::string cudaText;
+  std::string ptx; ///< for moveToGPU(); empty without `cuda`
 };
 
 } // namespace physc

@@ -92,7 +92,7 @@ int physc::runTrain() {
   if (device != "cpu" && device != "auto" && device != "cuda")
     return usageError("train", "--device must be cpu, cuda or auto, got '" +
                                    device + "'");
-  // --device cuda needs a device (and nvcc, checked when compiling);
+  // --device cuda needs a device (and libdevice, checked when compiling);
   // `auto` stays on the CPU until the GPU path has been verified on a
   // device by bench/gpu-check.sh (see docs/cuda.md), and says when a GPU
   // could be used.

@@ -1,15 +1,16 @@
 //===- CudaKernels.h - A model's kernels on a CUDA device -------*- C++ -*-===//
 //
 // Part of physc's runtime (libphysrt). Moves the kernels of a CompiledModel
-// to the GPU: the PTX of `physc emit cuda`'s kernels (compiled by nvcc when
-// the model was built) is loaded through the driver API, and every kernel
-// the module holds replaces its CPU binding with one that uploads the
-// parameters and points, launches it (loss_grad kernels: one warp per
-// block over tiles of 32 points, then the model's `_reduce` kernel for the
-// loss and the gradient, in a fixed order, so results are deterministic),
-// and reads the results back. Kernels the module lacks keep their CPU
-// binding. The optimizer stays on the host: one upload and one read-back
-// per term and step.
+// to the GPU: the PTX that physc generates through MLIR (phys-to-cuda, see
+// docs/cuda.md) is loaded through the driver API (no nvcc at run time), and
+// every kernel of the model replaces its CPU binding with one that uploads
+// the parameters and points, launches it, and reads the results back. The
+// kernels take MLIR's memref calling convention (five parameters per
+// buffer). A loss_grad kernel runs in blocks of 128 threads, each block
+// writing its row of partial sums; the model's `_sum_partials` kernel then
+// adds the rows in block order into a zeroed loss and gradient, so results
+// are deterministic. The optimizer stays on the host: one upload and one
+// read-back per term and step.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,9 +26,11 @@
 namespace physrt::cuda {
 
 /// Rebinds `M`'s kernels (as `refs` name them; the CUDA names are the CPU
-/// symbols without `_mlir_ciface_`) to `ptx` on device `ordinal`, and sets
-/// M.chunkPoints and M.device. Throws Error when there is no usable device,
-/// the driver rejects the PTX, or the module lacks the model's `_reduce`.
+/// symbols without `_mlir_ciface_`; `jets` kernels stay on the CPU) to `ptx`
+/// on device `ordinal`, and sets M.chunkPoints and M.device. Throws Error,
+/// leaving `M` as it was, when there is no usable device, the driver
+/// rejects the PTX, or the module lacks one of the kernels or the model's
+/// `_sum_partials`.
 void bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
                      bool f64, const std::string &ptx, int ordinal = 0);
 
