@@ -70,33 +70,46 @@ Loaded load() {
   std::string &e = L.error;
   // The _v2 names are the ones cuda.h maps the API names to since CUDA 4;
   // they are still exported by CUDA 13 drivers.
-  bool ok = resolve(lib, "cuInit", d.cuInit, e) &&
-            resolve(lib, "cuDriverGetVersion", d.cuDriverGetVersion, e) &&
-            resolve(lib, "cuGetErrorName", d.cuGetErrorName, e) &&
-            resolve(lib, "cuDeviceGetCount", d.cuDeviceGetCount, e) &&
-            resolve(lib, "cuDeviceGet", d.cuDeviceGet, e) &&
-            resolve(lib, "cuDeviceGetName", d.cuDeviceGetName, e) &&
-            resolve(lib, "cuDeviceGetAttribute", d.cuDeviceGetAttribute, e) &&
-            resolve(lib, "cuDeviceTotalMem_v2", d.cuDeviceTotalMem, e) &&
-            resolve(lib, "cuDevicePrimaryCtxRetain",
-                    d.cuDevicePrimaryCtxRetain, e) &&
-            resolve(lib, "cuDevicePrimaryCtxRelease_v2",
-                    d.cuDevicePrimaryCtxRelease, e) &&
-            resolve(lib, "cuCtxSetCurrent", d.cuCtxSetCurrent, e) &&
-            resolve(lib, "cuCtxSynchronize", d.cuCtxSynchronize, e) &&
-            resolve(lib, "cuModuleLoadData", d.cuModuleLoadData, e) &&
-            resolve(lib, "cuModuleUnload", d.cuModuleUnload, e) &&
-            resolve(lib, "cuModuleGetFunction", d.cuModuleGetFunction, e) &&
-            resolve(lib, "cuMemAlloc_v2", d.cuMemAlloc, e) &&
-            resolve(lib, "cuMemFree_v2", d.cuMemFree, e) &&
-            resolve(lib, "cuMemcpyHtoD_v2", d.cuMemcpyHtoD, e) &&
-            resolve(lib, "cuMemcpyDtoH_v2", d.cuMemcpyDtoH, e) &&
-            resolve(lib, "cuMemsetD8_v2", d.cuMemsetD8, e) &&
-            resolve(lib, "cuLaunchKernel", d.cuLaunchKernel, e);
+  bool ok =
+      resolve(lib, "cuInit", d.cuInit, e) &&
+      resolve(lib, "cuDriverGetVersion", d.cuDriverGetVersion, e) &&
+      resolve(lib, "cuGetErrorName", d.cuGetErrorName, e) &&
+      resolve(lib, "cuDeviceGetCount", d.cuDeviceGetCount, e) &&
+      resolve(lib, "cuDeviceGet", d.cuDeviceGet, e) &&
+      resolve(lib, "cuDeviceGetName", d.cuDeviceGetName, e) &&
+      resolve(lib, "cuDeviceGetAttribute", d.cuDeviceGetAttribute, e) &&
+      resolve(lib, "cuDeviceTotalMem_v2", d.cuDeviceTotalMem, e) &&
+      resolve(lib, "cuDevicePrimaryCtxRetain", d.cuDevicePrimaryCtxRetain, e) &&
+      resolve(lib, "cuDevicePrimaryCtxRelease_v2", d.cuDevicePrimaryCtxRelease,
+              e) &&
+      resolve(lib, "cuCtxSetCurrent", d.cuCtxSetCurrent, e) &&
+      resolve(lib, "cuCtxSynchronize", d.cuCtxSynchronize, e) &&
+      resolve(lib, "cuModuleLoadData", d.cuModuleLoadData, e) &&
+      resolve(lib, "cuModuleUnload", d.cuModuleUnload, e) &&
+      resolve(lib, "cuModuleGetFunction", d.cuModuleGetFunction, e) &&
+      resolve(lib, "cuMemAlloc_v2", d.cuMemAlloc, e) &&
+      resolve(lib, "cuMemFree_v2", d.cuMemFree, e) &&
+      resolve(lib, "cuMemcpyHtoD_v2", d.cuMemcpyHtoD, e) &&
+      resolve(lib, "cuMemcpyDtoH_v2", d.cuMemcpyDtoH, e) &&
+      resolve(lib, "cuMemsetD8_v2", d.cuMemsetD8, e) &&
+      resolve(lib, "cuLaunchKernel", d.cuLaunchKernel, e);
   if (!ok) {
     e = "no usable CUDA driver: " + e;
     return L;
   }
+  // Optional: without them the optimizer runs on the host.
+  std::string optional;
+  resolve(lib, "cuStreamCreate", d.cuStreamCreate, optional);
+  resolve(lib, "cuStreamDestroy_v2", d.cuStreamDestroy, optional);
+  resolve(lib, "cuStreamSynchronize", d.cuStreamSynchronize, optional);
+  resolve(lib, "cuStreamBeginCapture_v2", d.cuStreamBeginCapture, optional);
+  resolve(lib, "cuStreamEndCapture", d.cuStreamEndCapture, optional);
+  resolve(lib, "cuGraphInstantiateWithFlags", d.cuGraphInstantiateWithFlags,
+          optional);
+  resolve(lib, "cuGraphLaunch", d.cuGraphLaunch, optional);
+  resolve(lib, "cuGraphExecDestroy", d.cuGraphExecDestroy, optional);
+  resolve(lib, "cuGraphDestroy", d.cuGraphDestroy, optional);
+  resolve(lib, "cuMemsetD8Async", d.cuMemsetD8Async, optional);
   if (CUresult r = d.cuInit(0))
     e = "no CUDA device: cuInit failed with " + d.errorName(r);
   return L;
@@ -108,6 +121,13 @@ const Loaded &loaded() {
 }
 
 } // namespace
+
+bool Driver::hasGraphs() const {
+  return cuStreamCreate && cuStreamDestroy && cuStreamSynchronize &&
+         cuStreamBeginCapture && cuStreamEndCapture &&
+         cuGraphInstantiateWithFlags && cuGraphLaunch && cuGraphExecDestroy &&
+         cuGraphDestroy && cuMemsetD8Async;
+}
 
 std::string Driver::errorName(CUresult r) const {
   const char *name = nullptr;
@@ -151,8 +171,8 @@ std::vector<DeviceInfo> cuda::devices() {
             "cuDeviceGetAttribute");
     d.check(d.cuDeviceGetAttribute(&info.minor, kComputeCapabilityMinor, dev),
             "cuDeviceGetAttribute");
-    d.check(d.cuDeviceGetAttribute(&info.multiprocessors,
-                                   kMultiprocessorCount, dev),
+    d.check(d.cuDeviceGetAttribute(&info.multiprocessors, kMultiprocessorCount,
+                                   dev),
             "cuDeviceGetAttribute");
     d.check(d.cuDeviceTotalMem(&info.memory, dev), "cuDeviceTotalMem");
     out.push_back(info);

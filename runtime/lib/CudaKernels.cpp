@@ -6,6 +6,7 @@
 
 #include "physrt/CudaKernels.h"
 
+#include "CudaLaunch.h"
 #include "physrt/CudaDriver.h"
 #include "physrt/Error.h"
 
@@ -19,56 +20,10 @@ using namespace physrt::cuda;
 
 namespace {
 
-// Launch shapes of the phys-to-cuda kernels (docs/cuda.md, "What the
-// kernels do").
-
-/// Threads per block of the loss kernels: their block tree is written for
-/// exactly this many (phys-kernels-to-gpu's block-size, which physc's
-/// PTX.cpp sets, recorded in the PTX as .maxntid).
-constexpr unsigned kLossGradBlock = 128;
-/// Loss kernel blocks per multiprocessor, enough to fill the device; each
-/// thread walks its points in a grid-stride loop, so any grid covers them.
-constexpr unsigned kBlocksPerSM = 4;
-/// sum_partials: one thread per partials column, any block size.
-constexpr unsigned kSumBlock = 256;
-/// Evaluation kernels: one thread per point, any block size.
-constexpr unsigned kEvalBlock = 128;
-
 /// A device buffer that grows on demand.
 struct Buffer {
   CUdeviceptr ptr = 0;
   size_t bytes = 0;
-};
-
-/// The argument vector of one launch in MLIR's memref calling convention:
-/// every `memref<?xT>` is five parameters (allocated pointer, aligned
-/// pointer, offset, size, stride), every `index` one 64-bit integer.
-/// cuLaunchKernel reads each parameter through a pointer, so the values
-/// live here, in fixed storage that never moves.
-class LaunchArgs {
-public:
-  void memref(CUdeviceptr ptr, int64_t size) {
-    push(ptr);
-    push(ptr);
-    push(0);
-    push(static_cast<uint64_t>(size));
-    push(1);
-  }
-  void index(int64_t v) { push(static_cast<uint64_t>(v)); }
-  void **get() { return ptrs; }
-
-private:
-  static constexpr int kMax = 32;
-  void push(uint64_t v) {
-    if (count == kMax)
-      throw Error("internal error: too many kernel arguments");
-    values[count] = v;
-    ptrs[count] = &values[count];
-    ++count;
-  }
-  uint64_t values[kMax] = {};
-  void *ptrs[kMax] = {};
-  int count = 0;
 };
 
 /// The module, its context and the scratch buffers every binding of one
@@ -191,9 +146,7 @@ LossGradFn lossGradOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
     std::lock_guard<std::mutex> lock(g.mutex);
     g.uploadInputs(params, numParams, rt, numRt, pts, ld, n, columns);
     int64_t total = 1 + numParams; // a partials row: loss, then gradient
-    long long blocks = (n + kLossGradBlock - 1) / kLossGradBlock;
-    unsigned grid = static_cast<unsigned>(std::min<long long>(
-        blocks, static_cast<long long>(kBlocksPerSM) * g.multiprocessors));
+    unsigned grid = lossGrid(n, g.multiprocessors);
     // Every block writes its whole row: no zeroing.
     g.reserve(g.partials, grid * total * g.elem);
     LaunchArgs lossArgs;
@@ -308,6 +261,13 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
                   std::to_string(k.index) + ", which the model lacks");
     bindings.push_back({&k, function(cudaName(k.symbol)), slot});
   }
+  // Whole Adam steps on the device, when the module has their kernels.
+  std::shared_ptr<DeviceTrainer> trainer;
+  if (hasTrainKernels(d, gpu->mod, M.name)) {
+    LoadedModule loaded{gpu->dev, gpu->ctx, gpu->mod, gpu->multiprocessors,
+                        gpu};
+    trainer = makeDeviceTrainer(M, refs, f64, loaded);
+  }
   int64_t np = M.numParams, nrt = M.runtimeParams.size();
   for (const Binding &b : bindings) {
     const KernelRef &k = *b.ref;
@@ -316,6 +276,7 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
     else
       M.terms[k.index].lossGrad = lossGradOnGpu(gpu, b.fn, k.columns, np, nrt);
   }
+  M.deviceTrainer = trainer;
   // One launch per term and step: the batch in one chunk.
   M.chunkPoints = int64_t(1) << 40;
   M.device = info.name + " (" + info.chip() + ")";

@@ -8,6 +8,7 @@
 #include "physrt/Balance.h"
 #include "physrt/Causal.h"
 #include "physrt/Checkpoint.h"
+#include "physrt/DeviceTrainer.h"
 #include "physrt/Error.h"
 #include "physrt/Evaluator.h"
 #include "physrt/File.h"
@@ -131,6 +132,8 @@ std::string physrt::summaryJSON(const CompiledModel &M,
   j["device"] = opts.device;
   if (M.device != "cpu")
     j["gpu"] = M.device;
+  if (M.deviceTrainer)
+    j["device_steps"] = R.deviceSteps;
   j["precision"] = opts.precision;
   j["threads"] = R.threads;
   j["sampler"] = M.sampler;
@@ -240,6 +243,29 @@ std::string divergence(const CompiledModel &M, Evaluator &ev,
              "' is not finite (loss " + detail + ")";
   }
   return head + "the gradient is not finite (loss " + detail + ")";
+}
+
+} // namespace
+
+namespace {
+
+/// Why stage `S` cannot run on the model's DeviceTrainer, or "" if it can:
+/// the device runs plain Adam with fixed weights on fresh uniform points or
+/// on kept ones.
+std::string hostOnly(const CompiledModel &M, const Stage &S, bool causal,
+                     bool annealing, ResampleKind resampling,
+                     SamplerKind kind) {
+  if (S.optimizer != "adam")
+    return S.optimizer + " runs on the host";
+  if (causal)
+    return "causal weighting runs on the host";
+  if (annealing)
+    return "annealed loss weights run on the host";
+  if (resampling == ResampleKind::R3)
+    return "R3 resampling runs on the host";
+  if (resampling == ResampleKind::Fresh && kind != SamplerKind::Uniform)
+    return "the device draws uniform points, not '" + M.sampler + "' ones";
+  return "";
 }
 
 } // namespace
@@ -366,12 +392,12 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                    "differ from those it was written with");
     bool inStage =
         S.stage >= 0 && S.stage < static_cast<int64_t>(M.stages.size());
-    OptimizerStateKind want =
-        !inStage ? OptimizerStateKind::None
-        : M.stages[S.stage].optimizer == "adam" ? OptimizerStateKind::Adam
-        : M.stages[S.stage].optimizer == "multiadam"
-            ? OptimizerStateKind::MultiAdam
-            : OptimizerStateKind::Lbfgs;
+    OptimizerStateKind want = !inStage ? OptimizerStateKind::None
+                              : M.stages[S.stage].optimizer == "adam"
+                                  ? OptimizerStateKind::Adam
+                              : M.stages[S.stage].optimizer == "multiadam"
+                                  ? OptimizerStateKind::MultiAdam
+                                  : OptimizerStateKind::Lbfgs;
     if (S.stage < 0 || S.stage > static_cast<int64_t>(M.stages.size()) ||
         S.stageStep < 0 || C.steps < S.stageStep ||
         (S.kind != want && S.kind != OptimizerStateKind::None) ||
@@ -392,9 +418,9 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   TrainResult R;
   bool given = !resume && !opts.initialParams.empty();
   if (given && static_cast<int64_t>(opts.initialParams.size()) != M.numParams)
-    throw Error("initial parameters: " +
-                std::to_string(opts.initialParams.size()) + " values, model '" +
-                M.name + "' has " + std::to_string(M.numParams));
+    throw Error(
+        "initial parameters: " + std::to_string(opts.initialParams.size()) +
+        " values, model '" + M.name + "' has " + std::to_string(M.numParams));
   R.params = resume  ? resume->params
              : given ? opts.initialParams
                      : initParams(M, opts.seed);
@@ -457,7 +483,8 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   if (M.causalEps > 0) {
     if (resampling != ResampleKind::Fresh)
       throw Error("causal weighting draws fresh points every step; it does "
-                  "not combine with 'resample: " + M.resample + "'");
+                  "not combine with 'resample: " +
+                  M.resample + "'");
     if (M.weighting.scheme != "fixed")
       throw Error("causal weighting does not combine with '" +
                   M.weighting.scheme + "' loss weights");
@@ -560,12 +587,66 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
         A.restore(resume->state.adam);
       const Adam *AP = multi ? nullptr : &A;
       const MultiAdam *MP = multi ? &*MA : nullptr;
+      std::string why = M.deviceTrainer && !opts.hostOptimizer
+                            ? hostOnly(M, S, causal.has_value(), LW.annealing(),
+                                       resampling, kind)
+                            : "-";
+      if (why.empty()) {
+        // Whole steps on the device; the host waits only to log, to save a
+        // checkpoint and at the end of the stage (the sync points below).
+        DeviceTrainer &D = *M.deviceTrainer;
+        D.begin(R.params, A.state(), S, rt, opts.seed, step,
+                resampling == ResampleKind::Fresh ? nullptr : &population);
+        if (!opts.quiet)
+          log << "stage " << si + 1 << " (adam) on the device: " << D.describe()
+              << "\n";
+        auto stepsToSync = [&](int64_t left) {
+          for (int64_t j = 1; j < left; ++j) {
+            int64_t s = step + j;
+            if (s == 1 || s % every == 0 ||
+                (R.history.every > 0 && s % R.history.every == 0) ||
+                (!ckptPath.empty() && ckptEvery > 0 && s % ckptEvery == 0))
+              return j;
+          }
+          return left;
+        };
+        for (int64_t k = done; k < budget;) {
+          int64_t ran = D.run(stepsToSync(budget - k));
+          step += ran;
+          k += ran;
+          R.deviceSteps += ran;
+          double f = D.losses(terms);
+          AdamState state;
+          D.read(R.params, state);
+          A.restore(state);
+          if (int64_t bad = D.divergedAt()) {
+            progress.finish();
+            throw Error(divergence(M, ev, R.params,
+                                   drawBatches(M, kind, opts.seed, kTrainStream,
+                                               bad - 1),
+                                   rt, terms, f, bad, "adam") +
+                        kept());
+          }
+          progress.update(step, S.optimizer, terms, f);
+          R.history.add(step, S.optimizer, terms, f);
+          if (due())
+            save(si, k, S.steps, &A, nullptr);
+        }
+        if (budget < S.steps) {
+          capped = true;
+          save(si, budget, S.steps, &A, nullptr);
+        }
+        continue;
+      }
+      if (why != "-" && !opts.quiet)
+        log << "stage " << si + 1 << " (" << S.optimizer
+            << ") on the host, kernels on the device: " << why << "\n";
       for (int64_t k = done; k < budget; ++k) {
         if (resampling == ResampleKind::R3 && step > 0 &&
             step % M.resampleEvery == 0)
           resampleR3(M, population,
-                     drawBatches(M, kind, opts.seed, kR3Stream, step),
-                     R.params, rt, ev.threadPool(), &r3);
+                     drawBatches(M, kind, opts.seed, kR3Stream, step), R.params,
+                     rt, ev.threadPool(), &r3);
         const CompiledModel &MS = causal ? causal->expanded : M;
         std::vector<Batch> batches =
             resampling == ResampleKind::Fresh
@@ -573,8 +654,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
                 : population;
         double f;
         if (causal) {
-          updateCausalWeights(*causal, R.params, batches, rt,
-                              ev.threadPool());
+          updateCausalWeights(*causal, R.params, batches, rt, ev.threadPool());
           f = ev.lossAndGrad(MS, R.params, batches, rt, &grad, &terms);
           terms = foldCausalLosses(*causal, batches, terms, M.terms.size());
         } else {
@@ -610,6 +690,10 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       }
       continue;
     }
+    if (M.deviceTrainer && !opts.quiet)
+      log << "stage " << si + 1
+          << " (lbfgs) on the host, kernels on the device: its line search "
+             "runs on the host\n";
     // L-BFGS on one fixed batch, drawn at the stage's first step (also when
     // resumed, so it is the same batch).
     std::vector<Batch> batches =
@@ -740,8 +824,8 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     if (LW.annealing())
       for (int t : annealedTerms(M))
         os << "  weight " << M.terms[t].name
-           << std::string(w - std::min(w, M.terms[t].name.size()), ' ')
-           << "  " << sci(R.weights[t]) << " (annealed)\n";
+           << std::string(w - std::min(w, M.terms[t].name.size()), ' ') << "  "
+           << sci(R.weights[t]) << " (annealed)\n";
     for (size_t fi = 0; fi < M.fields.size(); ++fi)
       if (!std::isnan(R.relL2[fi]))
         row("rel L2", M.fields[fi].name, R.relL2[fi]);

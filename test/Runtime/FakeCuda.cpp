@@ -19,8 +19,9 @@
 //   "nosum" leaves out the sum_partials kernels, "noeval" the eval kernels.
 // - real PTX (as physc generates it): its `.entry` names are the module's
 //   functions, each checked to have the parameter count of its kind (22,
-//   or 16 for sum_partials). Launching one checks its arguments as below,
-//   then fails with CUDA_ERROR_NOT_SUPPORTED: a CPU cannot run PTX.
+//   16 for sum_partials, 18/46/5 for sample/adam/advance). Launching one
+//   checks its arguments as below, then fails with
+//   CUDA_ERROR_NOT_SUPPORTED: a CPU cannot run PTX.
 //
 // Every launch is checked as the real kernels require, and fails as a GPU
 // would otherwise: a loss kernel not in blocks of exactly 128 threads, a
@@ -208,7 +209,13 @@ bool loadRealPTX(const char *image,
     for (const char *q = open; (q = std::strstr(q, ".param")) && q < close;
          q += 6)
       ++params;
-    int expected = endsWith(name, "_sum_partials") ? 16 : 22;
+    // The training-step kernels (TrainKernelsToGPU.cpp): this driver has no
+    // graphs, so the runtime never launches them here.
+    int expected = endsWith(name, "_sum_partials") ? 16
+                   : endsWith(name, "_sample")     ? 18
+                   : endsWith(name, "_adam")       ? 46
+                   : endsWith(name, "_advance")    ? 5
+                                                   : 22;
     if (params != expected)
       return false;
     functions[name] = {name, true};

@@ -8,7 +8,9 @@
 
 #include "Commands.h"
 #include "JITModel.h"
+#include "PTX.h"
 
+#include "physrt/CrossCheck.h"
 #include "physrt/CudaDriver.h"
 #include "physrt/Error.h"
 #include "physrt/Evaluator.h"
@@ -62,6 +64,11 @@ static cl::opt<int> threads("threads",
                             cl::init(0), cl::sub(trainCmd), cl::sub(benchCmd));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress output"),
                            cl::sub(trainCmd));
+static cl::opt<bool> hostOptimizer(
+    "host-optimizer",
+    cl::desc("On a GPU, run the optimizer and the samplers on the host "
+             "instead of whole steps on the device"),
+    cl::sub(trainCmd));
 static cl::opt<int64_t> logEvery("log-every",
                                  cl::desc("Progress line every N steps"),
                                  cl::init(0), cl::sub(trainCmd));
@@ -92,16 +99,23 @@ int physc::runTrain() {
   if (device != "cpu" && device != "auto" && device != "cuda")
     return usageError("train", "--device must be cpu, cuda or auto, got '" +
                                    device + "'");
-  // --device cuda needs a device (and libdevice, checked when compiling);
-  // `auto` stays on the CPU until the GPU path has been verified on a
-  // device by bench/gpu-check.sh (see docs/cuda.md), and says when a GPU
-  // could be used.
+  // --device cuda needs a device (and libdevice, checked when compiling).
+  // `auto` takes the GPU when there is one, libdevice is found, and the
+  // GPU's loss and gradient agree with the CPU's on the model (below).
   if (device == "cuda") {
     std::string why;
     if (!physrt::cuda::available(&why)) {
       llvm::errs() << "physc train: error: " << why << "; use --device cpu\n";
       return 1;
     }
+  }
+  std::string autoWhy;
+  bool tryGPU = device == "auto" && physrt::cuda::available(&autoWhy);
+  if (tryGPU && !findCUDAToolkit(autoWhy)) {
+    if (!quiet)
+      llvm::errs() << "physc train: note: a CUDA device is present, but "
+                   << autoWhy << "; training on the CPU\n";
+    tryGPU = false;
   }
   physrt::TrainOptions opts;
   for (const std::string &s : setParams) {
@@ -136,15 +150,44 @@ int physc::runTrain() {
       }
   CodegenOptions cg;
   cg.precision = precision;
-  bool gpu = device == "cuda";
+  bool gpu = device == "cuda" || tryGPU;
   auto jit = JITModel::compile(*loaded, cg, llvm::errs(), gpu);
   if (!jit)
     return 1;
-  if (gpu && !jit->moveToGPU(llvm::errs()))
+  if (device == "cuda" && !jit->moveToGPU(llvm::errs()))
     return 1;
-  if (device == "auto" && !quiet && physrt::cuda::available())
-    llvm::errs() << "physc train: note: training on the CPU; a CUDA device "
-                    "is present (--device cuda uses it)\n";
+  if (tryGPU) {
+    // The CPU binding stays at hand: the GPU must agree with it on one
+    // batch per term, or training stays on the CPU.
+    physrt::CompiledModel cpu = jit->model();
+    std::string moveErrors;
+    llvm::raw_string_ostream moveLog(moveErrors);
+    double tol = precision == "f64" ? 1e-9 : 1e-4;
+    gpu = jit->moveToGPU(moveLog);
+    physrt::CrossCheckResult check;
+    if (gpu) {
+      check = physrt::crossCheck(cpu, jit->model(),
+                                 physrt::runtimeValues(cpu, opts.setParams),
+                                 seed, tol);
+      gpu = check.agree;
+    }
+    if (!gpu) {
+      jit->model() = cpu;
+      if (!quiet)
+        llvm::errs() << "physc train: note: not training on the CUDA device: "
+                     << (moveErrors.empty()
+                             ? check.why
+                             : llvm::StringRef(moveErrors).trim().str())
+                     << "; training on the CPU (--device cuda forces the "
+                        "GPU)\n";
+    } else if (!quiet) {
+      llvm::errs() << llvm::format(
+          "physc train: on %s: every term's loss and gradient agree with "
+          "the CPU's (largest relative difference %.2g); --device cpu "
+          "stays on the CPU\n",
+          jit->model().device.c_str(), check.worst);
+    }
+  }
   opts.seed = seed;
   opts.maxSteps = steps;
   opts.outDir = outDir;
@@ -156,6 +199,7 @@ int physc::runTrain() {
   opts.precision = precision;
   opts.resumeDir = resumeDir;
   opts.checkpointEvery = checkpointEvery;
+  opts.hostOptimizer = hostOptimizer;
   try {
     physrt::train(jit->model(), opts, std::cerr);
   } catch (const std::exception &e) {

@@ -1,4 +1,5 @@
-//===- Model.h - What the runtime needs to know of a compiled model -*- C++ -*-===//
+//===- Model.h - What the runtime needs to know of a compiled model -*- C++
+//-*-===//
 //
 // Part of physc's runtime (libphysrt). A CompiledModel is everything the
 // training loop needs: coordinates and their box, the flat parameter layout
@@ -12,10 +13,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace physrt {
+
+class DeviceTrainer;
 
 /// Points are passed structure-of-arrays: coordinate `c` of point `i` is
 /// `pts[c * ld + i]`, with `ld >= n` (the runtime pads `ld` to a multiple of
@@ -24,14 +28,14 @@ namespace physrt {
 /// Accumulates, over points [0, n): `*loss += sum_i r_i^2` and
 /// `grad[k] += d/dparams[k] sum_i r_i^2`. Unnormalised: the runtime divides
 /// by the number of points and applies the term weight.
-using LossGradFn =
-    std::function<void(const double *params, const double *pts, int64_t ld,
-                       int64_t n, const double *rt, double *loss, double *grad)>;
+using LossGradFn = std::function<void(const double *params, const double *pts,
+                                      int64_t ld, int64_t n, const double *rt,
+                                      double *loss, double *grad)>;
 
 /// Writes `nout` values per point: `out[k * ld + i]`.
-using EvalFn = std::function<void(const double *params, const double *pts,
-                                  int64_t ld, int64_t n, const double *rt,
-                                  double *out)>;
+using EvalFn =
+    std::function<void(const double *params, const double *pts, int64_t ld,
+                       int64_t n, const double *rt, double *out)>;
 
 struct Coord {
   std::string name;
@@ -44,8 +48,14 @@ struct Coord {
 
 struct Region {
   enum class Kind { Interior, Boundary, Faces } kind = Kind::Interior;
-  struct Face { int coord; double value; };
-  struct Restriction { int coord; double lo, hi; };
+  struct Face {
+    int coord;
+    double value;
+  };
+  struct Restriction {
+    int coord;
+    double lo, hi;
+  };
   std::vector<Face> faces;               ///< for Faces
   std::vector<Restriction> restrictions; ///< narrows the box
 };
@@ -53,7 +63,7 @@ struct Region {
 /// A contiguous block of the flat parameter vector: one weight matrix
 /// (`rows` x `cols`, row-major, rows = fan-out) or one bias vector (cols = 1).
 struct ParamBlock {
-  std::string name;          ///< e.g. "N.layer0.weight"
+  std::string name; ///< e.g. "N.layer0.weight"
   int64_t offset = 0, rows = 0, cols = 1;
   bool isBias = false;
   /// glorot|glorot_uniform|he|siren_first|siren|zeros|constant
@@ -96,7 +106,7 @@ struct Term {
 /// (each output of each field).
 struct FieldOutput {
   std::string name;
-  EvalFn eval;      ///< nout == 1
+  EvalFn eval; ///< nout == 1
   /// Set in libraries built by `physc build`: the value, the first
   /// derivatives along every coordinate (in order), then the upper triangle
   /// of the Hessian row by row; nout == 1 + D + D (D + 1) / 2.
@@ -118,8 +128,8 @@ struct Stage {
   int64_t steps = 1000;
   double lr = 1e-3;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  int64_t history = 50;       ///< lbfgs
-  double tolerance = 1e-12;   ///< lbfgs: stop when |g|_inf falls below
+  int64_t history = 50;     ///< lbfgs
+  double tolerance = 1e-12; ///< lbfgs: stop when |g|_inf falls below
   /// multiadam: the loss-term groups (indices into CompiledModel::terms),
   /// each with its own Adam moments. Empty: one group per term whose
   /// weight is not 0.
@@ -164,6 +174,9 @@ struct CompiledModel {
   /// Where the kernels run, for logs and summaries: "cpu", or the GPU's
   /// name and architecture when bindCudaKernels has moved them there.
   std::string device = "cpu";
+  /// Runs whole Adam steps where the kernels are (set with them on a GPU);
+  /// null: the host runs the optimizer and the samplers.
+  std::shared_ptr<DeviceTrainer> deviceTrainer;
 };
 
 } // namespace physrt

@@ -44,6 +44,10 @@ struct TrainOptions {
   /// included) instead of initParams(M, seed): an embedding program
   /// training a model it loaded or trained before. Ignored with resumeDir.
   std::vector<double> initialParams;
+  /// With a model that has a DeviceTrainer, still run the optimizer and the
+  /// samplers on the host (the kernels stay on the device): for comparing
+  /// the two and for debugging.
+  bool hostOptimizer = false;
 };
 
 struct TrainResult {
@@ -61,6 +65,8 @@ struct TrainResult {
   std::vector<double> params;
   std::vector<double> runtimeParams; ///< values used, after --set
   int threads = 0;                   ///< threads actually used
+  /// Adam steps run as whole steps on the device (DeviceTrainer).
+  int64_t deviceSteps = 0;
   /// Per-term losses along the run; with outDir, train() also writes
   /// loss.png, loss.csv, field_NAME.png and fields.vti (writePictures).
   LossHistory history;

@@ -1,0 +1,450 @@
+//===- CudaTrain.cpp - Adam steps on a CUDA device, one graph per step ----===//
+//
+// Part of physc's runtime (libphysrt). The DeviceTrainer of a model whose
+// kernels run on a GPU. One step is a fixed sequence of device work:
+//
+//   memset losses, memset grads
+//   per term t:  MODEL_sample       (sampled terms: its points for this step)
+//                MODEL_TERM_loss_grad -> partials
+//                MODEL_sum_partials  -> losses[t], grads[t * numParams ...]
+//   MODEL_adam      weighted sum of the terms' gradients, Adam on the f64
+//                   master copy, the kernels' copy of the parameters
+//   MODEL_advance   step counters
+//
+// Everything a step reads lives on the device (the step number too), so the
+// sequence is captured once in a CUDA graph and launched as a whole per
+// step. The host waits only in run(), after a batch of steps: to log, to
+// save a checkpoint, or at the end of the stage.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaLaunch.h"
+#include "physrt/CudaDriver.h"
+#include "physrt/Error.h"
+#include "physrt/Optimizers.h"
+#include "physrt/Sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace physrt;
+using namespace physrt::cuda;
+
+namespace {
+
+/// A device allocation of `count` elements of `elem` bytes.
+struct DeviceArray {
+  CUdeviceptr ptr = 0;
+  int64_t count = 0;
+  size_t elem = 0;
+  size_t bytes() const { return static_cast<size_t>(count) * elem; }
+};
+
+class CudaTrainer : public DeviceTrainer {
+public:
+  CudaTrainer(const CompiledModel &M, const std::vector<KernelRef> &refs,
+              bool f64, const LoadedModule &module);
+  ~CudaTrainer() override;
+
+  void begin(const std::vector<double> &params, const AdamState &state,
+             const Stage &S, const std::vector<double> &rt, uint64_t seed,
+             int64_t step, const std::vector<Batch> *fixed) override;
+  int64_t run(int64_t steps) override;
+  int64_t divergedAt() override;
+  double losses(std::vector<double> &terms) override;
+  void read(std::vector<double> &params, AdamState &state) override;
+  std::string describe() const override;
+
+private:
+  /// What a step needs of a term, copied: the model may move after binding.
+  struct TermGpu {
+    std::string name;
+    Region region;
+    int64_t samples = 0;
+    double weight = 1;
+    std::vector<double> data;
+    int64_t dataCount = 0;
+    int dataColumns = 0;
+    CUfunction lossGrad = nullptr;
+    DeviceArray pts, plan;
+    int64_t n = 0, ld = 0;
+    bool sampled = false;
+    unsigned grid = 1;
+  };
+
+  DeviceArray alloc(int64_t count, size_t elem);
+  void free(DeviceArray &a);
+  /// Uploads doubles as the kernels' real type (or as f64 with `asF64`).
+  void upload(DeviceArray &a, const std::vector<double> &v, bool asF64);
+  std::vector<double> download(const DeviceArray &a, bool asF64);
+  void launch(CUfunction f, unsigned grid, unsigned block, LaunchArgs &args);
+  void releaseGraph();
+  void current() const { d.check(d.cuCtxSetCurrent(ctx), "cuCtxSetCurrent"); }
+
+  const Driver &d;
+  std::string model;
+  std::vector<Coord> coords;
+  LoadedModule module; ///< owns the context and the module
+  CUcontext ctx = nullptr;
+  CUstream stream = nullptr;
+  CUfunction sample = nullptr, adam = nullptr, advance = nullptr,
+             sumPartials = nullptr;
+  int multiprocessors = 1;
+  size_t elem = 4;
+  int64_t np = 0;
+  std::vector<TermGpu> terms;
+  std::vector<double> weights;
+  DeviceArray params, master, m, v, hyper, counters, scale, lossBuf, grads,
+      partials, rtBuf;
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  int launchesPerStep = 0;
+  double beta1 = 0.9, beta2 = 0.999;
+};
+
+std::string kernelName(const std::string &symbol) {
+  const std::string prefix = "_mlir_ciface_";
+  return symbol.compare(0, prefix.size(), prefix) == 0
+             ? symbol.substr(prefix.size())
+             : symbol;
+}
+
+CudaTrainer::CudaTrainer(const CompiledModel &M,
+                         const std::vector<KernelRef> &refs, bool f64,
+                         const LoadedModule &loaded)
+    : d(driver()), model(M.name), coords(M.coords), module(loaded),
+      ctx(loaded.ctx), multiprocessors(loaded.multiprocessors),
+      elem(f64 ? sizeof(double) : sizeof(float)), np(M.numParams) {
+  current();
+  auto function = [&](const std::string &name) {
+    CUfunction f = nullptr;
+    if (d.cuModuleGetFunction(&f, module.mod, name.c_str()))
+      throw Error("the GPU code of model '" + M.name + "' lacks " + name);
+    return f;
+  };
+  sample = function(M.name + "_sample");
+  adam = function(M.name + "_adam");
+  advance = function(M.name + "_advance");
+  sumPartials = function(M.name + "_sum_partials");
+  terms.resize(M.terms.size());
+  for (size_t t = 0; t < terms.size(); ++t) {
+    const Term &T = M.terms[t];
+    TermGpu &G = terms[t];
+    G.name = T.name;
+    G.region = T.region;
+    G.samples = T.samples;
+    G.weight = T.weight;
+    G.data = T.data;
+    G.dataCount = T.dataCount;
+    G.dataColumns = T.dataColumns;
+  }
+  for (const KernelRef &k : refs)
+    if (k.role == KernelRef::Role::LossGrad)
+      terms.at(k.index).lossGrad = function(kernelName(k.symbol));
+  for (size_t t = 0; t < terms.size(); ++t)
+    if (!terms[t].lossGrad)
+      throw Error("model '" + M.name + "' has no loss kernel for term '" +
+                  M.terms[t].name + "'");
+  d.check(d.cuStreamCreate(&stream, 0), "cuStreamCreate");
+}
+
+CudaTrainer::~CudaTrainer() {
+  // Errors are ignored: at process exit the driver may be shutting down.
+  d.cuCtxSetCurrent(ctx);
+  releaseGraph();
+  for (DeviceArray *a : {&params, &master, &m, &v, &hyper, &counters, &scale,
+                         &lossBuf, &grads, &partials, &rtBuf})
+    if (a->ptr)
+      d.cuMemFree(a->ptr);
+  for (TermGpu &T : terms)
+    for (DeviceArray *a : {&T.pts, &T.plan})
+      if (a->ptr)
+        d.cuMemFree(a->ptr);
+  if (stream)
+    d.cuStreamDestroy(stream);
+}
+
+DeviceArray CudaTrainer::alloc(int64_t count, size_t size) {
+  DeviceArray a;
+  a.count = std::max<int64_t>(count, 1);
+  a.elem = size;
+  d.check(d.cuMemAlloc(&a.ptr, a.bytes()), "cuMemAlloc");
+  return a;
+}
+
+void CudaTrainer::free(DeviceArray &a) {
+  if (a.ptr)
+    d.check(d.cuMemFree(a.ptr), "cuMemFree");
+  a = DeviceArray();
+}
+
+void CudaTrainer::upload(DeviceArray &a, const std::vector<double> &src,
+                         bool asF64) {
+  size_t size = asF64 ? sizeof(double) : elem;
+  if (a.elem != size || a.count < static_cast<int64_t>(src.size())) {
+    free(a);
+    a = alloc(static_cast<int64_t>(src.size()), size);
+  }
+  std::vector<char> host(a.bytes(), 0);
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (size == sizeof(double)) {
+      std::memcpy(host.data() + i * size, &src[i], size);
+    } else {
+      float x = static_cast<float>(src[i]);
+      std::memcpy(host.data() + i * size, &x, size);
+    }
+  }
+  d.check(d.cuMemcpyHtoD(a.ptr, host.data(), host.size()), "cuMemcpyHtoD");
+}
+
+std::vector<double> CudaTrainer::download(const DeviceArray &a, bool asF64) {
+  size_t size = asF64 ? sizeof(double) : elem;
+  std::vector<char> host(a.bytes());
+  d.check(d.cuMemcpyDtoH(host.data(), a.ptr, host.size()), "cuMemcpyDtoH");
+  std::vector<double> out(a.count);
+  for (int64_t i = 0; i < a.count; ++i) {
+    if (size == sizeof(double)) {
+      std::memcpy(&out[i], host.data() + i * size, size);
+    } else {
+      float x;
+      std::memcpy(&x, host.data() + i * size, size);
+      out[i] = x;
+    }
+  }
+  return out;
+}
+
+void CudaTrainer::launch(CUfunction f, unsigned grid, unsigned block,
+                         LaunchArgs &args) {
+  d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, stream, args.get(),
+                           nullptr),
+          "cuLaunchKernel");
+  ++launchesPerStep;
+}
+
+void CudaTrainer::releaseGraph() {
+  if (exec)
+    d.cuGraphExecDestroy(exec);
+  if (graph)
+    d.cuGraphDestroy(graph);
+  exec = nullptr;
+  graph = nullptr;
+}
+
+void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
+                        const Stage &S, const std::vector<double> &rt,
+                        uint64_t seed, int64_t step,
+                        const std::vector<Batch> *fixed) {
+  current();
+  releaseGraph();
+  if (static_cast<int64_t>(p.size()) != np ||
+      (!state.m.empty() && static_cast<int64_t>(state.m.size()) != np) ||
+      state.m.size() != state.v.size())
+    throw Error("device training: parameters and Adam moments of model '" +
+                model + "' must have " + std::to_string(np) + " entries");
+  if (fixed && fixed->size() != terms.size())
+    throw Error("device training: expected one batch per term");
+  beta1 = S.beta1;
+  beta2 = S.beta2;
+  upload(params, p, false);
+  upload(master, p, true);
+  std::vector<double> zeros(np, 0.0);
+  upload(m, state.m.empty() ? zeros : state.m, true);
+  upload(v, state.v.empty() ? zeros : state.v, true);
+  upload(hyper, {S.lr, S.beta1, S.beta2, S.eps}, true);
+  std::vector<double> rtv = rt;
+  rtv.push_back(0); // never empty
+  upload(rtBuf, rtv, false);
+
+  // Counters (i64): Adam steps done, the global step, the divergence flag.
+  if (!counters.ptr)
+    counters = alloc(3, sizeof(int64_t));
+  int64_t c[3] = {state.t, step, 0};
+  d.check(d.cuMemcpyHtoD(counters.ptr, c, sizeof c), "cuMemcpyHtoD");
+
+  // Each term's points: its data, the kept batch, or a device buffer the
+  // sampler fills every step.
+  int64_t nt = static_cast<int64_t>(terms.size());
+  int64_t dims = static_cast<int64_t>(coords.size());
+  std::vector<double> scales(nt);
+  unsigned maxGrid = 1;
+  for (int64_t t = 0; t < nt; ++t) {
+    TermGpu &G = terms[t];
+    G.sampled = !fixed && G.dataCount == 0;
+    if (G.sampled) {
+      G.n = G.samples;
+      G.ld = G.samples;
+      if (G.n <= 0)
+        throw Error("term '" + G.name + "' has no samples");
+      upload(G.plan, devicePlan(coords, G.region, G.n), true);
+      if (G.pts.elem != elem || G.pts.count < G.n * dims) {
+        free(G.pts);
+        G.pts = alloc(G.n * dims, elem);
+      }
+    } else {
+      Batch B = fixed ? (*fixed)[t]
+                      : makeBatch(G.data.data(), G.dataCount, G.dataCount,
+                                  G.dataColumns);
+      if (B.n <= 0)
+        throw Error("term '" + G.name + "' has no points");
+      G.n = B.n;
+      G.ld = B.ld;
+      upload(G.pts, B.pts, false);
+    }
+    scales[t] = G.weight / static_cast<double>(G.n);
+    G.grid = lossGrid(G.n, multiprocessors);
+    maxGrid = std::max(maxGrid, G.grid);
+  }
+  upload(scale, scales, true);
+  if (!lossBuf.ptr || lossBuf.elem != elem) {
+    free(lossBuf);
+    lossBuf = alloc(nt, elem);
+  }
+  if (!grads.ptr || grads.elem != elem) {
+    free(grads);
+    grads = alloc(nt * np, elem);
+  }
+  if (partials.elem != elem ||
+      partials.count < static_cast<int64_t>(maxGrid) * (1 + np)) {
+    free(partials);
+    partials = alloc(static_cast<int64_t>(maxGrid) * (1 + np), elem);
+  }
+
+  // Capture one step.
+  d.check(d.cuStreamBeginCapture(stream, kCaptureModeRelaxed),
+          "cuStreamBeginCapture");
+  launchesPerStep = 0;
+  try {
+    d.check(d.cuMemsetD8Async(lossBuf.ptr, 0, lossBuf.bytes(), stream),
+            "cuMemsetD8Async");
+    d.check(d.cuMemsetD8Async(grads.ptr, 0, grads.bytes(), stream),
+            "cuMemsetD8Async");
+    for (int64_t t = 0; t < nt; ++t) {
+      TermGpu &G = terms[t];
+      if (G.sampled) {
+        LaunchArgs a;
+        a.memref(counters.ptr, counters.count);
+        a.memref(G.plan.ptr, G.plan.count);
+        a.index(t);
+        a.index(static_cast<int64_t>(seed & 0x7fffffffffffffffULL));
+        a.memref(G.pts.ptr, G.pts.count);
+        a.index(G.n);
+        launch(sample,
+               static_cast<unsigned>((G.n + kEvalBlock - 1) / kEvalBlock),
+               kEvalBlock, a);
+      }
+      LaunchArgs a;
+      a.memref(params.ptr, params.count);
+      a.memref(G.pts.ptr, G.pts.count);
+      a.index(G.ld);
+      a.index(G.n);
+      a.memref(rtBuf.ptr, rtBuf.count);
+      a.memref(partials.ptr, partials.count);
+      launch(G.lossGrad, G.grid, kLossGradBlock, a);
+      LaunchArgs s;
+      s.memref(partials.ptr, partials.count);
+      s.index(G.grid);
+      s.memref(lossBuf.ptr + t * elem, 1);
+      s.memref(grads.ptr + t * np * elem, np);
+      launch(sumPartials, static_cast<unsigned>((np + kSumBlock) / kSumBlock),
+             kSumBlock, s);
+    }
+    LaunchArgs a;
+    a.memref(hyper.ptr, hyper.count);
+    a.memref(counters.ptr, counters.count);
+    a.index(nt);
+    a.memref(scale.ptr, scale.count);
+    a.memref(lossBuf.ptr, lossBuf.count);
+    a.memref(grads.ptr, grads.count);
+    a.memref(master.ptr, master.count);
+    a.memref(m.ptr, m.count);
+    a.memref(v.ptr, v.count);
+    a.memref(params.ptr, params.count);
+    launch(adam, static_cast<unsigned>((np + kSumBlock - 1) / kSumBlock),
+           kSumBlock, a);
+    LaunchArgs c1;
+    c1.memref(counters.ptr, counters.count);
+    launch(advance, 1, 1, c1);
+  } catch (...) {
+    CUgraph broken = nullptr;
+    d.cuStreamEndCapture(stream, &broken);
+    if (broken)
+      d.cuGraphDestroy(broken);
+    throw;
+  }
+  d.check(d.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture");
+  d.check(d.cuGraphInstantiateWithFlags(&exec, graph, 0),
+          "cuGraphInstantiateWithFlags");
+  weights.clear();
+  for (const TermGpu &G : terms)
+    weights.push_back(G.weight);
+}
+
+int64_t CudaTrainer::run(int64_t steps) {
+  if (!exec)
+    throw Error("device training: run() before begin()");
+  current();
+  int64_t before[3], after[3];
+  d.check(d.cuMemcpyDtoH(before, counters.ptr, sizeof before), "cuMemcpyDtoH");
+  for (int64_t i = 0; i < steps; ++i)
+    d.check(d.cuGraphLaunch(exec, stream), "cuGraphLaunch");
+  d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  d.check(d.cuMemcpyDtoH(after, counters.ptr, sizeof after), "cuMemcpyDtoH");
+  return after[1] - before[1];
+}
+
+int64_t CudaTrainer::divergedAt() {
+  current();
+  int64_t c[3];
+  d.check(d.cuMemcpyDtoH(c, counters.ptr, sizeof c), "cuMemcpyDtoH");
+  return c[2];
+}
+
+double CudaTrainer::losses(std::vector<double> &out) {
+  current();
+  std::vector<double> sums = download(lossBuf, false);
+  out.assign(terms.size(), 0.0);
+  double total = 0;
+  for (size_t t = 0; t < terms.size(); ++t) {
+    out[t] = sums[t] / static_cast<double>(terms[t].n);
+    total += weights[t] * out[t];
+  }
+  return total;
+}
+
+void CudaTrainer::read(std::vector<double> &p, AdamState &state) {
+  current();
+  p = download(master, true);
+  p.resize(np);
+  state.m = download(m, true);
+  state.m.resize(np);
+  state.v = download(v, true);
+  state.v.resize(np);
+  int64_t c[3];
+  d.check(d.cuMemcpyDtoH(c, counters.ptr, sizeof c), "cuMemcpyDtoH");
+  state.t = c[0];
+  state.b1t = std::pow(beta1, static_cast<double>(c[0]));
+  state.b2t = std::pow(beta2, static_cast<double>(c[0]));
+}
+
+std::string CudaTrainer::describe() const {
+  return "one CUDA graph of " + std::to_string(launchesPerStep) +
+         " kernel launches per step";
+}
+
+} // namespace
+
+bool cuda::hasTrainKernels(const Driver &d, CUmodule mod,
+                           const std::string &model) {
+  CUfunction f = nullptr;
+  return d.hasGraphs() &&
+         d.cuModuleGetFunction(&f, mod, (model + "_adam").c_str()) == 0;
+}
+
+std::shared_ptr<DeviceTrainer>
+cuda::makeDeviceTrainer(const CompiledModel &M,
+                        const std::vector<KernelRef> &refs, bool f64,
+                        const LoadedModule &module) {
+  return std::make_shared<CudaTrainer>(M, refs, f64, module);
+}
