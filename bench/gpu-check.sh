@@ -32,7 +32,7 @@ while read -r harness dump kind rest; do
   [[ -x $PREP/$harness ]] || die "missing $PREP/$harness"
   read -r -a extra <<<"${rest//@PREP@/$PREP}"
   echo "gpu-check: $harness $dump ${rest:-}"
-  log=$OUT/$harness-$dump
+  log=$OUT/$harness-$dump${extra[3]:+-b${extra[3]}}
   set +e
   "$PREP/$harness" "$PREP/$dump" ${extra[@]+"${extra[@]}"} >"$log.jsonl" 2>"$log.err"
   rc=$?
@@ -152,6 +152,17 @@ for name, per in paths.items():
             name, n, r.get("grid", 0), r.get("block", 32)))
 for (fw, n), r in sorted(best.items()):
     print("- best %s at N=%d: %s" % (fw, n, r.get("variant")))
+train = list(lines(os.path.join(out, "train.jsonl")))
+if train:
+    print()
+    print("| model | device | steps (whole on the device) | seconds | steps/s | rel L2 |")
+    print("|---|---|---|---|---|---|")
+    for r in train:
+        steps, secs = r.get("steps", 0), r.get("seconds", 0)
+        print("| %s | %s | %d (%d) | %.2f | %s | %s |" % (
+            r.get("model"), r.get("device"), steps, r.get("device_steps", 0),
+            secs, "%.0f" % (steps / secs) if secs else "-",
+            ", ".join("%s %.3g" % kv for kv in r.get("rel_l2", {}).items())))
 PY
 if [[ $status == 0 ]]; then
   echo "gpu-check: all correctness checks PASS; results in $OUT"

@@ -4,6 +4,7 @@
 #   <model>.cu              `physc emit cuda` (f32)
 #   harness_<model>         bench/gpu/harness.cu with those kernels (nvcc, sm_90)
 #   <model>.ptx             `physc emit ptx` (f32, sm_90): what the runtime loads
+#   <model>.b64/.b256.ptx   bench models: loss kernels for 64 / 256 threads a block
 #   harness_ptx             bench/gpu/harness_ptx.cpp (driver API, loads a PTX)
 #   <model>_N<n>/           `physc dump-batch` (params, points, CPU f64 reference)
 #   manifest.txt            one line per check: "<harness> <dump dir> <kind>
@@ -44,6 +45,15 @@ prepare() {
     "$ROOT/bench/gpu/harness.cu" -o "$TMP/harness_$model"
   echo "gpu-prepare: $model: physc emit ptx --chip $ARCH"
   "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" >"$TMP/$model.ptx"
+  # Benchmarks also time loss kernels built for 64 and 256 threads per
+  # block (the runtime launches 128).
+  local b
+  if [[ $kind == bench ]]; then
+    for b in 64 256; do
+      "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" --block-size $b \
+        >"$TMP/$model.b$b.ptx"
+    done
+  fi
   local n
   for n in "$@"; do
     local dir
@@ -58,6 +68,11 @@ prepare() {
     fi
     echo "harness_$model $dir $kind" >>"$TMP/manifest.txt"
     echo "harness_ptx $dir $kind --ptx @PREP@/$model.ptx" >>"$TMP/manifest.txt"
+    if [[ $kind == bench ]]; then
+      for b in 64 256; do
+        echo "harness_ptx $dir $kind --ptx @PREP@/$model.b$b.ptx --block $b" >>"$TMP/manifest.txt"
+      done
+    fi
   done
 }
 

@@ -36,56 +36,17 @@
 #endif
 #include KERNELS_CU
 
-namespace {
+#include "dump.h"
 
-[[noreturn]] void die(const std::string &msg, int code = 1) {
-  std::fprintf(stderr, "harness: error: %s\n", msg.c_str());
-  std::exit(code);
-}
+const char *const kTool = "harness";
+
+namespace {
 
 void check(cudaError_t e, const char *what) {
   if (e != cudaSuccess)
     die(std::string(what) + ": " + cudaGetErrorString(e));
 }
 #define CK(x) check((x), #x)
-
-std::map<std::string, std::string> readMeta(const std::string &dir) {
-  std::ifstream in(dir + "/meta.txt");
-  if (!in)
-    die("cannot read " + dir + "/meta.txt (the output of physc dump-batch)");
-  std::map<std::string, std::string> m;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t eq = line.find('=');
-    if (eq != std::string::npos)
-      m[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return m;
-}
-
-const std::string &get(const std::map<std::string, std::string> &m,
-                       const std::string &key) {
-  auto it = m.find(key);
-  if (it == m.end())
-    die("meta.txt has no " + key);
-  return it->second;
-}
-
-std::vector<double> readDoubles(const std::string &path, size_t expect) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    die("cannot read " + path);
-  in.seekg(0, std::ios::end);
-  size_t bytes = (size_t)in.tellg();
-  in.seekg(0);
-  if (bytes != expect * 8)
-    die(path + ": expected " + std::to_string(expect) + " doubles, found " +
-        std::to_string(bytes) + " bytes");
-  std::vector<double> v(expect);
-  if (expect)
-    in.read(reinterpret_cast<char *>(v.data()), bytes);
-  return v;
-}
 
 template <typename T> T *upload(const std::vector<double> &v) {
   std::vector<T> h(std::max<size_t>(v.size(), 1), T(0));
@@ -160,11 +121,8 @@ int main(int argc, char **argv) {
     tm.n = std::atoll(get(meta, k + "n").c_str());
     tm.ld = std::atoll(get(meta, k + "ld").c_str());
     tm.loss = std::strtod(get(meta, k + "loss").c_str(), nullptr);
-    // Columns: the coordinates, and a data term's observed values.
-    auto cols = meta.find(k + "columns");
-    size_t columns =
-        cols == meta.end() ? coords : (size_t)std::atoll(cols->second.c_str());
-    tm.pts = readDoubles(dir + "/" + get(meta, k + "pts"), columns * tm.ld);
+    tm.pts = readDoubles(dir + "/" + get(meta, k + "pts"),
+                         termColumns(meta, t) * tm.ld);
     tm.grad = readDoubles(dir + "/" + get(meta, k + "grad"), np);
   }
 

@@ -11,9 +11,11 @@
 // Build (any C++17 compiler, the toolkit's cuda.h and libcuda stub):
 //   nvcc -std=c++17 -O2 bench/gpu/harness_ptx.cpp -lcuda -o harness_ptx
 // Run:
-//   harness_ptx DUMP_DIR --ptx FILE.ptx [--iters 30] [--warmup 5]
+//   harness_ptx DUMP_DIR --ptx FILE.ptx [--block 128] [--iters 30]
+//               [--warmup 5]
 // where DUMP_DIR is `physc dump-batch`'s output and FILE.ptx `physc emit ptx`'s
-// (f32 or f64: --precision says which, default f32) for the same model.
+// (f32 or f64: --precision says which, default f32) for the same model;
+// --block is the loss kernels' block size, `emit ptx --block-size`'s.
 //
 // Prints one JSON line per term, as harness.cu does:
 //   {"term", "kernel", "n", "grid", "loss_cpu", "loss_gpu", "loss_rel_err",
@@ -39,15 +41,13 @@
 #include <string>
 #include <vector>
 
+#include "dump.h"
+
+const char *const kTool = "harness_ptx";
+
 namespace {
 
-constexpr unsigned kLossBlock = 128; // phys-kernels-to-gpu's block-size
 constexpr unsigned kSumBlock = 256;
-
-[[noreturn]] void die(const std::string &msg, int code = 1) {
-  std::fprintf(stderr, "harness_ptx: error: %s\n", msg.c_str());
-  std::exit(code);
-}
 
 void check(CUresult r, const char *what) {
   if (r == CUDA_SUCCESS)
@@ -57,44 +57,6 @@ void check(CUresult r, const char *what) {
   die(std::string(what) + ": " + (name ? name : "unknown error"));
 }
 #define CK(x) check((x), #x)
-
-std::map<std::string, std::string> readMeta(const std::string &dir) {
-  std::ifstream in(dir + "/meta.txt");
-  if (!in)
-    die("cannot read " + dir + "/meta.txt (the output of physc dump-batch)");
-  std::map<std::string, std::string> m;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t eq = line.find('=');
-    if (eq != std::string::npos)
-      m[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return m;
-}
-
-const std::string &get(const std::map<std::string, std::string> &m,
-                       const std::string &key) {
-  auto it = m.find(key);
-  if (it == m.end())
-    die("meta.txt has no " + key);
-  return it->second;
-}
-
-std::vector<double> readDoubles(const std::string &path, size_t expect) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    die("cannot read " + path);
-  in.seekg(0, std::ios::end);
-  size_t bytes = (size_t)in.tellg();
-  in.seekg(0);
-  if (bytes != expect * 8)
-    die(path + ": expected " + std::to_string(expect) + " doubles, found " +
-        std::to_string(bytes) + " bytes");
-  std::vector<double> v(expect);
-  if (expect)
-    in.read(reinterpret_cast<char *>(v.data()), bytes);
-  return v;
-}
 
 /// A device array of `count` elements of the kernels' precision.
 struct DeviceArray {
@@ -191,8 +153,11 @@ std::vector<int> listFromEnv(const char *name, const char *fallback) {
 int main(int argc, char **argv) {
   std::string dir, ptxPath, precision = "f32";
   int iters = 30, warmup = 5;
+  // The loss kernels' threads per block: what `physc emit ptx --block-size`
+  // built them for (128, the runtime's, by default).
+  unsigned lossBlock = 128;
   const char *usage = "usage: harness_ptx DUMP_DIR --ptx FILE [--precision "
-                      "f32|f64] [--iters N] [--warmup N]";
+                      "f32|f64] [--block N] [--iters N] [--warmup N]";
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
     if (s == "--iters" && a + 1 < argc)
@@ -203,12 +168,15 @@ int main(int argc, char **argv) {
       ptxPath = argv[++a];
     else if (s == "--precision" && a + 1 < argc)
       precision = argv[++a];
+    else if (s == "--block" && a + 1 < argc)
+      lossBlock = (unsigned)std::atoi(argv[++a]);
     else if (!s.empty() && s[0] != '-' && dir.empty())
       dir = s;
     else
       die(usage);
   }
   if (dir.empty() || ptxPath.empty() || iters < 1 || warmup < 0 ||
+      lossBlock < 32 || lossBlock > 1024 ||
       (precision != "f32" && precision != "f64"))
     die(usage);
   const bool f32 = precision == "f32";
@@ -256,7 +224,6 @@ int main(int argc, char **argv) {
   auto meta = readMeta(dir);
   const std::string model = get(meta, "model");
   const long long np = std::atoll(get(meta, "num_params").c_str());
-  const int coords = std::atoi(get(meta, "num_coords").c_str());
   const int nterms = std::atoi(get(meta, "num_terms").c_str());
   const int nrt = std::atoi(get(meta, "num_runtime_params").c_str());
   CUfunction sumPartials;
@@ -275,7 +242,7 @@ int main(int argc, char **argv) {
   DeviceArray dPartials = alloc(maxGrid * (1 + np), f32);
   const size_t elem = f32 ? 4 : 8;
   auto gridFor = [&](long long n, int factor) {
-    long long tiles = (n + kLossBlock - 1) / kLossBlock;
+    long long tiles = (n + lossBlock - 1) / lossBlock;
     return (unsigned)std::max<long long>(
         1, std::min<long long>(tiles, (long long)factor * sms));
   };
@@ -299,13 +266,9 @@ int main(int argc, char **argv) {
     tm.n = std::atoll(get(meta, k + "n").c_str());
     tm.ld = std::atoll(get(meta, k + "ld").c_str());
     tm.loss = std::strtod(get(meta, k + "loss").c_str(), nullptr);
-    // Columns: the coordinates, and a data term's observed values.
-    auto cols = meta.find(k + "columns");
-    long long columns =
-        cols == meta.end() ? coords : std::atoll(cols->second.c_str());
-    tm.pts =
-        upload(readDoubles(dir + "/" + get(meta, k + "pts"), columns * tm.ld),
-               f32);
+    tm.pts = upload(readDoubles(dir + "/" + get(meta, k + "pts"),
+                                termColumns(meta, t) * tm.ld),
+                    f32);
     tm.grad = readDoubles(dir + "/" + get(meta, k + "grad"), np);
   }
 
@@ -320,7 +283,7 @@ int main(int argc, char **argv) {
     a.index(tm.n);
     a.memref(dRt);
     a.memref(dPartials);
-    CK(cuLaunchKernel(tm.fn, grid, 1, 1, kLossBlock, 1, 1, 0, nullptr,
+    CK(cuLaunchKernel(tm.fn, grid, 1, 1, lossBlock, 1, 1, 0, nullptr,
                       a.get(), nullptr));
     Args s;
     s.memref(dPartials);
@@ -387,7 +350,7 @@ int main(int argc, char **argv) {
                 "\"block\": %u, \"model\": \"%s\", \"term\": \"%s\", "
                 "\"precision\": \"%s\", \"device\": \"%s\", \"sms\": %d, "
                 "\"kernels\": \"ptx\"}\n",
-                tm.n, ms[ms.size() / 2], ms[0], grid, kLossBlock,
+                tm.n, ms[ms.size() / 2], ms[0], grid, lossBlock,
                 model.c_str(), tm.name.c_str(), precision.c_str(), devName,
                 sms);
     std::fflush(stdout);

@@ -5,7 +5,8 @@
 //   -include MODEL.h -DPHYSC_SPEC=physc_spec_MODEL
 // so it needs no LLVM/MLIR and runs on the GPU machine. Trains with the
 // spec's own plan (or --steps N) on --device cpu|cuda and prints one JSON
-// line: model, device, steps, seconds, total_loss, rel_l2 {field: error}.
+// line: model, device, steps, device_steps (Adam steps run whole on the
+// device), seconds, total_loss, rel_l2 {field: error}.
 // Exit status: 0 after training, 1 on an error (the message on stderr).
 //
 //===----------------------------------------------------------------------===//
@@ -50,9 +51,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"steps\": %lld, "
-              "\"seconds\": %.3f, \"total_loss\": %.6g, \"rel_l2\": {",
+              "\"device_steps\": %lld, \"seconds\": %.3f, \"total_loss\": "
+              "%.6g, \"rel_l2\": {",
               physc_model_name(m), physc_model_device(m), (long long)r.steps,
-              r.seconds, r.total_loss);
+              (long long)r.device_steps, r.seconds, r.total_loss);
   bool first = true;
   for (int f = 0; f < physc_model_num_fields(m); ++f) {
     double err;

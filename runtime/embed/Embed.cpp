@@ -10,6 +10,8 @@
 #include "physc_embed.h"
 
 #include "physrt/Checkpoint.h"
+#include "physrt/CrossCheck.h"
+#include "physrt/CudaDriver.h"
 #include "physrt/CudaKernels.h"
 #include "physrt/Error.h"
 #include "physrt/Evaluator.h"
@@ -112,9 +114,24 @@ physc_model *physc_model_create(const physc_spec *spec, const char *device,
                   auto it = symbols.find(s);
                   return it == symbols.end() ? nullptr : it->second;
                 });
+    bool f64 = D.precision == "f64";
     if (dev == "cuda")
-      cuda::bindCudaKernels(D.model, D.kernels, D.precision == "f64",
-                            spec->ptx);
+      cuda::bindCudaKernels(D.model, D.kernels, f64, spec->ptx);
+    if (dev == "auto" && spec->ptx && cuda::available()) {
+      // The GPU when its loss and gradient agree with the CPU's on a first
+      // batch (as `physc train --device auto`); else the CPU, quietly.
+      CompiledModel cpu = D.model;
+      try {
+        cuda::bindCudaKernels(D.model, D.kernels, f64, spec->ptx);
+        std::vector<double> rt;
+        for (const RuntimeParam &P : cpu.runtimeParams)
+          rt.push_back(P.value);
+        if (!crossCheck(cpu, D.model, rt, seed, f64 ? 1e-9 : 1e-4).agree)
+          D.model = cpu;
+      } catch (const Error &) {
+        D.model = cpu;
+      }
+    }
     m = std::make_unique<physc_model>();
     m->M = std::move(D.model);
     m->precision = D.precision;
@@ -181,8 +198,7 @@ int physc_model_term_columns(const physc_model *m, int term) {
   if (!m || term < 0 || term >= (int)m->M.terms.size())
     return -1;
   const Term &t = m->M.terms[term];
-  return t.dataColumns ? t.dataColumns
-                       : static_cast<int>(m->M.coords.size());
+  return t.dataColumns ? t.dataColumns : static_cast<int>(m->M.coords.size());
 }
 
 int physc_model_get_params(const physc_model *m, double *params) {
@@ -213,7 +229,8 @@ int physc_model_set_value(physc_model *m, const char *name, double value) {
     std::vector<double> rt = runtimeValues(m->M, set); // checks the name
     m->set = std::move(set);
     for (const ParamBlock &B : m->M.blocks)
-      if (B.runtimeParam >= 0 && m->M.runtimeParams[B.runtimeParam].name == name)
+      if (B.runtimeParam >= 0 &&
+          m->M.runtimeParams[B.runtimeParam].name == name)
         m->params[B.offset] = rt[B.runtimeParam];
   });
 }
@@ -252,9 +269,8 @@ int physc_model_eval(const physc_model *cm, int field, const double *points,
     if (n == 0)
       return;
     Batch B = toBatch(points, n, m->M.coords.size());
-    std::vector<double> v =
-        evaluatePoints(m->M.fields[field].eval, m->params, B, m->rt(),
-                       m->pool());
+    std::vector<double> v = evaluatePoints(m->M.fields[field].eval, m->params,
+                                           B, m->rt(), m->pool());
     std::copy(v.begin(), v.end(), out);
   });
 }
@@ -267,8 +283,7 @@ int physc_model_num_derivatives(const physc_model *m) {
 }
 
 int physc_model_eval_derivatives(const physc_model *cm, int field,
-                                 const double *points, int64_t n,
-                                 double *out) {
+                                 const double *points, int64_t n, double *out) {
   return guard([&] {
     checkModel(cm);
     auto *m = const_cast<physc_model *>(cm);
@@ -381,6 +396,7 @@ int physc_model_train(physc_model *m, const physc_train_options *opts,
       result->steps = R.steps;
       result->seconds = R.seconds;
       result->total_loss = R.totalLoss;
+      result->device_steps = R.deviceSteps;
     }
   });
 }

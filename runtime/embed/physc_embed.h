@@ -129,6 +129,9 @@ typedef struct physc_train_result {
   int64_t steps;
   double seconds;
   double total_loss; /* weighted sum of the final term losses */
+  /* Adam steps run whole on the device (one CUDA graph each); 0 on the
+   * CPU. */
+  int64_t device_steps;
 } physc_train_result;
 
 /* max_steps -1, threads 0, quiet 0, out_dir NULL. */

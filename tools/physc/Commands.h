@@ -45,7 +45,8 @@ std::optional<std::string> cudaSource(mlir::ModuleOp module,
 /// `physc emit gpu|ptx FILE`: the kernels as a gpu.module, or as PTX for
 /// `chip` (EmitPTX.cpp).
 int emitGPU(llvm::StringRef kind, const std::string &file,
-            const std::string &precision, const std::string &chip);
+            const std::string &precision, const std::string &chip,
+            unsigned blockSize);
 
 /// Reports a misuse of a subcommand; returns the exit status 1.
 int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);

@@ -21,8 +21,13 @@
 using namespace mlir;
 
 int physc::emitGPU(llvm::StringRef kind, const std::string &file,
-                   const std::string &precision, const std::string &chip) {
+                   const std::string &precision, const std::string &chip,
+                   unsigned blockSize) {
   bool ptx = kind == "ptx";
+  if (blockSize < 32 || blockSize > 1024 || (blockSize & (blockSize - 1)))
+    return usageError("emit", "--block-size must be a power of two in [32, "
+                              "1024], got " +
+                                  std::to_string(blockSize));
   if (ptx && !isSupportedCUDAChip(chip))
     return usageError("emit", "unsupported --chip '" + chip +
                                   "' (expected one of: sm_80, sm_86, sm_87, "
@@ -38,8 +43,8 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
     return 1;
 
   if (ptx) {
-    std::optional<std::string> text =
-        generatePTX(*module, precision, chip, "physc emit", llvm::errs());
+    std::optional<std::string> text = generatePTX(
+        *module, precision, chip, "physc emit", llvm::errs(), blockSize);
     if (!text)
       return 1;
     llvm::outs() << *text;
@@ -48,7 +53,7 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
   PassManager pm(&ctx);
   KernelsToGPUOptions gpu;
   gpu.precision = precision;
-  gpu.blockSize = PhysToCUDAOptions().blockSize;
+  gpu.blockSize = blockSize;
   pm.addPass(createKernelsToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -55,11 +55,10 @@ std::optional<std::string> physc::findCUDAToolkit(std::string &why) {
   return std::nullopt;
 }
 
-std::optional<std::string> physc::generatePTX(ModuleOp module,
-                                              const std::string &precision,
-                                              const std::string &chip,
-                                              llvm::StringRef tool,
-                                              llvm::raw_ostream &errs) {
+std::optional<std::string>
+physc::generatePTX(ModuleOp module, const std::string &precision,
+                   const std::string &chip, llvm::StringRef tool,
+                   llvm::raw_ostream &errs, unsigned blockSize) {
   // Checked first, so a machine without the toolkit gets this error rather
   // than PTX with unresolved __nv_* calls that no driver would load.
   std::string why;
@@ -79,9 +78,9 @@ std::optional<std::string> physc::generatePTX(ModuleOp module,
   PhysToCUDAOptions options;
   options.chip = chip;
   options.precision = precision;
-  // physrt's CudaKernels.cpp launches the loss kernels with exactly this
-  // many threads per block (the block tree is written for it).
-  options.blockSize = 128;
+  // physrt launches the loss kernels with exactly 128 threads per block
+  // (the block tree is written for the block size): the default.
+  options.blockSize = blockSize;
   options.toolkit = *toolkit;
   buildPhysToCUDAPipeline(pm, options);
   if (failed(pm.run(*copy)))

@@ -101,6 +101,11 @@ cl::opt<std::string> emitChip("chip",
                               cl::desc("ptx: the GPU, sm_80 .. sm_90 "
                                        "(default sm_90)"),
                               cl::init("sm_90"), cl::sub(emitCmd));
+cl::opt<unsigned> emitBlockSize(
+    "block-size",
+    cl::desc("gpu, ptx: threads per block of the loss kernels (default 128, "
+             "what the runtime launches; others for benchmarks)"),
+    cl::init(128), cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
     cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
@@ -165,7 +170,8 @@ int runEmit() {
   case EmitKind::GPU:
     if (emitPrecision != "f32" && emitPrecision != "f64")
       return usageError("emit", "--precision must be f32 or f64");
-    return emitGPU(emitArgs[0], emitArgs[1], emitPrecision, emitChip);
+    return emitGPU(emitArgs[0], emitArgs[1], emitPrecision, emitChip,
+                   emitBlockSize);
   }
   return 1;
 }
