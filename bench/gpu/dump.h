@@ -8,6 +8,8 @@
 #ifndef PHYSC_BENCH_GPU_DUMP_H
 #define PHYSC_BENCH_GPU_DUMP_H
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -70,6 +72,32 @@ inline size_t termColumns(const std::map<std::string, std::string> &m,
   auto it = m.find("term" + std::to_string(t) + ".columns");
   return it == m.end() ? (size_t)std::atoll(get(m, "num_coords").c_str())
                        : (size_t)std::atoll(it->second.c_str());
+}
+
+/// A GPU's loss and gradient of one term against the dump's reference:
+/// relative error of the loss, max_k |g - g_ref| / max_k |g_ref| of the
+/// gradient, and whether both are finite and within `tol`.
+struct Comparison {
+  double lossErr = 0, gradErr = 0;
+  bool pass = false;
+};
+template <typename G>
+Comparison compareToReference(double loss, const std::vector<G> &grad,
+                              double refLoss,
+                              const std::vector<double> &refGrad, double tol) {
+  Comparison c;
+  c.lossErr =
+      std::fabs(loss - refLoss) / std::max(std::fabs(refLoss), 1e-300);
+  double maxDiff = 0, maxRef = 0;
+  bool finite = std::isfinite(loss);
+  for (size_t k = 0; k < refGrad.size(); ++k) {
+    finite = finite && std::isfinite((double)grad[k]);
+    maxDiff = std::max(maxDiff, std::fabs((double)grad[k] - refGrad[k]));
+    maxRef = std::max(maxRef, std::fabs(refGrad[k]));
+  }
+  c.gradErr = maxDiff / std::max(maxRef, 1e-300);
+  c.pass = finite && c.lossErr <= tol && c.gradErr <= tol;
+  return c;
 }
 
 #endif // PHYSC_BENCH_GPU_DUMP_H
