@@ -55,6 +55,11 @@ public:
   double losses(std::vector<double> &terms) override;
   void read(std::vector<double> &params, AdamState &state) override;
   std::string describe() const override;
+  void beginEvaluation(const std::vector<Batch> &batches,
+                       const std::vector<double> &weights,
+                       const std::vector<double> &rt) override;
+  double evaluate(const std::vector<double> &params, std::vector<double> *grad,
+                  std::vector<double> &terms) override;
 
 private:
   /// What a step needs of a term, copied: the model may move after binding.
@@ -80,6 +85,16 @@ private:
   std::vector<double> download(const DeviceArray &a, bool asF64);
   void launch(CUfunction f, unsigned grid, unsigned block, LaunchArgs &args);
   void releaseGraph();
+  /// Each term's points (the sampler's buffer, or `fixed[t]` / its data
+  /// uploaded), scales, and the loss, gradient and partials buffers.
+  void setUpTerms(const std::vector<Batch> *fixed,
+                  const std::vector<double> &termWeights);
+  /// Enqueues on `stream` (being captured): zero the losses and gradients,
+  /// then per term its points (with `sampled`), loss kernel and
+  /// sum_partials.
+  void enqueueLosses(uint64_t seed);
+  /// Ends the capture begun on `stream` into `g` and instantiates it.
+  void endCapture(CUgraph &g, CUgraphExec &e);
   void current() const { d.check(d.cuCtxSetCurrent(ctx), "cuCtxSetCurrent"); }
 
   const Driver &d;
@@ -99,6 +114,9 @@ private:
       partials, rtBuf;
   CUgraph graph = nullptr;
   CUgraphExec exec = nullptr;
+  /// The loss and gradient alone, on fixed batches (beginEvaluation).
+  CUgraph evalGraph = nullptr;
+  CUgraphExec evalExec = nullptr;
   int launchesPerStep = 0;
   double beta1 = 0.9, beta2 = 0.999;
 };
@@ -224,12 +242,14 @@ void CudaTrainer::launch(CUfunction f, unsigned grid, unsigned block,
 }
 
 void CudaTrainer::releaseGraph() {
-  if (exec)
-    d.cuGraphExecDestroy(exec);
-  if (graph)
-    d.cuGraphDestroy(graph);
-  exec = nullptr;
-  graph = nullptr;
+  for (CUgraphExec *e : {&exec, &evalExec})
+    if (*e)
+      d.cuGraphExecDestroy(*e);
+  for (CUgraph *g : {&graph, &evalGraph})
+    if (*g)
+      d.cuGraphDestroy(*g);
+  exec = evalExec = nullptr;
+  graph = evalGraph = nullptr;
 }
 
 void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
@@ -263,10 +283,56 @@ void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
   int64_t c[3] = {state.t, step, 0};
   d.check(d.cuMemcpyHtoD(counters.ptr, c, sizeof c), "cuMemcpyHtoD");
 
+  setUpTerms(fixed, {});
+
+  // Capture one step.
+  d.check(d.cuStreamBeginCapture(stream, kCaptureModeRelaxed),
+          "cuStreamBeginCapture");
+  launchesPerStep = 0;
+  try {
+    enqueueLosses(seed);
+    int64_t nt = static_cast<int64_t>(terms.size());
+    LaunchArgs a;
+    a.memref(hyper.ptr, hyper.count);
+    a.memref(counters.ptr, counters.count);
+    a.index(nt);
+    a.memref(scale.ptr, scale.count);
+    a.memref(lossBuf.ptr, lossBuf.count);
+    a.memref(grads.ptr, grads.count);
+    a.memref(master.ptr, master.count);
+    a.memref(m.ptr, m.count);
+    a.memref(v.ptr, v.count);
+    a.memref(params.ptr, params.count);
+    launch(adam, static_cast<unsigned>((np + kSumBlock - 1) / kSumBlock),
+           kSumBlock, a);
+    LaunchArgs c1;
+    c1.memref(counters.ptr, counters.count);
+    launch(advance, 1, 1, c1);
+  } catch (...) {
+    CUgraph broken = nullptr;
+    d.cuStreamEndCapture(stream, &broken);
+    if (broken)
+      d.cuGraphDestroy(broken);
+    throw;
+  }
+  endCapture(graph, exec);
+}
+
+void CudaTrainer::endCapture(CUgraph &g, CUgraphExec &e) {
+  d.check(d.cuStreamEndCapture(stream, &g), "cuStreamEndCapture");
+  d.check(d.cuGraphInstantiateWithFlags(&e, g, 0),
+          "cuGraphInstantiateWithFlags");
+}
+
+void CudaTrainer::setUpTerms(const std::vector<Batch> *fixed,
+                             const std::vector<double> &termWeights) {
   // Each term's points: its data, the kept batch, or a device buffer the
   // sampler fills every step.
   int64_t nt = static_cast<int64_t>(terms.size());
   int64_t dims = static_cast<int64_t>(coords.size());
+  weights.clear();
+  for (int64_t t = 0; t < nt; ++t)
+    weights.push_back(termWeights.empty() ? terms[t].weight : termWeights[t]);
   std::vector<double> scales(nt);
   unsigned maxGrid = 1;
   for (int64_t t = 0; t < nt; ++t) {
@@ -292,7 +358,7 @@ void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
       G.ld = B.ld;
       upload(G.pts, B.pts, false);
     }
-    scales[t] = G.weight / static_cast<double>(G.n);
+    scales[t] = weights[t] / static_cast<double>(G.n);
     G.grid = lossGrid(G.n, multiprocessors);
     maxGrid = std::max(maxGrid, G.grid);
   }
@@ -310,62 +376,65 @@ void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
     free(partials);
     partials = alloc(static_cast<int64_t>(maxGrid) * (1 + np), elem);
   }
+}
 
-  // Capture one step.
-  d.check(d.cuStreamBeginCapture(stream, kCaptureModeRelaxed),
-          "cuStreamBeginCapture");
-  launchesPerStep = 0;
-  try {
-    d.check(d.cuMemsetD8Async(lossBuf.ptr, 0, lossBuf.bytes(), stream),
-            "cuMemsetD8Async");
-    d.check(d.cuMemsetD8Async(grads.ptr, 0, grads.bytes(), stream),
-            "cuMemsetD8Async");
-    for (int64_t t = 0; t < nt; ++t) {
-      TermGpu &G = terms[t];
-      if (G.sampled) {
-        LaunchArgs a;
-        a.memref(counters.ptr, counters.count);
-        a.memref(G.plan.ptr, G.plan.count);
-        a.index(t);
-        a.index(static_cast<int64_t>(seed & 0x7fffffffffffffffULL));
-        a.memref(G.pts.ptr, G.pts.count);
-        a.index(G.n);
-        launch(sample,
-               static_cast<unsigned>((G.n + kEvalBlock - 1) / kEvalBlock),
-               kEvalBlock, a);
-      }
+void CudaTrainer::enqueueLosses(uint64_t seed) {
+  d.check(d.cuMemsetD8Async(lossBuf.ptr, 0, lossBuf.bytes(), stream),
+          "cuMemsetD8Async");
+  d.check(d.cuMemsetD8Async(grads.ptr, 0, grads.bytes(), stream),
+          "cuMemsetD8Async");
+  int64_t nt = static_cast<int64_t>(terms.size());
+  for (int64_t t = 0; t < nt; ++t) {
+    TermGpu &G = terms[t];
+    if (G.sampled) {
       LaunchArgs a;
-      a.memref(params.ptr, params.count);
+      a.memref(counters.ptr, counters.count);
+      a.memref(G.plan.ptr, G.plan.count);
+      a.index(t);
+      a.index(static_cast<int64_t>(seed & 0x7fffffffffffffffULL));
       a.memref(G.pts.ptr, G.pts.count);
-      a.index(G.ld);
       a.index(G.n);
-      a.memref(rtBuf.ptr, rtBuf.count);
-      a.memref(partials.ptr, partials.count);
-      launch(G.lossGrad, G.grid, kLossGradBlock, a);
-      LaunchArgs s;
-      s.memref(partials.ptr, partials.count);
-      s.index(G.grid);
-      s.memref(lossBuf.ptr + t * elem, 1);
-      s.memref(grads.ptr + t * np * elem, np);
-      launch(sumPartials, static_cast<unsigned>((np + kSumBlock) / kSumBlock),
-             kSumBlock, s);
+      launch(sample, static_cast<unsigned>((G.n + kEvalBlock - 1) / kEvalBlock),
+             kEvalBlock, a);
     }
     LaunchArgs a;
-    a.memref(hyper.ptr, hyper.count);
-    a.memref(counters.ptr, counters.count);
-    a.index(nt);
-    a.memref(scale.ptr, scale.count);
-    a.memref(lossBuf.ptr, lossBuf.count);
-    a.memref(grads.ptr, grads.count);
-    a.memref(master.ptr, master.count);
-    a.memref(m.ptr, m.count);
-    a.memref(v.ptr, v.count);
     a.memref(params.ptr, params.count);
-    launch(adam, static_cast<unsigned>((np + kSumBlock - 1) / kSumBlock),
-           kSumBlock, a);
-    LaunchArgs c1;
-    c1.memref(counters.ptr, counters.count);
-    launch(advance, 1, 1, c1);
+    a.memref(G.pts.ptr, G.pts.count);
+    a.index(G.ld);
+    a.index(G.n);
+    a.memref(rtBuf.ptr, rtBuf.count);
+    a.memref(partials.ptr, partials.count);
+    launch(G.lossGrad, G.grid, kLossGradBlock, a);
+    LaunchArgs s;
+    s.memref(partials.ptr, partials.count);
+    s.index(G.grid);
+    s.memref(lossBuf.ptr + t * elem, 1);
+    s.memref(grads.ptr + t * np * elem, np);
+    launch(sumPartials, static_cast<unsigned>((np + kSumBlock) / kSumBlock),
+           kSumBlock, s);
+  }
+}
+
+void CudaTrainer::beginEvaluation(const std::vector<Batch> &batches,
+                                  const std::vector<double> &termWeights,
+                                  const std::vector<double> &rt) {
+  current();
+  releaseGraph(); // the step graph's buffers may move below
+  if (batches.size() != terms.size() || termWeights.size() != terms.size())
+    throw Error("device evaluation: expected one batch and one weight per "
+                "term");
+  std::vector<double> rtv = rt;
+  rtv.push_back(0); // never empty
+  upload(rtBuf, rtv, false);
+  if (params.elem != elem || params.count < np) {
+    free(params);
+    params = alloc(np, elem);
+  }
+  setUpTerms(&batches, termWeights);
+  d.check(d.cuStreamBeginCapture(stream, kCaptureModeRelaxed),
+          "cuStreamBeginCapture");
+  try {
+    enqueueLosses(0);
   } catch (...) {
     CUgraph broken = nullptr;
     d.cuStreamEndCapture(stream, &broken);
@@ -373,12 +442,31 @@ void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
       d.cuGraphDestroy(broken);
     throw;
   }
-  d.check(d.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture");
-  d.check(d.cuGraphInstantiateWithFlags(&exec, graph, 0),
-          "cuGraphInstantiateWithFlags");
-  weights.clear();
-  for (const TermGpu &G : terms)
-    weights.push_back(G.weight);
+  endCapture(evalGraph, evalExec);
+}
+
+double CudaTrainer::evaluate(const std::vector<double> &x,
+                             std::vector<double> *grad,
+                             std::vector<double> &termLosses) {
+  if (!evalExec)
+    throw Error("device evaluation: evaluate() before beginEvaluation()");
+  current();
+  upload(params, x, false);
+  d.check(d.cuGraphLaunch(evalExec, stream), "cuGraphLaunch");
+  d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  double total = losses(termLosses);
+  if (grad) {
+    // Summed on the host in term order, in f64, as the Evaluator does.
+    std::vector<double> perTerm = download(grads, false);
+    grad->assign(np, 0.0);
+    for (size_t t = 0; t < terms.size(); ++t) {
+      double s = weights[t] / static_cast<double>(terms[t].n);
+      const double *g = perTerm.data() + t * np;
+      for (int64_t k = 0; k < np; ++k)
+        (*grad)[k] += s * g[k];
+    }
+  }
+  return total;
 }
 
 int64_t CudaTrainer::run(int64_t steps) {

@@ -690,16 +690,27 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       }
       continue;
     }
-    if (M.deviceTrainer && !opts.quiet)
-      log << "stage " << si + 1
-          << " (lbfgs) on the host, kernels on the device: its line search "
-             "runs on the host\n";
     // L-BFGS on one fixed batch, drawn at the stage's first step (also when
     // resumed, so it is the same batch).
     std::vector<Batch> batches =
         resampling == ResampleKind::Fresh
             ? drawBatches(M, kind, opts.seed, kTrainStream, stageStart)
             : population;
+    // With a DeviceTrainer the batch stays on the device and each
+    // evaluation is one graph launch; the line search stays on the host.
+    bool deviceEval = M.deviceTrainer && !opts.hostOptimizer;
+    if (deviceEval) {
+      M.deviceTrainer->beginEvaluation(batches, LW.values(), rt);
+      if (!opts.quiet)
+        log << "stage " << si + 1
+            << " (lbfgs): line search on the host, each evaluation one "
+               "CUDA graph on the device\n";
+    }
+    auto evalAt = [&](const std::vector<double> &x, std::vector<double> *g,
+                      std::vector<double> &termLosses) {
+      return deviceEval ? M.deviceTrainer->evaluate(x, g, termLosses)
+                        : LW.eval(ev, M, x, batches, rt, g, &termLosses);
+    };
     LbfgsOptions lo;
     lo.maxIterations = budget - done;
     lo.history = S.history;
@@ -709,10 +720,10 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     std::vector<double> clamped;
     Objective f = [&](const std::vector<double> &x, std::vector<double> &g) {
       if (!hasBounds(M))
-        return LW.eval(ev, M, x, batches, rt, &g, &terms);
+        return evalAt(x, &g, terms);
       clamped = x;
       projectBounds(M, clamped);
-      double fx = LW.eval(ev, M, clamped, batches, rt, &g, &terms);
+      double fx = evalAt(clamped, &g, terms);
       for (const ParamBlock &B : M.blocks)
         if (B.bounded && clamped[B.offset] != x[B.offset])
           g[B.offset] = 0;
@@ -720,7 +731,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     };
     // L-BFGS cannot start from a non-finite loss or gradient; report it
     // like any other step's (this evaluation changes no state).
-    double f0 = LW.eval(ev, M, R.params, batches, rt, &grad, &terms);
+    double f0 = evalAt(R.params, &grad, terms);
     if (!std::isfinite(f0) || !allFinite(grad)) {
       progress.finish();
       throw Error(divergence(M, ev, R.params, batches, rt, terms, f0, step + 1,
@@ -765,7 +776,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       progress.setTotal(planned);
       if (step > stageStart) {
         // Show where it stopped; `terms` may be of a rejected trial point.
-        double f = LW.eval(ev, M, R.params, batches, rt, nullptr, &terms);
+        double f = evalAt(R.params, nullptr, terms);
         progress.update(step, "lbfgs", terms, f, /*force=*/true);
         R.history.add(step, "lbfgs", terms, f);
       }

@@ -53,6 +53,19 @@ public:
   virtual void read(std::vector<double> &params, AdamState &state) = 0;
   /// What runs the steps, for the log ("CUDA graph of N launches").
   virtual std::string describe() const = 0;
+
+  /// For an optimizer that stays on the host (L-BFGS and its line search):
+  /// uploads fixed batches, one per term, with the terms' weights and the
+  /// runtime params, once; each evaluate() then costs one upload of the
+  /// parameters, one graph launch and one wait.
+  virtual void beginEvaluation(const std::vector<Batch> &batches,
+                               const std::vector<double> &weights,
+                               const std::vector<double> &rt) = 0;
+  /// The weighted loss at `params` on those batches; the weighted gradient
+  /// into `grad` (when not null) and each term's mean loss into `terms`.
+  virtual double evaluate(const std::vector<double> &params,
+                          std::vector<double> *grad,
+                          std::vector<double> &terms) = 0;
 };
 
 } // namespace physrt
