@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 using namespace physrt;
 using namespace physrt::cuda;
@@ -93,8 +94,10 @@ private:
   /// then per term its points (with `sampled`), loss kernel and
   /// sum_partials.
   void enqueueLosses(uint64_t seed);
-  /// Ends the capture begun on `stream` into `g` and instantiates it.
-  void endCapture(CUgraph &g, CUgraphExec &e);
+  /// Captures what `enqueue` issues on `stream` into `g` and instantiates
+  /// it; a failure ends the capture and drops what was captured.
+  void capture(const std::function<void()> &enqueue, CUgraph &g,
+               CUgraphExec &e);
   void current() const { d.check(d.cuCtxSetCurrent(ctx), "cuCtxSetCurrent"); }
 
   const Driver &d;
@@ -286,28 +289,37 @@ void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
   setUpTerms(fixed, {});
 
   // Capture one step.
+  launchesPerStep = 0;
+  capture(
+      [&] {
+        enqueueLosses(seed);
+        int64_t nt = static_cast<int64_t>(terms.size());
+        LaunchArgs a;
+        a.memref(hyper.ptr, hyper.count);
+        a.memref(counters.ptr, counters.count);
+        a.index(nt);
+        a.memref(scale.ptr, scale.count);
+        a.memref(lossBuf.ptr, lossBuf.count);
+        a.memref(grads.ptr, grads.count);
+        a.memref(master.ptr, master.count);
+        a.memref(m.ptr, m.count);
+        a.memref(v.ptr, v.count);
+        a.memref(params.ptr, params.count);
+        launch(adam, static_cast<unsigned>((np + kSumBlock - 1) / kSumBlock),
+               kSumBlock, a);
+        LaunchArgs c1;
+        c1.memref(counters.ptr, counters.count);
+        launch(advance, 1, 1, c1);
+      },
+      graph, exec);
+}
+
+void CudaTrainer::capture(const std::function<void()> &enqueue, CUgraph &g,
+                          CUgraphExec &e) {
   d.check(d.cuStreamBeginCapture(stream, kCaptureModeRelaxed),
           "cuStreamBeginCapture");
-  launchesPerStep = 0;
   try {
-    enqueueLosses(seed);
-    int64_t nt = static_cast<int64_t>(terms.size());
-    LaunchArgs a;
-    a.memref(hyper.ptr, hyper.count);
-    a.memref(counters.ptr, counters.count);
-    a.index(nt);
-    a.memref(scale.ptr, scale.count);
-    a.memref(lossBuf.ptr, lossBuf.count);
-    a.memref(grads.ptr, grads.count);
-    a.memref(master.ptr, master.count);
-    a.memref(m.ptr, m.count);
-    a.memref(v.ptr, v.count);
-    a.memref(params.ptr, params.count);
-    launch(adam, static_cast<unsigned>((np + kSumBlock - 1) / kSumBlock),
-           kSumBlock, a);
-    LaunchArgs c1;
-    c1.memref(counters.ptr, counters.count);
-    launch(advance, 1, 1, c1);
+    enqueue();
   } catch (...) {
     CUgraph broken = nullptr;
     d.cuStreamEndCapture(stream, &broken);
@@ -315,10 +327,6 @@ void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
       d.cuGraphDestroy(broken);
     throw;
   }
-  endCapture(graph, exec);
-}
-
-void CudaTrainer::endCapture(CUgraph &g, CUgraphExec &e) {
   d.check(d.cuStreamEndCapture(stream, &g), "cuStreamEndCapture");
   d.check(d.cuGraphInstantiateWithFlags(&e, g, 0),
           "cuGraphInstantiateWithFlags");
@@ -431,18 +439,7 @@ void CudaTrainer::beginEvaluation(const std::vector<Batch> &batches,
     params = alloc(np, elem);
   }
   setUpTerms(&batches, termWeights);
-  d.check(d.cuStreamBeginCapture(stream, kCaptureModeRelaxed),
-          "cuStreamBeginCapture");
-  try {
-    enqueueLosses(0);
-  } catch (...) {
-    CUgraph broken = nullptr;
-    d.cuStreamEndCapture(stream, &broken);
-    if (broken)
-      d.cuGraphDestroy(broken);
-    throw;
-  }
-  endCapture(evalGraph, evalExec);
+  capture([&] { enqueueLosses(0); }, evalGraph, evalExec);
 }
 
 double CudaTrainer::evaluate(const std::vector<double> &x,
