@@ -12,7 +12,9 @@
 # failure, 2 when no GPU is usable.
 # Environment: PREP (default bench/gpu-prepared next to this script),
 # PHYSC_SHARED (where anchors/pinn_step.py is, when PREP has no copy),
-# BASELINE=0 to skip the framework baseline, NS (default 8192,65536,524288).
+# BASELINE=0 to skip the framework baseline, TRAIN=0 to skip the AOT
+# training runs (to split a long check over two calls), NS (default
+# 8192,65536,524288).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PREP=${PREP:-$HERE/gpu-prepared}
@@ -53,7 +55,9 @@ done <"$PREP/manifest.txt"
 # Training on the GPU through AOT libraries (train.txt): the spec's whole
 # plan on cuda and on cpu, each must reach the example's accuracy threshold.
 : >"$OUT/train.jsonl"
-if [[ -f $PREP/train.txt ]]; then
+if [[ ${TRAIN:-1} == 0 ]]; then
+  echo "gpu-check: TRAIN=0: skipping the AOT training runs"
+elif [[ -f $PREP/train.txt ]]; then
   while read -r bin max; do
     [[ -n ${bin:-} ]] || continue
     for dev in cuda cpu; do
