@@ -166,9 +166,15 @@ int physc::runTrain() {
     gpu = jit->moveToGPU(moveLog);
     physrt::CrossCheckResult check;
     if (gpu) {
-      check = physrt::crossCheck(cpu, jit->model(),
-                                 physrt::runtimeValues(cpu, opts.setParams),
-                                 seed, tol);
+      try {
+        check = physrt::crossCheck(cpu, jit->model(),
+                                   physrt::runtimeValues(cpu, opts.setParams),
+                                   seed, tol);
+      } catch (const std::exception &e) {
+        // E.g. an unknown --set name: train() below reports it.
+        check.agree = false;
+        check.why = e.what();
+      }
       gpu = check.agree;
     }
     if (!gpu) {
