@@ -31,7 +31,7 @@ extern "C" {
 
 /* The version of this interface; a library and the header it came with
  * always agree, since physc build writes both. */
-#define PHYSC_EMBED_VERSION 1
+#define PHYSC_EMBED_VERSION 2 /* 2: physc_train_result.device_steps */
 
 /* One compiled kernel of a spec. */
 typedef struct physc_kernel {

@@ -24,6 +24,7 @@
 #include "Describe.h"
 #include "PTX.h"
 #include "Pipeline.h"
+#include "physc_embed.h"
 
 #include "physc/Frontend/Frontend.h"
 #include "physc/Frontend/MLIRGen.h"
@@ -110,9 +111,8 @@ llvm::Constant *cString(llvm::Module &M, llvm::StringRef s,
                         const llvm::Twine &name) {
   llvm::Constant *init =
       llvm::ConstantDataArray::getString(M.getContext(), s, true);
-  auto *gv = new llvm::GlobalVariable(M, init->getType(), true,
-                                      llvm::GlobalValue::PrivateLinkage, init,
-                                      name);
+  auto *gv = new llvm::GlobalVariable(
+      M, init->getType(), true, llvm::GlobalValue::PrivateLinkage, init, name);
   gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
   return gv;
 }
@@ -141,21 +141,21 @@ bool addSpec(llvm::Module &M, const physrt::ModelDescription &D,
   auto *specTy =
       llvm::StructType::get(ctx, {i32, ptr, ptr, ptr, i64, ptr, ptr});
   llvm::Constant *spec = llvm::ConstantStruct::get(
-      specTy,
-      {llvm::ConstantInt::get(i32, 1), cString(M, D.model.name, "physc.name"),
-       cString(M, D.precision, "physc.precision"),
-       cString(M, physrt::writeModelJSON(D), "physc.description"),
-       llvm::ConstantInt::get(i64, entries.size()), table,
-       ptx.empty() ? llvm::ConstantPointerNull::get(ptr)
-                   : cString(M, ptx, "physc.ptx")});
+      specTy, {llvm::ConstantInt::get(i32, PHYSC_EMBED_VERSION),
+               cString(M, D.model.name, "physc.name"),
+               cString(M, D.precision, "physc.precision"),
+               cString(M, physrt::writeModelJSON(D), "physc.description"),
+               llvm::ConstantInt::get(i64, entries.size()), table,
+               ptx.empty() ? llvm::ConstantPointerNull::get(ptr)
+                           : cString(M, ptx, "physc.ptx")});
   new llvm::GlobalVariable(M, specTy, true, llvm::GlobalValue::ExternalLinkage,
                            spec, "physc_spec_" + D.model.name);
   return true;
 }
 
 /// The kernels of `file` (stages 1-5) with the spec, as an object file.
-bool compileObject(const std::string &file, const CodegenOptions &cg,
-                   bool cuda, physrt::ModelDescription &desc,
+bool compileObject(const std::string &file, const CodegenOptions &cg, bool cuda,
+                   physrt::ModelDescription &desc,
                    llvm::SmallVectorImpl<char> &object) {
   std::optional<LoadedModel> loaded = loadModel(file, llvm::errs());
   if (!loaded)
@@ -213,8 +213,8 @@ bool compileObject(const std::string &file, const CodegenOptions &cg,
     return fail("translation to LLVM IR failed");
   llvmModule->setDataLayout((*tm)->createDataLayout());
   llvmModule->setTargetTriple((*tm)->getTargetTriple().str());
-  if (llvm::Error e = mlir::makeOptimizingTransformer(3, 0, tm->get())(
-          llvmModule.get()))
+  if (llvm::Error e =
+          mlir::makeOptimizingTransformer(3, 0, tm->get())(llvmModule.get()))
     return fail(llvm::toString(std::move(e)));
   if (!addSpec(*llvmModule, desc, ptx))
     return false;
@@ -247,7 +247,8 @@ bool writeLibrary(const std::string &path, const std::string &objectName,
     if (!archive)
       return fail(p + ": " + llvm::toString(archive.takeError()));
     llvm::Error err = llvm::Error::success();
-    for (const llvm::object::Archive::Child &child : (*archive)->children(err)) {
+    for (const llvm::object::Archive::Child &child :
+         (*archive)->children(err)) {
       auto member = llvm::NewArchiveMember::getOldMember(child, true);
       if (!member)
         return fail(p + ": " + llvm::toString(member.takeError()));
@@ -315,9 +316,11 @@ std::string header(const physrt::ModelDescription &D, const std::string &src,
   for (const physrt::Coord &c : M.coords) {
     names.push_back(c.name);
     std::string note;
-    llvm::raw_string_ostream(note)
-        << (c.isTime ? "time" : c.isInput ? "input" : "space") << " in ["
-        << llvm::format("%g", c.lo) << ", " << llvm::format("%g", c.hi) << "]";
+    llvm::raw_string_ostream(note) << (c.isTime    ? "time"
+                                       : c.isInput ? "input"
+                                                   : "space")
+                                   << " in [" << llvm::format("%g", c.lo)
+                                   << ", " << llvm::format("%g", c.hi) << "]";
     notes.push_back(note);
   }
   enumOf("coord", names, notes);
@@ -325,11 +328,11 @@ std::string header(const physrt::ModelDescription &D, const std::string &src,
   notes.clear();
   for (const physrt::Term &t : M.terms) {
     names.push_back(t.name);
-    notes.push_back(t.dataColumns ? "data: " + std::to_string(t.dataCount) +
-                                        " observations, " +
-                                        std::to_string(t.dataColumns) +
-                                        " columns"
-                                  : "");
+    notes.push_back(t.dataColumns
+                        ? "data: " + std::to_string(t.dataCount) +
+                              " observations, " +
+                              std::to_string(t.dataColumns) + " columns"
+                        : "");
   }
   enumOf("term", names, notes);
   names.clear();
@@ -339,8 +342,8 @@ std::string header(const physrt::ModelDescription &D, const std::string &src,
     notes.push_back("");
   }
   enumOf("field", names, notes);
-  os << "/* The parameter layout: blocks of the flat vector of\n * "
-     << U << "_NUM_PARAMS doubles (weights row-major, rows = fan-out). */\n"
+  os << "/* The parameter layout: blocks of the flat vector of\n * " << U
+     << "_NUM_PARAMS doubles (weights row-major, rows = fan-out). */\n"
      << "typedef struct " << N << "_param_block {\n"
      << "  const char *name;\n  long long offset, rows, cols;\n} " << N
      << "_param_block;\n"
@@ -354,9 +357,11 @@ std::string header(const physrt::ModelDescription &D, const std::string &src,
 }
 
 std::string cmakeConfig(const std::string &N) {
-  return "# " + N + "Config.cmake - generated by `physc build`; do not edit.\n"
-         "# find_package(" + N + ") defines the imported target " + N +
-         "::" + N + ": the\n"
+  return "# " + N +
+         "Config.cmake - generated by `physc build`; do not edit.\n"
+         "# find_package(" +
+         N + ") defines the imported target " + N + "::" + N +
+         ": the\n"
          "# static library of the model's kernels and the physc runtime, "
          "with its header.\n"
          "include(CMakeFindDependencyMacro)\n"
@@ -364,10 +369,18 @@ std::string cmakeConfig(const std::string &N) {
          "find_dependency(PNG)\n"
          "get_filename_component(_physc_prefix \"${CMAKE_CURRENT_LIST_DIR}/"
          "../../..\" ABSOLUTE)\n"
-         "if(NOT TARGET " + N + "::" + N + ")\n"
-         "  add_library(" + N + "::" + N + " STATIC IMPORTED)\n"
-         "  set_target_properties(" + N + "::" + N + " PROPERTIES\n"
-         "    IMPORTED_LOCATION \"${_physc_prefix}/lib/lib" + N + ".a\"\n"
+         "if(NOT TARGET " +
+         N + "::" + N +
+         ")\n"
+         "  add_library(" +
+         N + "::" + N +
+         " STATIC IMPORTED)\n"
+         "  set_target_properties(" +
+         N + "::" + N +
+         " PROPERTIES\n"
+         "    IMPORTED_LOCATION \"${_physc_prefix}/lib/lib" +
+         N +
+         ".a\"\n"
          "    INTERFACE_INCLUDE_DIRECTORIES \"${_physc_prefix}/include\"\n"
          "    IMPORTED_LINK_INTERFACE_LANGUAGES CXX\n"
          "    INTERFACE_LINK_LIBRARIES \"Threads::Threads;PNG::PNG;m\")\n"
@@ -394,8 +407,7 @@ bool writePackage(const std::string &tmp, const physrt::ModelDescription &D,
                   bool withPTX) {
   const std::string &N = D.model.name;
   for (const char *sub : {"include", "lib/cmake"})
-    if (std::error_code ec =
-            llvm::sys::fs::create_directories(tmp + "/" + sub))
+    if (std::error_code ec = llvm::sys::fs::create_directories(tmp + "/" + sub))
       return fail("cannot create " + tmp + "/" + sub + ": " + ec.message());
   if (std::error_code ec =
           llvm::sys::fs::create_directories(tmp + "/lib/cmake/" + N))
@@ -407,7 +419,8 @@ bool writePackage(const std::string &tmp, const physrt::ModelDescription &D,
                 " (set PHYSC_RUNTIME_DIR to the folder that holds it)");
   return writeLibrary(tmp + "/lib/lib" + N + ".a", N + "_kernels.o", object,
                       rtDir) &&
-         writeText(tmp + "/include/" + N + ".h", header(D, buildInput, withPTX)) &&
+         writeText(tmp + "/include/" + N + ".h",
+                   header(D, buildInput, withPTX)) &&
          writeText(tmp + "/lib/cmake/" + N + "/" + N + "Config.cmake",
                    cmakeConfig(N)) &&
          writeText(tmp + "/" + kMarker, "physc build " + buildInput + "\n");
@@ -444,7 +457,8 @@ int physc::runBuild() {
       emptyDir = !ec && it == llvm::sys::fs::directory_iterator();
     }
     if (!emptyDir && !llvm::sys::fs::exists(out + "/" + kMarker)) {
-      fail("'" + out + "' exists and is not a package physc build wrote; "
+      fail("'" + out +
+           "' exists and is not a package physc build wrote; "
            "refusing to replace it");
       return 1;
     }
@@ -478,7 +492,6 @@ int physc::runBuild() {
   }
   llvm::outs() << "wrote " << out << "/lib/lib" << desc.model.name
                << ".a, include/" << desc.model.name << ".h, lib/cmake/"
-               << desc.model.name << "/" << desc.model.name
-               << "Config.cmake\n";
+               << desc.model.name << "/" << desc.model.name << "Config.cmake\n";
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "physrt/KernelABI.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
@@ -28,7 +29,7 @@ JITModel::~JITModel() = default;
 std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
                                             const CodegenOptions &options,
                                             llvm::raw_ostream &errs,
-                                            bool cuda) {
+                                            GPUCode gpu) {
   static bool init = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -49,13 +50,26 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   jit->opts = options;
   jit->compiled = std::move(described->desc.model);
   jit->kernelRefs = described->desc.kernels;
-  if (cuda) {
+  if (gpu == GPUCode::Required) {
     // From the stage-3 module, before it is lowered for the CPU below.
     std::optional<std::string> text = generatePTX(
         *module, options.precision, kRuntimeChip, "physc train", errs);
     if (!text)
       return nullptr;
     jit->ptx = std::move(*text);
+  } else if (gpu == GPUCode::IfPossible) {
+    // Every message (the pipeline's diagnostics too) goes to ptxError.
+    llvm::raw_string_ostream why(jit->ptxError);
+    ScopedDiagnosticHandler capture(&ctx, [&](Diagnostic &d) {
+      why << d.str() << "\n";
+      return success();
+    });
+    std::optional<std::string> text = generatePTX(
+        *module, options.precision, kRuntimeChip, "physc train", why);
+    if (text)
+      jit->ptx = std::move(*text);
+    else if (jit->ptxError.empty())
+      jit->ptxError = "the GPU code could not be generated";
   }
   for (JetsInfo &j : described->jets)
     jit->jetKernels.push_back({j.equation, j.outputs, j.checks, {}});
@@ -129,8 +143,10 @@ std::unique_ptr<JITModel> JITModel::compileFile(const std::string &path,
 
 bool JITModel::moveToGPU(llvm::raw_ostream &errs) {
   if (ptx.empty()) {
-    errs << "physc train: error: the model was compiled without its GPU "
-            "code\n";
+    errs << "physc train: error: "
+         << (ptxError.empty() ? "the model was compiled without its GPU code"
+                              : llvm::StringRef(ptxError).trim().str())
+         << "\n";
     return false;
   }
   try {

@@ -27,12 +27,16 @@ namespace physc {
 
 class JITModel {
 public:
-  /// Returns null after printing errors to `errs`. With `cuda`, also
-  /// generates the kernels' PTX (generatePTX, PTX.h) for moveToGPU().
+  /// Whether compile() also generates the kernels' PTX (generatePTX,
+  /// PTX.h) for moveToGPU(): not at all, as a must (a failure fails the
+  /// compilation), or if it can (`--device auto`: a failure is kept for
+  /// moveToGPU to report, and the CPU code is still built).
+  enum class GPUCode { None, Required, IfPossible };
+  /// Returns null after printing errors to `errs`.
   static std::unique_ptr<JITModel> compile(const LoadedModel &loaded,
                                            const CodegenOptions &options,
                                            llvm::raw_ostream &errs,
-                                           bool cuda = false);
+                                           GPUCode gpu = GPUCode::None);
   /// Loads and checks `path`, then compiles it in `precision`.
   static std::unique_ptr<JITModel> compileFile(const std::string &path,
                                                const std::string &precision,
@@ -64,7 +68,8 @@ private:
   std::vector<Jets> jetKernels;
   CodegenOptions opts;
   std::vector<physrt::KernelRef> kernelRefs;
-  std::string ptx; ///< for moveToGPU(); empty without `cuda`
+  std::string ptx;      ///< for moveToGPU(); empty without GPU code
+  std::string ptxError; ///< why there is no PTX (GPUCode::IfPossible)
 };
 
 } // namespace physc

@@ -151,7 +151,10 @@ int physc::runTrain() {
   CodegenOptions cg;
   cg.precision = precision;
   bool gpu = device == "cuda" || tryGPU;
-  auto jit = JITModel::compile(*loaded, cg, llvm::errs(), gpu);
+  auto jit = JITModel::compile(*loaded, cg, llvm::errs(),
+                               device == "cuda" ? JITModel::GPUCode::Required
+                               : tryGPU         ? JITModel::GPUCode::IfPossible
+                                                : JITModel::GPUCode::None);
   if (!jit)
     return 1;
   if (device == "cuda" && !jit->moveToGPU(llvm::errs()))
@@ -179,11 +182,20 @@ int physc::runTrain() {
     }
     if (!gpu) {
       jit->model() = cpu;
+      // moveToGPU's lines ("physc train: error: ..."), as one reason.
+      std::string why = check.why;
+      if (!moveErrors.empty()) {
+        llvm::SmallVector<llvm::StringRef> lines;
+        llvm::StringRef(moveErrors).trim().split(lines, '\n');
+        why.clear();
+        for (llvm::StringRef line : lines) {
+          line.consume_front("physc train: error: ");
+          why += (why.empty() ? "" : "; ") + line.trim().str();
+        }
+      }
       if (!quiet)
         llvm::errs() << "physc train: note: not training on the CUDA device: "
-                     << (moveErrors.empty()
-                             ? check.why
-                             : llvm::StringRef(moveErrors).trim().str())
+                     << why
                      << "; training on the CPU (--device cuda forces the "
                         "GPU)\n";
     } else if (!quiet) {
