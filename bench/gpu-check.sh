@@ -34,7 +34,9 @@ while read -r harness dump kind rest; do
   [[ -x $PREP/$harness ]] || die "missing $PREP/$harness"
   read -r -a extra <<<"${rest//@PREP@/$PREP}"
   echo "gpu-check: $harness $dump ${rest:-}"
-  log=$OUT/$harness-$dump${extra[3]:+-b${extra[3]}}
+  # One log per harness, dump and PTX file (block size, staging).
+  ptx=${extra[1]:-}
+  log=$OUT/$harness-$dump${ptx:+-$(basename "$ptx" .ptx)}
   set +e
   "$PREP/$harness" "$PREP/$dump" ${extra[@]+"${extra[@]}"} >"$log.jsonl" 2>"$log.err"
   rc=$?
@@ -119,10 +121,15 @@ def lines(path):
     except OSError:
         return
 # The fastest launch configuration per N of each kernel path: "ptx" (physc
-# emit ptx, what the runtime loads) and "cuda" (physc emit cuda + nvcc).
-paths = {"ptx": {}, "cuda": {}}
+# emit ptx, what the runtime loads: parameters staged in shared memory),
+# "ptx global" (the same with --stage-params=false) and "cuda" (physc emit
+# cuda + nvcc).
+paths = {"ptx": {}, "ptx global": {}, "cuda": {}}
 for r in lines(os.path.join(out, "physc-timing.jsonl")):
-    per = paths[r.get("kernels", "cuda")]
+    kind = r.get("kernels", "cuda")
+    if kind == "ptx" and r.get("staged") is False:
+        kind = "ptx global"
+    per = paths[kind]
     if r["N"] not in per or r["ms"] < per[r["N"]]["ms"]:
         per[r["N"]] = r
 physc = {}  # the faster of the two per N
@@ -138,18 +145,19 @@ for r in lines(os.path.join(out, "baseline", "pinn_step.jsonl")):
             best[k] = r
 def fmt(x):
     return "-" if x is None else "%.3f" % x
-print("| N | physc ptx ms | physc cuda ms | best JAX ms | best torch ms | JAX / physc | torch / physc |")
-print("|---|---|---|---|---|---|---|")
+print("| N | physc ptx ms | physc ptx, weights in global ms | physc cuda ms | best JAX ms | best torch ms | JAX / physc | torch / physc |")
+print("|---|---|---|---|---|---|---|---|")
 for n in sorted(set(physc) | {k[1] for k in best}):
     p = physc.get(n, {}).get("ms")
     j = best.get(("jax", n), {}).get("ms")
     t = best.get(("torch", n), {}).get("ms")
     r = lambda x: "-" if x is None or not p else "%.2fx" % (x / p)
-    print("| %d | %s | %s | %s | %s | %s | %s |" % (
+    print("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
         n, fmt(paths["ptx"].get(n, {}).get("ms")),
+        fmt(paths["ptx global"].get(n, {}).get("ms")),
         fmt(paths["cuda"].get(n, {}).get("ms")), fmt(j), fmt(t), r(j), r(t)))
 print()
-print("Ratios use the faster physc path at each N.")
+print("Ratios use the fastest physc path at each N.")
 for name, per in paths.items():
     for n, r in sorted(per.items()):
         print("- physc %s at N=%d: grid %d, %d threads per block" % (

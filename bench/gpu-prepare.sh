@@ -5,6 +5,8 @@
 #   harness_<model>         bench/gpu/harness.cu with those kernels (nvcc, sm_90)
 #   <model>.ptx             `physc emit ptx` (f32, sm_90): what the runtime loads
 #   <model>.b64/.b256.ptx   bench models: loss kernels for 64 / 256 threads a block
+#   <model>.global.ptx      bench models: --stage-params=false (weights read
+#                           from global memory, not staged in shared memory)
 #   harness_ptx             bench/gpu/harness_ptx.cpp (driver API, loads a PTX)
 #   <model>_N<n>/           `physc dump-batch` (params, points, CPU f64 reference)
 #   manifest.txt            one line per check: "<harness> <dump dir> <kind>
@@ -53,6 +55,10 @@ prepare() {
       "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" --block-size $b \
         >"$TMP/$model.b$b.ptx"
     done
+    # And with the weights left in global memory, to measure what staging
+    # them in shared memory buys (or costs in occupancy).
+    "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" \
+      --stage-params=false >"$TMP/$model.global.ptx"
   fi
   local n
   for n in "$@"; do
@@ -72,6 +78,7 @@ prepare() {
       for b in 64 256; do
         echo "harness_ptx $dir $kind --ptx @PREP@/$model.b$b.ptx --block $b" >>"$TMP/manifest.txt"
       done
+      echo "harness_ptx $dir $kind --ptx @PREP@/$model.global.ptx" >>"$TMP/manifest.txt"
     fi
   done
 }

@@ -6,7 +6,10 @@
 // every memref argument is five parameters (allocated, aligned, offset, size,
 // stride), loss kernels run with blockDim.x = 128 over any grid and write
 // one partials row per block, and MODEL_sum_partials adds the rows into the
-// loss and the gradient.
+// loss and the gradient. When the PTX declares an `.extern .shared` array
+// (`emit ptx` stages the parameters unless --stage-params=false), loss
+// kernels are launched with the parameter vector's bytes of dynamic shared
+// memory, as the runtime does.
 //
 // Build (any C++17 compiler, the toolkit's cuda.h and libcuda stub):
 //   nvcc -std=c++17 -O2 bench/gpu/harness_ptx.cpp -lcuda -o harness_ptx
@@ -23,8 +26,8 @@
 // then for each grid in PHYSC_PTX_GRID_PER_SM ("1,2,4,8" blocks per SM by
 // default) the first term's step (zero loss and gradient, loss_grad,
 // sum_partials; 5 warm-up, 30 timed, CUDA events):
-//   {"N", "ms" (median), "ms_min", "grid", "block", "model", "term",
-//    "precision", "device", "sms", "kernels": "ptx"}
+//   {"N", "ms" (median), "ms_min", "grid", "block", "staged", "model",
+//    "term", "precision", "device", "sms", "kernels": "ptx"}
 // Exit status: 0 all PASS, 1 a FAIL or a bad input, 2 no usable GPU.
 
 #include <cuda.h>
@@ -206,8 +209,7 @@ int main(int argc, char **argv) {
   char devName[256] = {0};
   CK(cuDeviceGetName(devName, sizeof devName - 1, dev));
   int sms = 1;
-  CK(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
-                          dev));
+  CK(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev));
 
   CUmodule mod;
   char log[8192] = {0};
@@ -227,8 +229,7 @@ int main(int argc, char **argv) {
   const int nterms = std::atoi(get(meta, "num_terms").c_str());
   const int nrt = std::atoi(get(meta, "num_runtime_params").c_str());
   CUfunction sumPartials;
-  if (cuModuleGetFunction(&sumPartials, mod,
-                          (model + "_sum_partials").c_str()))
+  if (cuModuleGetFunction(&sumPartials, mod, (model + "_sum_partials").c_str()))
     die(ptxPath + " has no " + model + "_sum_partials: not the PTX of model " +
         model + "?");
   std::vector<double> params = readDoubles(dir + "/params.bin", np);
@@ -241,6 +242,9 @@ int main(int argc, char **argv) {
       (long long)*std::max_element(perSM.begin(), perSM.end()) * sms;
   DeviceArray dPartials = alloc(maxGrid * (1 + np), f32);
   const size_t elem = f32 ? 4 : 8;
+  // The runtime's rule (CudaLaunch.h, stagedParamBytes).
+  const bool staged = ptx.find(".extern .shared") != std::string::npos;
+  const size_t dynShared = staged ? (size_t)np * elem : 0;
   auto gridFor = [&](long long n, int factor) {
     long long tiles = (n + lossBlock - 1) / lossBlock;
     return (unsigned)std::max<long long>(
@@ -263,6 +267,10 @@ int main(int argc, char **argv) {
     tm.kernel = get(meta, k + "kernel");
     if (cuModuleGetFunction(&tm.fn, mod, tm.kernel.c_str()))
       die(ptxPath + " has no kernel " + tm.kernel);
+    if (dynShared)
+      CK(cuFuncSetAttribute(tm.fn,
+                            CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                            (int)dynShared));
     tm.n = std::atoll(get(meta, k + "n").c_str());
     tm.ld = std::atoll(get(meta, k + "ld").c_str());
     tm.loss = std::strtod(get(meta, k + "loss").c_str(), nullptr);
@@ -283,8 +291,8 @@ int main(int argc, char **argv) {
     a.index(tm.n);
     a.memref(dRt);
     a.memref(dPartials);
-    CK(cuLaunchKernel(tm.fn, grid, 1, 1, lossBlock, 1, 1, 0, nullptr,
-                      a.get(), nullptr));
+    CK(cuLaunchKernel(tm.fn, grid, 1, 1, lossBlock, 1, 1, (unsigned)dynShared,
+                      nullptr, a.get(), nullptr));
     Args s;
     s.memref(dPartials);
     s.index(grid);
@@ -337,12 +345,12 @@ int main(int argc, char **argv) {
     CK(cuEventDestroy(b));
     std::sort(ms.begin(), ms.end());
     std::printf("{\"N\": %lld, \"ms\": %.4f, \"ms_min\": %.4f, \"grid\": %u, "
-                "\"block\": %u, \"model\": \"%s\", \"term\": \"%s\", "
-                "\"precision\": \"%s\", \"device\": \"%s\", \"sms\": %d, "
-                "\"kernels\": \"ptx\"}\n",
+                "\"block\": %u, \"staged\": %s, \"model\": \"%s\", "
+                "\"term\": \"%s\", \"precision\": \"%s\", \"device\": "
+                "\"%s\", \"sms\": %d, \"kernels\": \"ptx\"}\n",
                 tm.n, ms[ms.size() / 2], ms[0], grid, lossBlock,
-                model.c_str(), tm.name.c_str(), precision.c_str(), devName,
-                sms);
+                staged ? "true" : "false", model.c_str(), tm.name.c_str(),
+                precision.c_str(), devName, sms);
     std::fflush(stdout);
   }
   return allPass ? 0 : 1;

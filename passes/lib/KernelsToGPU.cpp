@@ -22,6 +22,11 @@
 // generated kernel adds the rows in block order. No atomics are used: the
 // result is the same bit for bit from run to run.
 //
+// Every thread of a loss kernel reads every weight, several times per
+// point (the jets, then the reverse sweep). With `stage-params` the block
+// first copies the parameter vector into dynamic shared memory, and those
+// reads become shared loads that all threads of a warp share.
+//
 //===----------------------------------------------------------------------===//
 
 #include "RowCodegen.h"
@@ -48,12 +53,19 @@ constexpr int64_t kReduceChunk = 8;
 /// below the 48 KB a kernel may declare statically, and small enough that
 /// several blocks share an SM.
 constexpr int64_t kStageBytes = 40 * 1024;
+/// Largest parameter vector staged in shared memory. With kStageBytes of
+/// static workgroup memory a block then needs at most 96 KB, which every
+/// chip physc targets grants (sm_86 and sm_89 allow 99 KB per block, sm_80
+/// 163 KB, sm_90 227 KB), and the PTX is the same for all of them.
+constexpr int64_t kMaxStagedParamBytes = 56 * 1024;
 
 /// Emits one phys.kernel as a gpu.func in `gpuModule`.
 class GPUKernelCodegen : public RowCodegen {
 public:
-  GPUKernelCodegen(KernelOp kernel, FloatType elt, int64_t blockSize)
-      : RowCodegen(kernel, elt), blockSize(blockSize) {}
+  GPUKernelCodegen(KernelOp kernel, FloatType elt, int64_t blockSize,
+                   bool stageParams)
+      : RowCodegen(kernel, elt), blockSize(blockSize),
+        stageParams(stageParams) {}
 
   LogicalResult emit(gpu::GPUModuleOp gpuModule);
 
@@ -128,8 +140,13 @@ private:
   void addToPartials(Value column, Value sum);
   /// Block tree reduction of the private sums into their partials columns.
   void emitBlockReduce(ArrayRef<int64_t> columns);
+  /// Copies the parameters into dynamic shared memory (thread t copies
+  /// entries t, t + B, ...) and points `params` at the copy. The caller
+  /// places a barrier before the first read.
+  void emitStageParams();
 
   int64_t blockSize;
+  bool stageParams;
   Value point, tid, rowBase;
   /// In a loss kernel: whether the thread's point is a real one.
   Value valid;
@@ -265,6 +282,27 @@ void GPUKernelCodegen::emitGradAccum() {
     accumulate(g, true);
 }
 
+void GPUKernelCodegen::emitStageParams() {
+  MLIRContext *ctx = b.getContext();
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Value bytes = b.create<gpu::DynamicSharedMemoryOp>(
+      loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), AffineMap(),
+                           workgroup));
+  Value staged = b.create<memref::ViewOp>(
+      loc, MemRefType::get({layout.size}, T, AffineMap(), workgroup), bytes,
+      idx(0), ValueRange());
+  auto copy = b.create<scf::ForOp>(loc, tid, idx(layout.size), idx(blockSize));
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(copy.getBody()->getTerminator());
+    Value k = copy.getInductionVar();
+    b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, params, k),
+                              staged, k);
+  }
+  params = staged;
+}
+
 void GPUKernelCodegen::emitBlockReduce(ArrayRef<int64_t> columns) {
   // Per chunk of C private sums:
   //   shared[c * B + tid] = acc[c0 + c];   barrier
@@ -392,7 +430,11 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
                                 ValueRange{b.create<arith::AddIOp>(
                                     loc, rowBase, z.getInductionVar())});
     }
-    // Entries are zeroed and then summed by different threads.
+    int64_t paramBytes = layout.size * (T.getWidth() / 8);
+    if (stageParams && layout.size > 0 && paramBytes <= kMaxStagedParamBytes)
+      emitStageParams();
+    // Entries are zeroed and then summed by different threads; the staged
+    // parameters are written and then read by different threads.
     b.create<gpu::BarrierOp>(loc);
     int64_t numPrivate = privateColumns.size();
     acc = b.create<memref::AllocaOp>(loc, MemRefType::get({numPrivate}, T));
@@ -535,7 +577,7 @@ struct KernelsToGPUPass
       bool anyLoss = false;
       for (KernelOp k : model.getBody().front().getOps<KernelOp>()) {
         anyLoss |= k.getKind() == "loss_grad";
-        GPUKernelCodegen cg(k, *elt, blockSize);
+        GPUKernelCodegen cg(k, *elt, blockSize, stageParams);
         if (failed(cg.emit(gpuModule)))
           return signalPassFailure();
       }

@@ -33,18 +33,21 @@ void physc::buildPhysToCUDAPipeline(OpPassManager &pm,
   KernelsToGPUOptions gpu;
   gpu.precision = options.precision;
   gpu.blockSize = options.blockSize;
+  gpu.stageParams = options.stageParams;
   pm.addPass(createKernelsToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  std::string upstream =
-      "nvvm-attach-target{chip=" + options.chip +
-      " features=+ptx80 O=3},"
-      "convert-scf-to-cf,"
-      "gpu.module(convert-gpu-to-nvvm{index-bitwidth=64},canonicalize,cse,"
-      "reconcile-unrealized-casts),"
-      "gpu-module-to-binary{format=isa toolkit=" +
-      options.toolkit + "}";
-  if (failed(parsePassPipeline(upstream, pm)))
+  std::string toNVVM = "nvvm-attach-target{chip=" + options.chip +
+                       " features=+ptx80 O=3},"
+                       "convert-scf-to-cf,"
+                       "gpu.module(convert-gpu-to-nvvm{index-bitwidth=64},"
+                       "canonicalize,cse,reconcile-unrealized-casts)";
+  std::string toPTX =
+      "gpu-module-to-binary{format=isa toolkit=" + options.toolkit + "}";
+  if (failed(parsePassPipeline(toNVVM, pm)))
+    llvm::report_fatal_error("phys-to-cuda: bad built-in pipeline");
+  pm.addNestedPass<gpu::GPUModuleOp>(createExternDynamicShared());
+  if (failed(parsePassPipeline(toPTX, pm)))
     llvm::report_fatal_error("phys-to-cuda: bad built-in pipeline");
 }
 

@@ -97,8 +97,10 @@ Loaded load() {
     e = "no usable CUDA driver: " + e;
     return L;
   }
-  // Optional: without them the optimizer runs on the host.
+  // Optional: without them the optimizer runs on the host, or kernels that
+  // need more than 48 KB of shared memory report that they cannot run.
   std::string optional;
+  resolve(lib, "cuFuncSetAttribute", d.cuFuncSetAttribute, optional);
   resolve(lib, "cuStreamCreate", d.cuStreamCreate, optional);
   resolve(lib, "cuStreamDestroy_v2", d.cuStreamDestroy, optional);
   resolve(lib, "cuStreamSynchronize", d.cuStreamSynchronize, optional);

@@ -38,6 +38,8 @@ struct Gpu {
   CUmodule mod = nullptr;
   CUfunction sumPartials = nullptr;
   int multiprocessors = 1;
+  /// Dynamic shared memory of each loss kernel launch (stagedParamBytes).
+  size_t lossShared = 0;
   size_t elem = 4; ///< sizeof the kernels' real type
   std::mutex mutex;
   Buffer params, rt, pts, partials, sums, out;
@@ -127,10 +129,12 @@ struct Gpu {
     uploadPoints(x, ld, n, columns);
   }
 
-  /// No dynamic shared memory: the loss kernels' workgroup memory is
-  /// static.
-  void launch(CUfunction f, unsigned grid, unsigned block, LaunchArgs &args) {
-    d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, args.get(),
+  /// `shared`: bytes of dynamic shared memory (a loss kernel's staged
+  /// parameters); the rest of the kernels' workgroup memory is static.
+  void launch(CUfunction f, unsigned grid, unsigned block, LaunchArgs &args,
+              size_t shared = 0) {
+    d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1,
+                             static_cast<unsigned>(shared), nullptr, args.get(),
                              nullptr),
             "cuLaunchKernel");
   }
@@ -156,7 +160,7 @@ LossGradFn lossGradOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
     lossArgs.index(n);
     lossArgs.memref(g.rt.ptr, numRt);
     lossArgs.memref(g.partials.ptr, grid * total);
-    g.launch(fn, grid, kLossGradBlock, lossArgs);
+    g.launch(fn, grid, kLossGradBlock, lossArgs, g.lossShared);
 
     // sum_partials adds the column sums into loss[0] and grad[0, np): both
     // live in `sums`, zeroed first, and are added into the caller's after.
@@ -205,6 +209,11 @@ EvalFn evalOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
   };
 }
 
+/// CUdevice_attribute CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN.
+constexpr int kMaxSharedPerBlockOptin = 97;
+/// CUfunction_attribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
+constexpr int kMaxDynamicSharedBytes = 8;
+
 std::string cudaName(const std::string &symbol) {
   const std::string prefix = "_mlir_ciface_";
   return symbol.compare(0, prefix.size(), prefix) == 0
@@ -213,6 +222,34 @@ std::string cudaName(const std::string &symbol) {
 }
 
 } // namespace
+
+size_t cuda::stagedParamBytes(const std::string &ptx, int64_t numParams,
+                              size_t elem) {
+  // physc's kernels declare no other extern shared array.
+  bool staged = ptx.find(".extern .shared") != std::string::npos;
+  return staged ? static_cast<size_t>(numParams) * elem : 0;
+}
+
+void cuda::allowDynamicShared(const Driver &d, CUdevice dev, CUfunction fn,
+                              const std::string &name, size_t bytes) {
+  if (bytes == 0)
+    return;
+  // Above 48 KB per block (static and dynamic together) a kernel must opt
+  // in; asking for what it gets anyway costs nothing.
+  CUresult r = d.cuFuncSetAttribute
+                   ? d.cuFuncSetAttribute(fn, kMaxDynamicSharedBytes,
+                                          static_cast<int>(bytes))
+                   : 0;
+  if (r == 0)
+    return;
+  int limit = 0;
+  d.cuDeviceGetAttribute(&limit, kMaxSharedPerBlockOptin, dev);
+  throw Error("the GPU kernel " + name +
+              " needs its static shared memory plus " + std::to_string(bytes) +
+              " bytes for the parameters, more than the " +
+              std::to_string(limit) + " bytes per block the device allows (" +
+              d.errorName(r) + ")");
+}
 
 void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
                            bool f64, const std::string &ptx, int ordinal) {
@@ -241,6 +278,7 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
     return fn;
   };
   gpu->sumPartials = function(M.name + "_sum_partials");
+  gpu->lossShared = stagedParamBytes(ptx, M.numParams, gpu->elem);
 
   // Every kernel and slot is looked up before any binding changes, so a
   // module that lacks a kernel leaves `M` on the CPU as it was. physc's PTX
@@ -260,12 +298,16 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
       throw Error("kernel " + k.symbol + " is bound to term " +
                   std::to_string(k.index) + ", which the model lacks");
     bindings.push_back({&k, function(cudaName(k.symbol)), slot});
+    if (!slot)
+      allowDynamicShared(d, gpu->dev, bindings.back().fn, cudaName(k.symbol),
+                         gpu->lossShared);
   }
   // Whole Adam steps on the device, when the module has their kernels.
   std::shared_ptr<DeviceTrainer> trainer;
   if (hasTrainKernels(d, gpu->mod, M.name)) {
-    LoadedModule loaded{gpu->dev, gpu->ctx, gpu->mod, gpu->multiprocessors,
-                        gpu};
+    LoadedModule loaded{gpu->dev,        gpu->ctx,
+                        gpu->mod,        gpu->multiprocessors,
+                        gpu->lossShared, gpu};
     trainer = makeDeviceTrainer(M, refs, f64, loaded);
   }
   int64_t np = M.numParams, nrt = M.runtimeParams.size();

@@ -40,6 +40,18 @@ constexpr unsigned kEvalBlock = 128;
 /// driver calls are not restricted while a step is being captured.
 constexpr int kCaptureModeRelaxed = 2;
 
+/// Bytes of dynamic shared memory each loss kernel of `ptx` is launched
+/// with: the parameter vector (`numParams` values of `elem` bytes) when the
+/// kernels stage it there (phys-kernels-to-gpu's stage-params, which makes
+/// the PTX declare an `.extern .shared` array), else 0.
+size_t stagedParamBytes(const std::string &ptx, int64_t numParams, size_t elem);
+
+/// Lets loss kernel `fn` (`name`, for messages) be launched with `bytes` of
+/// dynamic shared memory on `dev`; throws Error with the device's limit
+/// when it cannot be.
+void allowDynamicShared(const Driver &d, CUdevice dev, CUfunction fn,
+                        const std::string &name, size_t bytes);
+
 /// Blocks of a loss kernel over `n` points.
 inline unsigned lossGrid(int64_t n, int multiprocessors) {
   int64_t tiles = (n + kLossGradBlock - 1) / kLossGradBlock;
@@ -85,6 +97,9 @@ struct LoadedModule {
   CUcontext ctx = nullptr;
   CUmodule mod = nullptr;
   int multiprocessors = 1;
+  /// Dynamic shared memory of every loss kernel launch (stagedParamBytes);
+  /// allowDynamicShared has been called for the module's loss kernels.
+  size_t lossShared = 0;
   std::shared_ptr<void> owner;
 };
 

@@ -84,7 +84,10 @@ private:
   /// Uploads doubles as the kernels' real type (or as f64 with `asF64`).
   void upload(DeviceArray &a, const std::vector<double> &v, bool asF64);
   std::vector<double> download(const DeviceArray &a, bool asF64);
-  void launch(CUfunction f, unsigned grid, unsigned block, LaunchArgs &args);
+  /// Launches on the trainer's stream; `shared` bytes of dynamic shared
+  /// memory (the staged parameters of a loss kernel).
+  void launch(CUfunction f, unsigned grid, unsigned block, LaunchArgs &args,
+              size_t shared = 0);
   void releaseGraph();
   /// Each term's points (the sampler's buffer, or `fixed[t]` / its data
   /// uploaded), scales, and the loss, gradient and partials buffers.
@@ -161,8 +164,12 @@ CudaTrainer::CudaTrainer(const CompiledModel &M,
     G.dataColumns = T.dataColumns;
   }
   for (const KernelRef &k : refs)
-    if (k.role == KernelRef::Role::LossGrad)
-      terms.at(k.index).lossGrad = function(kernelName(k.symbol));
+    if (k.role == KernelRef::Role::LossGrad) {
+      std::string name = kernelName(k.symbol);
+      CUfunction f = function(name);
+      allowDynamicShared(d, module.dev, f, name, module.lossShared);
+      terms.at(k.index).lossGrad = f;
+    }
   for (size_t t = 0; t < terms.size(); ++t)
     if (!terms[t].lossGrad)
       throw Error("model '" + M.name + "' has no loss kernel for term '" +
@@ -237,8 +244,9 @@ std::vector<double> CudaTrainer::download(const DeviceArray &a, bool asF64) {
 }
 
 void CudaTrainer::launch(CUfunction f, unsigned grid, unsigned block,
-                         LaunchArgs &args) {
-  d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, stream, args.get(),
+                         LaunchArgs &args, size_t shared) {
+  d.check(d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1,
+                           static_cast<unsigned>(shared), stream, args.get(),
                            nullptr),
           "cuLaunchKernel");
   ++launchesPerStep;
@@ -412,7 +420,7 @@ void CudaTrainer::enqueueLosses(uint64_t seed) {
     a.index(G.n);
     a.memref(rtBuf.ptr, rtBuf.count);
     a.memref(partials.ptr, partials.count);
-    launch(G.lossGrad, G.grid, kLossGradBlock, a);
+    launch(G.lossGrad, G.grid, kLossGradBlock, a, module.lossShared);
     LaunchArgs s;
     s.memref(partials.ptr, partials.count);
     s.index(G.grid);

@@ -1,5 +1,6 @@
 // RUN: physc-opt %s -split-input-file -phys-kernels-to-gpu=block-size=4 | FileCheck %s
 // RUN: physc-opt %s -split-input-file -phys-kernels-to-gpu=precision=f64 | FileCheck %s --check-prefix=F64
+// RUN: physc-opt %s -split-input-file -phys-kernels-to-gpu=stage-params=false | FileCheck %s --check-prefix=GLOBAL
 // RUN: physc-opt %s -split-input-file -phys-to-cuda='chip=sm_80' | FileCheck %s --check-prefix=PTX
 // RUN: not physc-opt %s -split-input-file -phys-kernels-to-gpu=block-size=48 2>&1 | FileCheck %s --check-prefix=BAD
 
@@ -67,19 +68,28 @@ phys.model @m {
 // and db is a sum of outer products over the tile: the threads stage their
 // rows in workgroup memory (row stride W + 1), and after a barrier thread t
 // sums entries t, t + 4, ... over the tile's points and adds them into the
-// block's row; a barrier ends each round. After the tiles, the block reduces
+// block's row; a barrier ends each round. Before the first tile, the
+// threads copy the 7 parameters into dynamic shared memory (thread t:
+// entries t, t + 4, ...), and every weight read is a shared load after
+// the barrier (global loads with stage-params=false). After the tiles, the block reduces
 // the private loss by a tree (strides 2 then 1, a barrier after each level)
 // and thread 0 stores it at the row's entry 0. @m_sum_partials adds the rows
 // in block order into the caller's loss and gradient.
 
 // CHECK-LABEL: gpu.module @m_kernels
-// CHECK:         gpu.func @m_pde_loss_grad(%{{[a-z0-9]+}}: memref<?xf32>, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[LD:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %{{[a-z0-9]+}}: memref<?xf32>, %[[PART:[a-z0-9]+]]: memref<?xf32>) workgroup(%[[SH:[a-z0-9]+]] : memref<32xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 4, 1, 1>} {
+// CHECK:         gpu.func @m_pde_loss_grad(%[[P:[a-z0-9]+]]: memref<?xf32>, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[LD:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %{{[a-z0-9]+}}: memref<?xf32>, %[[PART:[a-z0-9]+]]: memref<?xf32>) workgroup(%[[SH:[a-z0-9]+]] : memref<32xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 4, 1, 1>} {
 // CHECK:           %[[TID:.+]] = gpu.thread_id x
 // CHECK-NEXT:      %[[BID:.+]] = gpu.block_id x
 // CHECK:           %[[ROW:.+]] = arith.muli %[[BID]], %c8{{.*}} : index
 // CHECK:           scf.for %{{.+}} = %[[TID]] to %c8{{.*}} step %c4{{.*}} {
 // CHECK:             memref.store %{{.+}}, %[[PART]][%{{.+}}] : memref<?xf32>
 // CHECK:           }
+// CHECK-NEXT:      %[[DYN:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK:           %[[W:.+]] = memref.view %[[DYN]][%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<7xf32, #gpu.address_space<workgroup>>
+// CHECK:           scf.for %[[K:.+]] = %[[TID]] to %c7{{.*}} step %c4{{.*}} {
+// CHECK-NEXT:        %[[PK:.+]] = memref.load %[[P]][%[[K]]] : memref<?xf32>
+// CHECK-NEXT:        memref.store %[[PK]], %[[W]][%[[K]]] : memref<7xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT:      }
 // CHECK-NEXT:      gpu.barrier
 // CHECK-NEXT:      %[[ACC:.+]] = memref.alloca() : memref<1xf32>
 // CHECK:           %[[TILES:.+]] = arith.divui %{{.+}}, %c4{{.*}} : index
@@ -92,6 +102,9 @@ phys.model @m {
 // CHECK-NEXT:        %[[PT:.+]] = arith.select %[[VALID]], %[[I]], %[[LAST]] : index
 // CHECK:             arith.addi %{{.+}}, %[[PT]] : index
 // CHECK-NEXT:        memref.load %[[PTS]][%{{.+}}] : memref<?xf32>
+// CHECK-NOT:         memref.load %[[P]]
+// CHECK:             memref.load %[[W]][%{{.+}}] : memref<7xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT:         memref.load %[[P]]
 // CHECK:             math.tanh %{{.+}} : f32
 // CHECK:             %[[R:.+]] = arith.select %[[VALID]], %{{.+}}, %{{.+}} : f32
 // CHECK-NEXT:        %[[SQ:.+]] = arith.mulf %[[R]], %[[R]] : f32
@@ -142,6 +155,13 @@ phys.model @m {
 // CHECK:           } else {
 // CHECK:             arith.addf %{{.+}}, %[[S]] : f32
 // CHECK-NEXT:        memref.store %{{.+}}, %[[GRAD]][%{{.+}}] : memref<?xf32>
+
+// GLOBAL-LABEL: gpu.func @m_pde_loss_grad(
+// GLOBAL-SAME:    %[[P:[a-z0-9]+]]: memref<?xf32>,
+// GLOBAL-NOT:     gpu.dynamic_shared_memory
+// GLOBAL:         memref.load %[[P]][%{{.+}}] : memref<?xf32>
+// GLOBAL:         math.tanh
+// GLOBAL-LABEL: gpu.func @m_sum_partials(
 
 // F64-LABEL: gpu.func @m_pde_loss_grad(
 // F64-SAME:      workgroup(%{{.+}} : memref<1024xf64, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
@@ -243,6 +263,31 @@ phys.model @t {
     %gm = phys.mask %g : f64
     %gk = arith.mulf %gm, %x : f64
     phys.accum_param_grad @k %gk : f64
+    phys.yield
+  }
+}
+
+// -----
+
+// Parameters are staged only up to 56 KB, so that a block (with its 40 KB
+// of static rows) fits every chip physc targets: 10,401 parameters are
+// staged in f32 (41.6 KB), not in f64 (83.2 KB).
+
+// CHECK-LABEL: gpu.module @big_kernels
+// CHECK:         gpu.func @big_pde_loss_grad(
+// CHECK:           memref.view %{{.+}}[%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<10401xf32, #gpu.address_space<workgroup>>
+// F64-LABEL: gpu.module @big_kernels
+// F64:         gpu.func @big_pde_loss_grad(
+// F64-NOT:       gpu.dynamic_shared_memory
+// F64:         gpu.func @big_sum_partials(
+phys.model @big {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.net @N "mlp"(in = 1, out = 1, hidden = [100, 100], act = "tanh", init = "glorot")
+  phys.kernel @pde.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    %m = phys.mask %x : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
     phys.yield
   }
 }

@@ -20,8 +20,17 @@
 // an unset $PHYSC_EMU_KERNELS fails the load, with the reason in the JIT
 // error log (or on stderr when the caller passed none).
 //
+// A loss kernel that stages the parameters in dynamic shared memory
+// (its PTX references the module's `.extern .shared` array, and its .sigs
+// line gives the bytes it reads there) must be launched with at least that
+// many bytes of dynamic shared memory, and above 48 KB per block in all
+// only after cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_
+// BYTES) allowed it, up to the device's opt-in limit (227 KB, or
+// $PHYSC_EMU_SMEM_OPTIN bytes), as on a GPU.
+//
 // cuLaunchKernel rebuilds each memref descriptor from its five parameters
-// and calls `_mlir_ciface_NAME(args..., tid, bid, bdim, gdim[, workgroup])`.
+// and calls `_mlir_ciface_NAME(args..., tid, bid, bdim, gdim[, workgroup]
+// [, dynamic shared])`.
 // Kernels with workgroup memory run each block on blockDim OS threads with
 // a pthread barrier behind `emu_barrier()` (gpu.barrier) and a fresh
 // workgroup buffer, filled with NaN bytes so that reading unwritten shared
@@ -121,11 +130,12 @@ thread_local pthread_barrier_t *tlBarrier = nullptr;
 // Driver state
 //===----------------------------------------------------------------------===//
 
-/// One kernel of kernels.so.sigs: argument kinds ('m' memref, 'i' index) and
-/// the workgroup buffer (elements, bytes per element; 0 when none).
+/// One kernel of kernels.so.sigs: argument kinds ('m' memref, 'i' index),
+/// the workgroup buffer (elements, bytes per element; 0 when none) and the
+/// bytes of dynamic shared memory it reads (0 when none).
 struct Signature {
   std::string kinds;
-  int64_t wgSize = 0, wgElem = 0;
+  int64_t wgSize = 0, wgElem = 0, dynBytes = 0;
   /// PTX parameters: MLIR expands each memref into five.
   size_t ptxParams() const {
     size_t n = 0;
@@ -134,7 +144,11 @@ struct Signature {
     return n;
   }
   /// Arguments of the `_mlir_ciface_` function.
-  size_t cpuArgs() const { return kinds.size() + 4 + (wgSize > 0); }
+  size_t cpuArgs() const {
+    return kinds.size() + 4 + (wgSize > 0) + (dynBytes > 0);
+  }
+  /// Whether its threads run together, with barriers.
+  bool cooperative() const { return wgSize > 0 || dynBytes > 0; }
 };
 
 struct Function {
@@ -145,7 +159,18 @@ struct Function {
   /// The PTX's `.maxntid` and `.reqntid` thread counts (0: none). A GPU
   /// refuses a launch past them; the loss kernels carry `.maxntid 128`.
   unsigned maxThreads = 0, reqThreads = 0;
+  /// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, as cuFuncSetAttribute
+  /// set it (0: the default, 48 KB less the static bytes).
+  size_t maxDynamic = 0;
 };
+
+/// The opt-in limit of shared memory per block (static and dynamic).
+size_t sharedOptin() {
+  const char *env = std::getenv("PHYSC_EMU_SMEM_OPTIN");
+  return env && *env ? std::strtoull(env, nullptr, 10) : 227 * 1024;
+}
+/// Shared memory per block without opting in.
+constexpr size_t kSharedDefault = 48 * 1024;
 
 struct Module {
   std::vector<uintptr_t> functions;
@@ -156,7 +181,7 @@ struct Op {
   enum Kind { Launch, Memset, HtoD, DtoH, EventRecord } kind;
   explicit Op(Kind kind) : kind(kind) {}
   uintptr_t handle = 0; // the function (Launch) or event (EventRecord)
-  unsigned grid = 0, block = 0;
+  unsigned grid = 0, block = 0, shared = 0; // Launch: dynamic shared bytes
   std::vector<uint64_t> params; // Launch: the PTX parameters, by value
   CUdeviceptr dptr = 0;
   void *host = nullptr;      // DtoH's destination
@@ -325,7 +350,26 @@ struct PtxEntry {
   /// Bytes of the `.shared` arrays declared in its body: the workgroup
   /// buffer, whose size depends on the precision and the block size.
   size_t sharedBytes = 0;
+  /// Whether its body names a module-level `.extern .shared` array.
+  bool dynamicShared = false;
 };
+
+/// The names of the module-level `.extern .shared ... NAME[];` arrays.
+std::vector<std::string> externSharedNames(const std::string &text) {
+  std::vector<std::string> names;
+  for (size_t p = 0; (p = text.find(".extern .shared", p)) != std::string::npos;
+       p += 15) {
+    size_t end = text.find("[]", p);
+    if (end == std::string::npos)
+      break;
+    size_t b = end;
+    while (b > p && (std::isalnum((unsigned char)text[b - 1]) ||
+                     text[b - 1] == '_' || text[b - 1] == '$'))
+      --b;
+    names.push_back(text.substr(b, end - b));
+  }
+  return names;
+}
 
 /// Sums the byte counts of `.shared ... .b8 NAME[BYTES];` declarations in
 /// [from, to) of `text`. A declaration starts with `.shared`, while the
@@ -406,15 +450,18 @@ bool parsePtx(const char *image, std::vector<PtxEntry> &entries,
     entry.maxThreads = threadsDirective(directives, ".maxntid");
     entry.reqThreads = threadsDirective(directives, ".reqntid");
     size_t next = text.find(".entry", close);
-    entry.sharedBytes =
-        sharedDeclBytes(text, body == std::string::npos ? close : body,
-                        next == std::string::npos ? text.size() : next);
+    size_t from = body == std::string::npos ? close : body;
+    size_t to = next == std::string::npos ? text.size() : next;
+    entry.sharedBytes = sharedDeclBytes(text, from, to);
+    for (const std::string &name : externSharedNames(text))
+      if (text.substr(from, to - from).find(name) != std::string::npos)
+        entry.dynamicShared = true;
     entries.push_back(entry);
   }
   return true;
 }
 
-/// Reads kernels.so.sigs: `NAME ARGKINDS WGSIZE WGELEM` per line.
+/// Reads kernels.so.sigs: `NAME ARGKINDS WGSIZE WGELEM DYNBYTES` per line.
 bool readSignatures(const std::string &path,
                     std::map<std::string, Signature> &sigs, std::string &err) {
   std::ifstream in(path);
@@ -429,8 +476,9 @@ bool readSignatures(const std::string &path,
     std::istringstream ls(line);
     std::string name;
     Signature sig;
-    if (!(ls >> name >> sig.kinds >> sig.wgSize >> sig.wgElem) ||
-        sig.wgSize < 0 ||
+    if (!(ls >> name >> sig.kinds >> sig.wgSize >> sig.wgElem >>
+          sig.dynBytes) ||
+        sig.wgSize < 0 || sig.dynBytes < 0 ||
         (sig.wgSize > 0 && sig.wgElem != 4 && sig.wgElem != 8)) {
       err = path + ":" + std::to_string(lineNo) + ": malformed line '" + line +
             "'";
@@ -502,6 +550,14 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
             " (kernels of another precision or block size?)";
       return CUDA_ERROR_INVALID_IMAGE;
     }
+    if (entry.dynamicShared != (sig->second.dynBytes > 0)) {
+      err = "ABI mismatch: PTX entry " + entry.name +
+            (entry.dynamicShared ? " reads" : " does not read") +
+            " dynamic shared memory, the emulated kernel " +
+            (entry.dynamicShared ? "does not" : "does") +
+            " (kernels built with another stage-params?)";
+      return CUDA_ERROR_INVALID_IMAGE;
+    }
     if (sig->second.cpuArgs() > kMaxArgs) {
       err = "kernel " + entry.name + " takes " +
             std::to_string(sig->second.cpuArgs()) + " arguments, more than " +
@@ -522,8 +578,9 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
             std::to_string(sig->second.wgSize) + " in its .sigs";
       return CUDA_ERROR_INVALID_IMAGE;
     }
-    fns.push_back(std::make_unique<Function>(Function{
-        entry.name, 0, fn, sig->second, entry.maxThreads, entry.reqThreads}));
+    fns.push_back(std::make_unique<Function>(
+        Function{entry.name, 0, fn, sig->second, entry.maxThreads,
+                 entry.reqThreads, 0}));
   }
   uintptr_t mh = s.newHandle();
   auto mod = std::make_unique<Module>();
@@ -551,10 +608,29 @@ CUresult checkDims(unsigned gx, unsigned gy, unsigned gz, unsigned bx,
   return CUDA_SUCCESS;
 }
 
-/// Runs a kernel over the grid from its PTX parameters (8 bytes each).
+/// Runs a kernel over the grid from its PTX parameters (8 bytes each), with
+/// `dynamic` bytes of dynamic shared memory per block.
 CUresult runKernel(State &s, const Function &f, unsigned grid, unsigned block,
-                   const std::vector<uint64_t> &params) {
+                   const std::vector<uint64_t> &params, size_t dynamic) {
   const Signature &sig = f.sig;
+  const size_t staticBytes = (size_t)sig.wgSize * sig.wgElem;
+  const size_t allowed = f.maxDynamic ? f.maxDynamic
+                         : staticBytes < kSharedDefault
+                             ? kSharedDefault - staticBytes
+                             : 0;
+  if (dynamic > allowed) {
+    note("launch of %s with %zu bytes of dynamic shared memory: %zu allowed "
+         "(%zu static; cuFuncSetAttribute raises the limit up to %zu in all)",
+         f.name.c_str(), dynamic, allowed, staticBytes, sharedOptin());
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (dynamic < (size_t)sig.dynBytes) {
+    // The kernel would read past the block's shared memory.
+    note("launch of %s with %zu bytes of dynamic shared memory: it reads "
+         "%lld",
+         f.name.c_str(), dynamic, (long long)sig.dynBytes);
+    return CUDA_ERROR_ILLEGAL_ADDRESS;
+  }
   std::vector<MemRefDesc> descs;
   descs.reserve(sig.kinds.size());
   std::vector<uint64_t> args;
@@ -584,7 +660,7 @@ CUresult runKernel(State &s, const Function &f, unsigned grid, unsigned block,
   args.insert(args.end(), {0, 0, block, grid});
   Invoker call = kInvokers[sig.cpuArgs()];
 
-  if (sig.wgSize == 0) {
+  if (!sig.cooperative()) {
     for (unsigned b = 0; b < grid; ++b)
       for (unsigned t = 0; t < block; ++t) {
         args[ids] = t;
@@ -592,10 +668,14 @@ CUresult runKernel(State &s, const Function &f, unsigned grid, unsigned block,
         call(f.fn, args.data());
       }
   } else {
-    const size_t bytes = (size_t)sig.wgSize * sig.wgElem;
-    std::vector<unsigned char> shared(bytes);
+    const size_t bytes = staticBytes;
+    std::vector<unsigned char> shared(bytes), dyn(dynamic);
     MemRefDesc wg{shared.data(), shared.data(), 0, sig.wgSize, 1};
-    args.push_back(reinterpret_cast<uint64_t>(&wg));
+    MemRefDesc dw{dyn.data(), dyn.data(), 0, (int64_t)dynamic, 1};
+    if (sig.wgSize > 0)
+      args.push_back(reinterpret_cast<uint64_t>(&wg));
+    if (sig.dynBytes > 0)
+      args.push_back(reinterpret_cast<uint64_t>(&dw));
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, nullptr, block);
     std::vector<std::thread> threads;
@@ -604,6 +684,7 @@ CUresult runKernel(State &s, const Function &f, unsigned grid, unsigned block,
       // Shared memory starts undefined on a GPU: NaN bytes make a read
       // before the first write show in the results.
       std::memset(shared.data(), 0xff, bytes);
+      std::memset(dyn.data(), 0xff, dynamic);
       for (unsigned t = 0; t < block; ++t)
         threads.emplace_back([&, t, b, args]() mutable {
           tlBarrier = &barrier;
@@ -656,7 +737,7 @@ CUresult runOp(State &s, const Op &op) {
     Function *f = s.functions.find(op.handle);
     if (!f) // its module was unloaded after the capture
       return CUDA_ERROR_INVALID_HANDLE;
-    return runKernel(s, *f, op.grid, op.block, op.params);
+    return runKernel(s, *f, op.grid, op.block, op.params, op.shared);
   }
   case Op::Memset:
     return runMemset(s, op.dptr, op.value, op.bytes);
@@ -879,7 +960,7 @@ CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attr,
     *value = 48 * 1024;
     break;
   case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
-    *value = 227 * 1024;
+    *value = (int)sharedOptin();
     break;
   case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR:
     *value = 228 * 1024;
@@ -1032,6 +1113,29 @@ CUresult cuModuleGetFunction(CUfunction *fn, CUmodule module,
   return CUDA_ERROR_NOT_FOUND;
 }
 
+CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib,
+                            int value) {
+  READY;
+  Function *f = s.functions.find(reinterpret_cast<uintptr_t>(hfunc));
+  if (!f)
+    return CUDA_ERROR_INVALID_HANDLE;
+  switch (attrib) {
+  case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: {
+    // The static and dynamic bytes together must fit the opt-in limit.
+    size_t staticBytes = (size_t)f->sig.wgSize * f->sig.wgElem;
+    if (value < 0 || staticBytes + (size_t)value > sharedOptin())
+      return CUDA_ERROR_INVALID_VALUE;
+    f->maxDynamic = (size_t)value;
+    return CUDA_SUCCESS;
+  }
+  case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+    return value >= -1 && value <= 100 ? CUDA_SUCCESS
+                                       : CUDA_ERROR_INVALID_VALUE;
+  default:
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+}
+
 CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
   READY;
   if (!ptr || bytes == 0)
@@ -1128,7 +1232,6 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX,
                         unsigned int blockDimZ, unsigned int sharedMemBytes,
                         CUstream stream, void **kernelParams, void **extra) {
   READY;
-  (void)sharedMemBytes; // the kernels' workgroup memory is static
   Function *fn = s.functions.find(reinterpret_cast<uintptr_t>(f));
   if (!fn)
     return CUDA_ERROR_INVALID_HANDLE;
@@ -1151,6 +1254,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX,
   op.handle = reinterpret_cast<uintptr_t>(f);
   op.grid = gridDimX;
   op.block = blockDimX;
+  op.shared = sharedMemBytes;
   op.params.resize(n);
   for (size_t i = 0; i < n; ++i) {
     if (!kernelParams[i])

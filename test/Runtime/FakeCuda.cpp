@@ -52,6 +52,9 @@ constexpr unsigned kLossBlock = 128;
 struct Function {
   std::string name;
   bool real = false; ///< from real PTX: checked, never run
+  /// A loss kernel of real PTX that stages the parameters in dynamic shared
+  /// memory (the image declares an `.extern .shared` array).
+  bool staged = false;
 };
 /// A loaded image: its kernels by name (each module has its own, so
 /// handles from other modules stay valid).
@@ -121,10 +124,20 @@ template <typename T> CUresult pointArgs(void **args, PointArgs<T> &a) {
   return kOk;
 }
 
-template <typename T> CUresult lossGrad(void **args, unsigned grid, bool run) {
+/// `shared`: the launch's dynamic shared bytes, which a staged kernel
+/// (`staged`) needs for the whole parameter vector (f32 or f64), and the
+/// others do not use.
+template <typename T>
+CUresult lossGrad(void **args, unsigned grid, bool run, bool staged,
+                  unsigned shared) {
   PointArgs<T> a;
   if (CUresult r = pointArgs(args, a))
     return r;
+  bool sharedOk =
+      staged ? shared == a.params.size * 4 || shared == a.params.size * 8
+             : shared == 0;
+  if (!sharedOk)
+    return kInvalidValue;
   long long total = 1 + a.params.size; // a partials row: loss, gradient
   if (a.out.size < grid * total ||
       (run && (a.params.size != 2 || a.rt.size < 1)))
@@ -218,7 +231,9 @@ bool loadRealPTX(const char *image,
                                                    : 22;
     if (params != expected)
       return false;
-    functions[name] = {name, true};
+    functions[name] = {name, true,
+                       endsWith(name, "_loss_grad") &&
+                           std::strstr(image, ".extern .shared") != nullptr};
     at = close;
   }
   return true;
@@ -359,10 +374,12 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz,
                         unsigned sharedBytes, void *, void **args, void **) {
   if (gx == 0 || bx == 0 || bx > 1024 || gy != 1 || gz != 1 || by != 1 ||
-      bz != 1 || sharedBytes != 0)
+      bz != 1)
     return kInvalidValue;
   const Function &fn = *static_cast<Function *>(f);
   const std::string &name = fn.name;
+  if (sharedBytes != 0 && !endsWith(name, "_loss_grad"))
+    return kInvalidValue;
   bool run = !fn.real;
   // Real PTX may be f32 or f64: its buffers are checked as f32, the
   // smaller, so a correct f32 launch is never refused.
@@ -370,8 +387,8 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   CUresult r;
   if (endsWith(name, "_loss_grad"))
     r = bx != kLossBlock ? kInvalidValue
-        : f32            ? lossGrad<float>(args, gx, run)
-                         : lossGrad<double>(args, gx, run);
+        : f32 ? lossGrad<float>(args, gx, run, fn.staged, sharedBytes)
+              : lossGrad<double>(args, gx, run, fn.staged, sharedBytes);
   else if (endsWith(name, "_sum_partials"))
     r = f32 ? sumPartials<float>(args, gx, bx, run)
             : sumPartials<double>(args, gx, bx, run);

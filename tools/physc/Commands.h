@@ -43,10 +43,11 @@ std::optional<std::string> cudaSource(mlir::ModuleOp module,
                                       llvm::StringRef file);
 
 /// `physc emit gpu|ptx FILE`: the kernels as a gpu.module, or as PTX for
-/// `chip` (EmitPTX.cpp).
+/// `chip` (EmitPTX.cpp); `stageParams` false keeps the loss kernels'
+/// weight reads in global memory (for benchmarks).
 int emitGPU(llvm::StringRef kind, const std::string &file,
             const std::string &precision, const std::string &chip,
-            unsigned blockSize);
+            unsigned blockSize, bool stageParams);
 
 /// Reports a misuse of a subcommand; returns the exit status 1.
 int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);

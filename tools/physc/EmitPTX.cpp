@@ -22,7 +22,7 @@ using namespace mlir;
 
 int physc::emitGPU(llvm::StringRef kind, const std::string &file,
                    const std::string &precision, const std::string &chip,
-                   unsigned blockSize) {
+                   unsigned blockSize, bool stageParams) {
   bool ptx = kind == "ptx";
   if (blockSize < 32 || blockSize > 1024 || (blockSize & (blockSize - 1)))
     return usageError("emit", "--block-size must be a power of two in [32, "
@@ -43,8 +43,9 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
     return 1;
 
   if (ptx) {
-    std::optional<std::string> text = generatePTX(
-        *module, precision, chip, "physc emit", llvm::errs(), blockSize);
+    std::optional<std::string> text =
+        generatePTX(*module, precision, chip, "physc emit", llvm::errs(),
+                    blockSize, stageParams);
     if (!text)
       return 1;
     llvm::outs() << *text;
@@ -54,6 +55,7 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
   KernelsToGPUOptions gpu;
   gpu.precision = precision;
   gpu.blockSize = blockSize;
+  gpu.stageParams = stageParams;
   pm.addPass(createKernelsToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

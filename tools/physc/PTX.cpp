@@ -58,7 +58,8 @@ std::optional<std::string> physc::findCUDAToolkit(std::string &why) {
 std::optional<std::string>
 physc::generatePTX(ModuleOp module, const std::string &precision,
                    const std::string &chip, llvm::StringRef tool,
-                   llvm::raw_ostream &errs, unsigned blockSize) {
+                   llvm::raw_ostream &errs, unsigned blockSize,
+                   bool stageParams) {
   // Checked first, so a machine without the toolkit gets this error rather
   // than PTX with unresolved __nv_* calls that no driver would load.
   std::string why;
@@ -81,6 +82,9 @@ physc::generatePTX(ModuleOp module, const std::string &precision,
   // physrt launches the loss kernels with exactly 128 threads per block
   // (the block tree is written for the block size): the default.
   options.blockSize = blockSize;
+  // The runtime sees from the PTX whether the parameters are staged (an
+  // `.extern .shared` array) and launches with their bytes when they are.
+  options.stageParams = stageParams;
   options.toolkit = *toolkit;
   buildPhysToCUDAPipeline(pm, options);
   if (failed(pm.run(*copy)))

@@ -38,13 +38,15 @@ std::optional<std::string> findCUDAToolkit(std::string &why);
 /// at Stage::Adjoint; `module` itself is left as it is (the pipeline runs on
 /// a clone), so the caller can go on to the CPU stages. Kernels in
 /// `precision`, for `chip`, loss kernels for blocks of `blockSize` threads
-/// (the runtime launches 128; others are for benchmarks). Null
+/// (the runtime launches 128; others are for benchmarks), with the
+/// parameters staged in shared memory unless `stageParams` is false. Null
 /// after reporting why: as "TOOL: error: ..." on `errs`, or through the
 /// context's diagnostics for pipeline failures.
 std::optional<std::string>
 generatePTX(mlir::ModuleOp module, const std::string &precision,
             const std::string &chip, llvm::StringRef tool,
-            llvm::raw_ostream &errs, unsigned blockSize = 128);
+            llvm::raw_ostream &errs, unsigned blockSize = 128,
+            bool stageParams = true);
 
 } // namespace physc
 

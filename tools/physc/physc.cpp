@@ -106,6 +106,12 @@ cl::opt<unsigned> emitBlockSize(
     cl::desc("gpu, ptx: threads per block of the loss kernels (default 128, "
              "what the runtime launches; others for benchmarks)"),
     cl::init(128), cl::sub(emitCmd));
+cl::opt<bool> emitStageParams(
+    "stage-params",
+    cl::desc("gpu, ptx: copy the parameters into shared memory at the start "
+             "of each loss kernel when they fit (default true; "
+             "--stage-params=false for benchmarks)"),
+    cl::init(true), cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
     cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
@@ -171,7 +177,7 @@ int runEmit() {
     if (emitPrecision != "f32" && emitPrecision != "f64")
       return usageError("emit", "--precision must be f32 or f64");
     return emitGPU(emitArgs[0], emitArgs[1], emitPrecision, emitChip,
-                   emitBlockSize);
+                   emitBlockSize, emitStageParams);
   }
   return 1;
 }

@@ -55,6 +55,9 @@ struct Driver {
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
                              unsigned, unsigned, unsigned, CUstream, void **,
                              void **);
+  /// Lets a kernel take more than 48 KB of shared memory (loss kernels that
+  /// stage the parameters). Optional: null when the driver lacks it.
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
 
   // Streams and graphs, for whole training steps on the device
   // (CudaTrain.cpp). Optional: null when the driver lacks them, and then

@@ -4,11 +4,12 @@
 // gpu-emulate.py rewrote, and checks them against `physc dump-batch`: for
 // every term it launches the loss kernel on GRID blocks of BLOCK OS threads
 // (one per GPU thread, a pthread barrier for gpu.barrier, one workgroup
-// buffer of the kernel's size per block), then MODEL_sum_partials, and compares
-// the loss and gradient with the CPU's (f64). Prints `term NAME: OK` or the
-// error.
+// buffer of the kernel's size per block, and, for a kernel that stages the
+// parameters, a dynamic shared buffer of the bytes SIGS gives, filled with
+// NaN bytes), then MODEL_sum_partials, and compares the loss and gradient
+// with the CPU's (f64). Prints `term NAME: OK` or the error.
 //
-// Usage: gpu-emulate DUMP_DIR BLOCK GRID
+// Usage: gpu-emulate DUMP_DIR BLOCK GRID SIGS (gpu-emulate.py's .sigs)
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +35,11 @@ MemRef desc(std::vector<double> &v) {
 }
 using LossFn = void (*)(MemRef *, MemRef *, int64_t, int64_t, MemRef *,
                         MemRef *, int64_t, int64_t, int64_t, int64_t, MemRef *);
+/// A loss kernel that reads the staged parameters from dynamic shared
+/// memory: one more (byte) memref.
+using LossDynFn = void (*)(MemRef *, MemRef *, int64_t, int64_t, MemRef *,
+                           MemRef *, int64_t, int64_t, int64_t, int64_t,
+                           MemRef *, MemRef *);
 using SumFn = void (*)(MemRef *, int64_t, MemRef *, MemRef *, int64_t, int64_t,
                        int64_t, int64_t);
 pthread_barrier_t barrier;
@@ -59,9 +65,17 @@ void *symbol(const std::string &name) {
 extern "C" void emu_barrier() { pthread_barrier_wait(&barrier); }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: gpu-emulate DUMP_DIR BLOCK GRID\n");
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: gpu-emulate DUMP_DIR BLOCK GRID SIGS\n");
     return 1;
+  }
+  // NAME KINDS WGSIZE WGELEM DYNBYTES: the dynamic shared bytes of each.
+  std::map<std::string, int64_t> dynBytes;
+  std::ifstream sigs(argv[4]);
+  for (std::string name, kinds; sigs >> name >> kinds;) {
+    int64_t wg, elem, dyn;
+    sigs >> wg >> elem >> dyn;
+    dynBytes[name] = dyn;
   }
   std::string dir = argv[1];
   const int64_t block = std::stoll(argv[2]), grid = std::stoll(argv[3]);
@@ -79,7 +93,8 @@ int main(int argc, char **argv) {
   int failures = 0;
   for (int t = 0, e = std::stoi(meta["num_terms"]); t < e; ++t) {
     std::string key = "term" + std::to_string(t);
-    auto kernel = reinterpret_cast<LossFn>(symbol(meta[key + ".kernel"]));
+    void *kernel = symbol(meta[key + ".kernel"]);
+    const int64_t dyn = dynBytes[meta[key + ".kernel"]];
     auto sharedSize = reinterpret_cast<int64_t (*)()>(
         symbol(meta[key + ".kernel"] + "_shared_size"));
     std::vector<double> pts = readDoubles(dir + "/" + meta[key + ".pts"]);
@@ -91,12 +106,21 @@ int main(int argc, char **argv) {
     std::vector<double> partials(grid * total, NAN);
     for (int64_t b = 0; b < grid; ++b) {
       std::vector<double> shared(sharedSize());
+      // Shared memory starts undefined: NaN bytes show a read before the
+      // copy of the parameters.
+      std::vector<double> staged((dyn + 7) / 8, NAN);
       std::vector<std::thread> threads;
       for (int64_t tid = 0; tid < block; ++tid)
         threads.emplace_back([&, tid, b] {
           MemRef p = desc(params), x = desc(pts), r = desc(rt),
                  o = desc(partials), s = desc(shared);
-          kernel(&p, &x, ld, n, &r, &o, tid, b, block, grid, &s);
+          MemRef d{staged.data(), staged.data(), 0, dyn, 1};
+          if (dyn)
+            reinterpret_cast<LossDynFn>(kernel)(&p, &x, ld, n, &r, &o, tid, b,
+                                                block, grid, &s, &d);
+          else
+            reinterpret_cast<LossFn>(kernel)(&p, &x, ld, n, &r, &o, tid, b,
+                                             block, grid, &s);
         });
       for (std::thread &th : threads)
         th.join();

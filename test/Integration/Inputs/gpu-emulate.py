@@ -3,9 +3,10 @@
 A CPU cannot run a gpu.func, but each one is plain scf/memref/arith code
 apart from its thread and block ids, its barriers and its workgroup memory.
 This script turns every gpu.func into a func.func that takes the ids (tid,
-bid, bdim, gdim) as trailing index arguments and the workgroup buffer, if it
-has one, as a last plain memref, and calls the external `emu_barrier()` for
-gpu.barrier. A driver then runs one OS thread per GPU thread, with a real
+bid, bdim, gdim) as trailing index arguments, then the workgroup buffer, if
+it has one, as a plain memref, then the dynamic shared memory, if it reads
+any (gpu.dynamic_shared_memory), as a memref<?xi8>, and calls the external
+`emu_barrier()` for gpu.barrier. A driver then runs one OS thread per GPU thread, with a real
 barrier, so the block tree reduction runs as it would on a GPU. For each
 kernel with workgroup memory it also adds `NAME_shared_size()`, the
 buffer's element count.
@@ -13,13 +14,15 @@ buffer's element count.
 It also writes OUT.sigs (the output path plus ".sigs"), one line per
 kernel:
 
-    NAME ARGKINDS WGSIZE WGELEM
+    NAME ARGKINDS WGSIZE WGELEM DYNBYTES
 
 ARGKINDS has one letter per argument in order ("-" for none): `m` for a memref<?xT>
 (five PTX parameters: allocated, aligned, offset, size, stride) and `i` for
 an index or i64 scalar (one 8-byte parameter). WGSIZE is the workgroup
 buffer's element count and WGELEM its element size in bytes (both 0 when
-the kernel has none). libphysc-emucuda reads it to rebuild each call from
+the kernel has none). DYNBYTES is the end of the furthest memref.view of
+the dynamic shared memory (0 when it reads none): a launch with fewer bytes
+would read past it. libphysc-emucuda reads it to rebuild each call from
 cuLaunchKernel's flat parameter list and to check the PTX's ABI.
 
 Anything the CPU emulation cannot reproduce (y/z ids, other gpu ops, float
@@ -35,9 +38,14 @@ FUNC = re.compile(r"\s*gpu\.func @(\w+)\((.*?)\)"
                   r"( workgroup\((%\w+) : memref<(\d+)x(\w+), "
                   r"#gpu.address_space<workgroup>>\))?"
                   r" kernel(?: attributes \{.*\})? \{$")
+CONST = re.compile(r"\s*(%\w+) = arith\.constant (\d+) : index$")
 IDS = {"thread_id": "tid", "block_id": "bid", "block_dim": "bdim",
        "grid_dim": "gdim"}
 ELEM_BYTES = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "index": 8}
+DYN = re.compile(r"\s*(%\w+) = gpu\.dynamic_shared_memory : "
+                 r"memref<\?xi8, #gpu\.address_space<workgroup>>$")
+VIEW = re.compile(r".*= memref\.view (%\w+)\[(%\w+)\]\[\] : .* to "
+                  r"memref<(\d+)x(\w+), #gpu\.address_space<workgroup>>$")
 
 
 def fail(msg):
@@ -82,20 +90,39 @@ while i < len(src):
             fail(f"unsupported kernel header: {src[i - 1].strip()}")
         continue
     name, args, _, shared, size, elt = m.groups()
+    consts = {}
     kinds = "".join(arg_kind(name, a) for a in split_args(args))
     if shared and elt not in ELEM_BYTES:
         fail(f"@{name}: workgroup element type {elt}")
     extra = f", {shared}: memref<{size}x{elt}>" if shared else ""
-    out.append(f"  func.func @{name}({args}, %emu_tid: index, "
-               f"%emu_bid: index, %emu_bdim: index, %emu_gdim: index{extra}) "
-               "attributes {llvm.emit_c_interface} {")
-    out.append("    %emu_zero = arith.constant 0 : index")
+    body, dyn_names, dyn_bytes = [], set(), 0
     while not src[i].startswith("    }"):
-        line = src[i].replace(", #gpu.address_space<workgroup>", "")
+        line = src[i]
+        i += 1
+        d = DYN.match(line)
+        if d:
+            # Every use of the dynamic shared memory is a view of it.
+            dyn_names.add(d.group(1))
+            body.append(f"    {d.group(1)} = memref.cast %emu_dyn : "
+                        "memref<?xi8> to memref<?xi8>")
+            continue
+        v = VIEW.match(line)
+        if v and v.group(1) in dyn_names:
+            if v.group(4) not in ELEM_BYTES:
+                fail(f"@{name}: dynamic shared view of {v.group(4)}")
+            offset = consts.get(v.group(2))
+            if offset is None:
+                fail(f"@{name}: dynamic shared view at a non-constant offset")
+            dyn_bytes = max(dyn_bytes, offset +
+                            int(v.group(3)) * ELEM_BYTES[v.group(4)])
+        c = CONST.match(line)
+        if c:
+            consts[c.group(1)] = int(c.group(2))
+        line = line.replace(", #gpu.address_space<workgroup>", "")
         for op, arg in IDS.items():
             line = re.sub(rf"gpu\.{op}\s+x\b",
                           f"arith.addi %emu_{arg}, %emu_zero : index", line)
-        if "gpu.barrier" in line and not shared:
+        if "gpu.barrier" in line and not (shared or dyn_names):
             # libphysc-emucuda runs the threads of kernels without
             # workgroup memory one after another: a barrier cannot work.
             fail(f"@{name}: gpu.barrier without workgroup memory")
@@ -103,8 +130,14 @@ while i < len(src):
         line = line.replace("gpu.return", "return")
         if re.search(r"\bgpu\.", line):
             fail(f"@{name}: cannot emulate `{line.strip()}`")
-        out.append(line)
-        i += 1
+        body.append(line)
+    if dyn_names:
+        extra += ", %emu_dyn: memref<?xi8>"
+    out.append(f"  func.func @{name}({args}, %emu_tid: index, "
+               f"%emu_bid: index, %emu_bdim: index, %emu_gdim: index{extra}) "
+               "attributes {llvm.emit_c_interface} {")
+    out.append("    %emu_zero = arith.constant 0 : index")
+    out.extend(body)
     out.append("  }")
     if shared:
         out.append(f"  func.func @{name}_shared_size() -> index "
@@ -113,7 +146,7 @@ while i < len(src):
         out.append("    return %size : index")
         out.append("  }")
     sigs.append(f"{name} {kinds or '-'} {size or 0} "
-                f"{ELEM_BYTES[elt] if shared else 0}")
+                f"{ELEM_BYTES[elt] if shared else 0} {dyn_bytes}")
     i += 1
 out.append("}")
 if not sigs:

@@ -44,6 +44,10 @@ struct PhysToCUDAOptions : public mlir::PassPipelineOptions<PhysToCUDAOptions> {
       *this, "block-size",
       llvm::cl::desc("Threads per block of the loss kernels"),
       llvm::cl::init(128)};
+  Option<bool> stageParams{
+      *this, "stage-params",
+      llvm::cl::desc("Stage the parameters in shared memory in loss kernels"),
+      llvm::cl::init(true)};
   Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit root (libdevice and ptxas)"),

@@ -10,6 +10,7 @@
 // and, for the GPU, from stage 4's input instead:
 //   5'. phys-kernels-to-gpu       kernels    -> gpu.module of gpu.func
 //   6'. phys-to-cuda              gpu.module -> NVVM -> PTX (gpu.binary)
+//       (with phys-extern-dynamic-shared after the NVVM conversion)
 //
 //===----------------------------------------------------------------------===//
 
@@ -170,7 +171,11 @@ def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
                                    adds them into the block's row;
                                    after the tiles, the private sums by a
                                    fixed tree in workgroup memory, stored
-                                   by thread 0
+                                   by thread 0;
+                                   with `stage-params`: first
+                                   smem[k] = params[k] (k = t, t + B, ...,
+                                   in dynamic shared memory), barrier,
+                                   then every weight load reads smem
     plus, when the model has loss kernels, `gpu.func
     @MODEL_sum_partials(partials, blocks, loss, grad)`: thread k adds column
     k of the partials over the blocks in block order and adds the sum into
@@ -178,19 +183,43 @@ def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
     Loss kernels must be launched with blockDim.x = `block-size` (recorded
     as `known_block_size`); scalars stay in registers, rows are private
     arrays, runs of elementwise row ops one loop (as phys-fuse-kernels).
-    Workgroup memory stays below 48 KB (static shared memory).
+    Static workgroup memory stays below 48 KB. The staged parameters are
+    dynamic shared memory (numParams elements of T): a loss kernel whose PTX
+    declares the `.extern .shared` array must be launched with that many
+    bytes. Parameters above 56 KB are not staged, so that every block fits
+    the 99 KB per block of the smallest chip physc targets.
   }];
   let options = [
     Option<"precision", "precision", "std::string", "\"f32\"",
            "Element type of the generated code: f32 or f64">,
     Option<"blockSize", "block-size", "unsigned", "128",
            "Threads per block of the loss kernels (a power of two)">,
+    Option<"stageParams", "stage-params", "bool", "true",
+           "Copy the parameters into shared memory at the start of each "
+           "loss kernel (when they fit)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect"];
+}
+
+def ExternDynamicShared : Pass<"phys-extern-dynamic-shared",
+                               "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Give dynamic shared memory CUDA's linkage: `.extern .shared`";
+  let description = [{
+    Runs after convert-gpu-to-nvvm, inside phys-to-cuda. LLVM 19 lowers
+    `gpu.dynamic_shared_memory` to an internal zero-length global in
+    address space 3, which the NVPTX printer demotes into its one kernel as
+    a one-byte static `.shared` variable: the launch's dynamic bytes are
+    not where that variable lives. External linkage makes it what nvcc
+    emits for `extern __shared__ T x[]`:
+      llvm.mlir.global internal @__dynamic_shmem__N() {addr_space = 3}
+          : !llvm.array<0 x i8>
+        => llvm.mlir.global external @__dynamic_shmem__N() ...
+        => PTX `.extern .shared .align 16 .b8 __dynamic_shmem__N[];`
+  }];
 }
 
 #endif // PHYSC_TRANSFORMS_PASSES
