@@ -102,7 +102,7 @@ LogicalResult KernelSchedule::emit(const Emitter &e) const {
         else if (failed(e.scalar(o)))
           return failure();
       }
-      e.group(group);
+      e.group(group, static_cast<int>(k - 1));
       e.release(k - 1);
       i = k;
       continue;

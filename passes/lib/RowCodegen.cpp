@@ -208,9 +208,20 @@ LogicalResult RowCodegen::emitScalarOp(Operation *op) {
   return op->emitOpError(unsupportedMessage());
 }
 
-void RowCodegen::emitGroup(ArrayRef<Operation *> group) {
+void RowCodegen::emitGroup(ArrayRef<Operation *> group, int last,
+                           const KernelSchedule &schedule) {
   int64_t width = rowWidth(group.front()->getResult(0));
   DenseSet<Operation *> inGroup(group.begin(), group.end());
+  // Inputs read for the last time in this loop give their storage up
+  // before the outputs get theirs, so an output may write where an input
+  // is read: iteration j reads element j of every input before it stores
+  // element j of every output, and reads nothing else.
+  DenseMap<Value, Value> inputs;
+  for (Operation *op : group)
+    for (Value v : op->getOperands())
+      if (Value buf = rowBuf.lookup(v))
+        inputs[v] = buf;
+  releaseDead(last, schedule);
   // Rows read after the group need storage; the rest stay in registers.
   SmallVector<std::pair<Value, Value>> stores;
   for (Operation *op : group) {
@@ -229,8 +240,12 @@ void RowCodegen::emitGroup(ArrayRef<Operation *> group) {
   for (Operation *op : group) {
     loc = op->getLoc();
     SmallVector<Value> operands;
-    for (Value v : op->getOperands())
-      operands.push_back(isRow(v) ? rowElem(v, j, env) : scalarOf(v));
+    for (Value v : op->getOperands()) {
+      Value buf = env.count(v) ? Value() : inputs.lookup(v);
+      operands.push_back(buf        ? b.create<memref::LoadOp>(loc, buf, j)
+                         : isRow(v) ? rowElem(v, j, env)
+                                    : scalarOf(v));
+    }
     env[op->getResult(0)] = cloneElementwise(op, operands)->getResult(0);
   }
   for (auto [r, buf] : stores) {
@@ -349,7 +364,9 @@ LogicalResult RowCodegen::emitBody(Block &body) {
   KernelSchedule schedule(body, isSplatConst);
   KernelSchedule::Emitter emitter;
   emitter.scalar = [&](Operation *op) { return emitScalarOp(op); };
-  emitter.group = [&](ArrayRef<Operation *> group) { emitGroup(group); };
+  emitter.group = [&](ArrayRef<Operation *> group, int last) {
+    emitGroup(group, last, schedule);
+  };
   emitter.matvec = [&](const KernelSchedule::Matvec &mv) {
     loc = mv.op->getLoc();
     emitMatvec(mv);

@@ -129,7 +129,8 @@ private:
   mlir::Operation *cloneElementwise(mlir::Operation *op,
                                     mlir::ValueRange operands);
   mlir::LogicalResult emitScalarOp(mlir::Operation *op);
-  void emitGroup(llvm::ArrayRef<mlir::Operation *> group);
+  void emitGroup(llvm::ArrayRef<mlir::Operation *> group, int last,
+                 const KernelSchedule &schedule);
   void emitMatvec(const KernelSchedule::Matvec &mv);
 
   /// Released scratch arrays by (width, element type), reused before new

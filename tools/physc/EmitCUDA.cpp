@@ -298,24 +298,23 @@ LogicalResult CudaPrinter::emitScalarOp(Operation *op) {
     if (off >= 0)
       line() << "const " << T << " " << v << " = params[" << off << "];\n";
     else
-      line() << "const " << T << " " << v << " = rt["
-             << rtIndex[p.getParam()] << "];\n";
+      line() << "const " << T << " " << v << " = rt[" << rtIndex[p.getParam()]
+             << "];\n";
     scalars[p] = v;
     return success();
   }
   if (auto o = dyn_cast<ObservedOp>(op)) {
     std::string v = fresh("v");
-    int64_t column =
-        kernel.getBody().front().getNumArguments() + o.getIndex();
+    int64_t column = kernel.getBody().front().getNumArguments() + o.getIndex();
     line() << "const " << T << " " << v << " = pts[" << column
            << " * ld + p];\n";
     scalars[o] = v;
     return success();
   }
   if (auto acc = dyn_cast<AccumParamGradOp>(op))
-    return warpSumInto(op, acc.getValue(),
-                       "g[" + std::to_string(layout.paramOffset(acc.getParam())) +
-                           "]");
+    return warpSumInto(
+        op, acc.getValue(),
+        "g[" + std::to_string(layout.paramOffset(acc.getParam())) + "]");
   if (auto m = dyn_cast<MaskOp>(op)) {
     std::string v = fresh("v");
     line() << "const " << T << " " << v << " = i < n ? "
@@ -521,7 +520,7 @@ LogicalResult CudaPrinter::print(raw_ostream &os) {
   }
   KernelSchedule::Emitter emitter;
   emitter.scalar = [&](Operation *op) { return emitScalarOp(op); };
-  emitter.group = [&](ArrayRef<Operation *> group) { emitGroup(group); };
+  emitter.group = [&](ArrayRef<Operation *> group, int) { emitGroup(group); };
   emitter.matvec = [&](const KernelSchedule::Matvec &mv) {
     emitMatvec(mv.x, mv.y, mv.net, mv.layer, mv.bias, mv.transposed);
   };

@@ -49,6 +49,8 @@ LogicalResult physc::lowerTo(ModuleOp module, Stage last,
     model.addPass(createBuildAdjoint());
     model.addPass(createCanonicalizerPass());
     model.addPass(createCSEPass());
+    // After CSE, which would merge the recomputed rows back.
+    model.addPass(createRematerialize());
   }
   if (after < Stage::Kernels && last >= Stage::Kernels) {
     FuseKernelsOptions fuse;

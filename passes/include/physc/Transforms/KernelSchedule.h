@@ -73,8 +73,10 @@ public:
   struct Emitter {
     /// A scalar op (also those hoisted out of a run of row ops).
     std::function<mlir::LogicalResult(mlir::Operation *)> scalar;
-    /// A run of elementwise row ops of one width: one loop.
-    std::function<void(llvm::ArrayRef<mlir::Operation *>)> group;
+    /// A run of elementwise row ops of one width: one loop. `last` is the
+    /// position of its last op: rows whose last reader is at or before it
+    /// die in the loop (an output may take the storage of such an input).
+    std::function<void(llvm::ArrayRef<mlir::Operation *>, int last)> group;
     /// phys.matvec or phys.matvec_t.
     std::function<void(const Matvec &)> matvec;
     /// A gradient accumulation, to be emitted at the end of the tile.

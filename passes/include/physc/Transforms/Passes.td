@@ -5,6 +5,7 @@
 //   2. phys-annotate-derivatives  (analysis) -> jet index sets, printable
 //   3. phys-expand-derivatives    d(), nets  -> Taylor jets over matvec rows
 //   4. phys-build-adjoint         loss       -> loss + reverse sweep
+//      phys-rematerialize         (same)     -> cheap rows recomputed late
 //   5. phys-fuse-kernels          kernels    -> point-loop functions
 //   6. phys-to-cpu                functions  -> LLVM dialect, JIT-able
 // and, for the GPU, from stage 4's input instead:
@@ -109,6 +110,29 @@ def BuildAdjoint : Pass<"phys-build-adjoint", "::physc::phys::ModelOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def Rematerialize : Pass<"phys-rematerialize", "::physc::phys::ModelOp"> {
+  let summary = "Recompute cheap rows next to their late uses instead of keeping them live";
+  let description = [{
+    The reverse sweep reads rows the forward sweep computed long before
+    (tanh' = 1 - h^2, products of jets), so each stays live, in scratch
+    storage, from one sweep to the other. In every kernel, for a row
+    v = f(a, ...) of elementwise arith ops, at the widest gap of at least
+    `min-gap` ops between two of its uses:
+      v = f(a, b); ... use1(v) ... [gap] ... use2(v) ...
+        => v = f(a, b); ... use1(v) ... v' = f(a, b); use2(v') ...
+    when a and b are live at use2 anyway, or are themselves recomputed
+    there (at most `max-cost` ops in all). Transcendental ops (math.*)
+    and matvecs are never recomputed. Values are the same bit for bit;
+    the cost is a few elementwise ops per row.
+  }];
+  let options = [
+    Option<"minGap", "min-gap", "unsigned", "16",
+           "Shortest run of ops between two uses worth a recomputation">,
+    Option<"maxCost", "max-cost", "unsigned", "2",
+           "Most elementwise ops cloned for one recomputation">,
+  ];
 }
 
 def FuseKernels : Pass<"phys-fuse-kernels", "::mlir::ModuleOp"> {
