@@ -34,6 +34,7 @@
 #include "physc/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 namespace physc {
 #define GEN_PASS_DEF_KERNELSTOGPU
@@ -53,6 +54,12 @@ constexpr int64_t kReduceChunk = 8;
 /// below the 48 KB a kernel may declare statically, and small enough that
 /// several blocks share an SM.
 constexpr int64_t kStageBytes = 40 * 1024;
+/// Matvec outputs a thread computes together (GPUKernelCodegen::
+/// matvecBlock).
+constexpr int64_t kMatvecBlock = 4;
+/// Rows of a layer's dW each thread sums together in the tile's gradient
+/// reduction (GPUKernelCodegen::emitGradAccum).
+constexpr int64_t kGradRows = 4;
 /// Largest parameter vector staged in shared memory. With kStageBytes of
 /// static workgroup memory a block then needs at most 96 KB, which every
 /// chip physc targets grants (sm_86 and sm_89 allow 99 KB per block, sm_80
@@ -117,6 +124,12 @@ private:
   StringRef unsupportedMessage() override {
     return "cannot be lowered to a GPU kernel";
   }
+  /// A thread holds one point, so a matvec is a chain of scalar fmas, each
+  /// reading a weight (shared memory) and an x[i] (local memory). Four
+  /// outputs at a time read each x[i] once for four fmas, and keep four
+  /// independent sums in flight.
+  int64_t matvecBlock() override { return kMatvecBlock; }
+  int64_t rowAlignment() override { return 16; }
   /// Scalar params (trainable `param`s) are few: the thread sums them
   /// privately, next to the loss, and the block tree reduces them once.
   void accumParamGrad(int64_t offset, Value v) override {
@@ -127,6 +140,19 @@ private:
   }
   void emitGradAccum() override;
 
+  /// Row strides of a layer's staged dy and x rows. Weights of layers
+  /// whose fan-out is a multiple of kGradRows are reduced kGradRows rows
+  /// of dW at a time (emitGradAccum): their dy rows start at multiples of
+  /// four elements, 16 bytes in f32, so a thread reads its four dy with one
+  /// vector load. The other strides are odd, W + 1: threads storing the
+  /// same column of their rows hit different banks.
+  static std::pair<int64_t, int64_t> stageStrides(int64_t in, int64_t outW,
+                                                  bool isBias) {
+    if (isBias)
+      return {outW + 1, 0};
+    bool blocked = outW % kGradRows == 0;
+    return {blocked ? outW + kGradRows : outW + 1, in + 1};
+  }
   /// Points staged per round for rows of `perPoint` elements, or 0 if not
   /// even one point's rows fit.
   int64_t pointsPerRound(int64_t perPoint) {
@@ -198,7 +224,9 @@ void GPUKernelCodegen::emitGradAccum() {
     int64_t entries = isBias ? outW : outW * in;
     int64_t column = 1 + layout.offset(g.net, g.layer, isBias);
     int64_t items = g.items.size();
-    int64_t dyStride = outW + 1, xStride = isBias ? 0 : in + 1;
+    auto [dyStride, xStride] = stageStrides(in, outW, isBias);
+    // Weights reduced kGradRows rows of dW at a time (see stageStrides).
+    bool rows4 = !isBias && outW % kGradRows == 0;
     int64_t P = pointsPerRound(items * (dyStride + xStride));
     assert(P >= 1 && "layer checked in emit()");
     for (int64_t p0 = 0; p0 < blockSize; p0 += P) {
@@ -228,49 +256,68 @@ void GPUKernelCodegen::emitGradAccum() {
         stage(b.create<arith::SubIOp>(loc, tid, idx(p0)));
       }
       b.create<gpu::BarrierOp>(loc);
-      // Reduce: thread t owns entries t, t + B, ...
-      auto le = b.create<scf::ForOp>(loc, tid, idx(entries), idx(blockSize));
+      // Reduce: thread t owns entries t, t + B, ... (with rows4, blocks
+      // of entries (j0 .. j0 + 3, i): one x and one vector of four dy per
+      // point and component, for four fmas).
+      int64_t rows = rows4 ? kGradRows : 1;
+      int64_t units = entries / rows;
+      auto le = b.create<scf::ForOp>(loc, tid, idx(units), idx(blockSize));
       {
         OpBuilder::InsertionGuard g1(b);
         b.setInsertionPoint(le.getBody()->getTerminator());
         Value e = le.getInductionVar();
-        Value j = isBias ? e : b.create<arith::DivUIOp>(loc, e, idx(in));
+        Value j0 = isBias ? e : b.create<arith::DivUIOp>(loc, e, idx(in));
+        if (rows > 1)
+          j0 = b.create<arith::MulIOp>(loc, j0, idx(rows));
         Value i = isBias ? Value() : b.create<arith::RemUIOp>(loc, e, idx(in));
+        SmallVector<Value> zeros(rows, constant(0));
         auto lp = b.create<scf::ForOp>(loc, idx(0), idx(round), idx(1),
-                                       ValueRange{constant(0)});
+                                       ValueRange(zeros));
         {
           OpBuilder::InsertionGuard g2(b);
           // With iter_args the builder leaves the body without a yield.
           Block *body = lp.getBody();
           b.setInsertionPointToEnd(body);
           Value p = lp.getInductionVar();
-          Value s = lp.getRegionIterArg(0);
+          SmallVector<Value> acc(lp.getRegionIterArgs());
           Value dyAt = b.create<arith::AddIOp>(
-              loc, b.create<arith::MulIOp>(loc, p, idx(dyStride)), j);
+              loc, b.create<arith::MulIOp>(loc, p, idx(dyStride)), j0);
           Value xAt =
               isBias
                   ? Value()
                   : b.create<arith::AddIOp>(
                         loc, b.create<arith::MulIOp>(loc, p, idx(xStride)), i);
           for (int64_t c = 0; c < items; ++c) {
-            Value dy = b.create<memref::LoadOp>(
-                loc, shared,
-                ValueRange{
-                    b.create<arith::AddIOp>(loc, dyAt, idx(c * P * dyStride))});
-            if (isBias) {
-              s = b.create<arith::AddFOp>(loc, s, dy);
-              continue;
+            Value x = isBias
+                          ? Value()
+                          : b.create<memref::LoadOp>(
+                                 loc, shared,
+                                 ValueRange{b.create<arith::AddIOp>(
+                                     loc, xAt, idx(xBase + c * P * xStride))})
+                                .getResult();
+            for (int64_t r = 0; r < rows; ++r) {
+              Value dy = b.create<memref::LoadOp>(
+                  loc, shared,
+                  ValueRange{b.create<arith::AddIOp>(
+                      loc, dyAt, idx(c * P * dyStride + r))});
+              acc[r] =
+                  isBias ? b.create<arith::AddFOp>(loc, acc[r], dy).getResult()
+                         : fma(dy, x, acc[r]);
             }
-            Value x = b.create<memref::LoadOp>(
-                loc, shared,
-                ValueRange{b.create<arith::AddIOp>(
-                    loc, xAt, idx(xBase + c * P * xStride))});
-            s = fma(dy, x, s);
           }
-          b.create<scf::YieldOp>(loc, s);
+          b.create<scf::YieldOp>(loc, acc);
         }
-        addToPartials(b.create<arith::AddIOp>(loc, e, idx(column)),
-                      lp.getResult(0));
+        for (int64_t r = 0; r < rows; ++r) {
+          // Entry (j0 + r, i) of dW, or j0 of db.
+          Value entry = j0;
+          if (r)
+            entry = b.create<arith::AddIOp>(loc, j0, idx(r));
+          if (!isBias)
+            entry = b.create<arith::AddIOp>(
+                loc, b.create<arith::MulIOp>(loc, entry, idx(in)), i);
+          addToPartials(b.create<arith::AddIOp>(loc, entry, idx(column)),
+                        lp.getResult(r));
+        }
       }
       // The next round overwrites the staged rows.
       b.create<gpu::BarrierOp>(loc);
@@ -384,9 +431,9 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
                                   std::make_pair(&grouped.biases, true)})
       for (LayerGradAccums &g : *groups) {
         auto net = model.lookupSymbol<NetOp>(g.net);
-        int64_t perPoint =
-            g.items.size() * (net.getFanOut(g.layer) + 1 +
-                              (isBias ? 0 : net.getFanIn(g.layer) + 1));
+        auto [dyStride, xStride] =
+            stageStrides(net.getFanIn(g.layer), net.getFanOut(g.layer), isBias);
+        int64_t perPoint = g.items.size() * (dyStride + xStride);
         int64_t P = pointsPerRound(perPoint);
         if (P < 1)
           return kernel.emitOpError("layer ")
@@ -402,9 +449,14 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
   auto fn = b.create<gpu::GPUFuncOp>(
       loc, functionName(), b.getFunctionType(args, {}), workgroup, TypeRange());
   fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  if (lossGrad)
+  if (lossGrad) {
     fn.setKnownBlockSizeAttr(
         b.getDenseI32ArrayAttr({static_cast<int32_t>(blockSize), 1, 1}));
+    // 16 bytes, so that four staged f32 at a multiple of four elements are
+    // one vector load (stageStrides).
+    fn.setWorkgroupAttributionAttr(0, LLVM::LLVMDialect::getAlignAttrName(),
+                                   b.getI64IntegerAttr(16));
+  }
   Block *entryBlock = &fn.getBody().front();
   bindArguments(entryBlock);
   b.setInsertionPointToStart(entryBlock);

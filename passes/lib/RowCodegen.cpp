@@ -73,7 +73,10 @@ Value RowCodegen::allocRow(Value row) {
     return pool.pop_back_val();
   OpBuilder::InsertionGuard g(b);
   b.restoreInsertionPoint(entry);
-  return b.create<memref::AllocaOp>(loc, MemRefType::get({width}, elt));
+  auto alloca = b.create<memref::AllocaOp>(loc, MemRefType::get({width}, elt));
+  if (int64_t align = rowAlignment())
+    alloca.setAlignment(align);
+  return alloca;
 }
 
 void RowCodegen::freeRow(Value row) {
@@ -276,38 +279,71 @@ void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
                                 col));
     return broadcast(b.create<memref::LoadOp>(loc, params, k));
   };
-  auto loop = b.create<scf::ForOp>(loc, idx(0), idx(nOut), idx(1));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(loop.getBody()->getTerminator());
-  Value o = loop.getInductionVar();
-  Value sum;
-  if (bias && !transposed) {
-    Value bk = b.create<arith::AddIOp>(loc, idx(bOff), o);
-    sum = broadcast(b.create<memref::LoadOp>(loc, params, bk));
-  } else {
-    sum = constant(0);
-  }
-  auto step = [&](Value i, Value a) -> Value {
-    Value xv = xb ? b.create<memref::LoadOp>(loc, xb, i).getResult()
-                  : rowConst.lookup(x);
-    return fma(weight(o, i), xv, a);
+  auto xAt = [&](Value i) -> Value {
+    return xb ? b.create<memref::LoadOp>(loc, xb, i).getResult()
+              : rowConst.lookup(x);
   };
-  if (nIn <= 8) {
-    for (int64_t i = 0; i < nIn; ++i)
-      sum = step(idx(i), sum);
-  } else {
-    auto inner =
-        b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(1), ValueRange{sum});
-    OpBuilder::InsertionGuard g2(b);
-    Block *ib = inner.getBody();
-    if (!ib->empty() && isa<scf::YieldOp>(ib->back()))
-      ib->back().erase();
-    b.setInsertionPointToEnd(ib);
-    Value a = step(inner.getInductionVar(), inner.getRegionIterArg(0));
-    b.create<scf::YieldOp>(loc, a);
-    sum = inner.getResult(0);
+  int64_t block = std::max<int64_t>(1, matvecBlock());
+  // Outputs [o0, o0 + count): each a sum over i in order, from the bias or
+  // zero; every x[i] is loaded once for all of them.
+  auto outputs = [&](Value o0, int64_t count) {
+    SmallVector<Value> os, sums;
+    for (int64_t k = 0; k < count; ++k) {
+      Value o = k ? b.create<arith::AddIOp>(loc, o0, idx(k)).getResult() : o0;
+      os.push_back(o);
+      sums.push_back(
+          bias && !transposed
+              ? broadcast(b.create<memref::LoadOp>(
+                    loc, params,
+                    ValueRange{b.create<arith::AddIOp>(loc, idx(bOff), o)}))
+              : constant(0));
+    }
+    auto step = [&](Value i, ValueRange acc) {
+      Value xv = xAt(i);
+      SmallVector<Value> next;
+      for (int64_t k = 0; k < count; ++k)
+        next.push_back(fma(weight(os[k], i), xv, acc[k]));
+      return next;
+    };
+    if (nIn <= 8) {
+      for (int64_t i = 0; i < nIn; ++i)
+        sums = step(idx(i), sums);
+    } else {
+      // Where outputs are blocked (the GPU), four consecutive i per
+      // iteration: a row's weights for them are adjacent, one vector load.
+      int64_t unroll = block > 1 && nIn % 4 == 0 ? 4 : 1;
+      auto inner = b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(unroll),
+                                        ValueRange(sums));
+      OpBuilder::InsertionGuard g(b);
+      Block *ib = inner.getBody();
+      if (!ib->empty() && isa<scf::YieldOp>(ib->back()))
+        ib->back().erase();
+      b.setInsertionPointToEnd(ib);
+      SmallVector<Value> acc(inner.getRegionIterArgs());
+      Value i0 = inner.getInductionVar();
+      for (int64_t u = 0; u < unroll; ++u)
+        acc = step(
+            u ? b.create<arith::AddIOp>(loc, i0, idx(u)).getResult() : i0, acc);
+      b.create<scf::YieldOp>(loc, acc);
+      sums.assign(inner.getResults().begin(), inner.getResults().end());
+    }
+    for (int64_t k = 0; k < count; ++k)
+      b.create<memref::StoreOp>(loc, sums[k], yb, os[k]);
+  };
+  // Blocks of `block` outputs, then the rest one by one.
+  int64_t blocked = nOut / block * block;
+  if (blocked > 0) {
+    auto loop = b.create<scf::ForOp>(loc, idx(0), idx(blocked), idx(block));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    outputs(loop.getInductionVar(), block);
   }
-  b.create<memref::StoreOp>(loc, sum, yb, o);
+  if (blocked < nOut) {
+    auto loop = b.create<scf::ForOp>(loc, idx(blocked), idx(nOut), idx(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    outputs(loop.getInductionVar(), 1);
+  }
   rowBuf[y] = yb;
 }
 

@@ -66,6 +66,13 @@ protected:
   virtual mlir::Type rowStorageType(mlir::Value row) = 0;
   /// How an op that cannot be lowered is reported (tests check the text).
   virtual llvm::StringRef unsupportedMessage() = 0;
+  /// Outputs of a matvec computed together: each x[i] is loaded once for
+  /// all of them, and their weights sit side by side in W (for W^T x) or
+  /// in rows a load can read several of at once (for W x). 1 by default.
+  virtual int64_t matvecBlock() { return 1; }
+  /// Byte alignment of scratch rows (0: the element type's). Rows aligned
+  /// to 16 bytes let a GPU read four f32 of a row with one vector load.
+  virtual int64_t rowAlignment() { return 0; }
   /// phys.accum_param_grad of the param at layout offset `offset`: by
   /// default gradAcc[gradBase + offset] += v.
   virtual void accumParamGrad(int64_t offset, mlir::Value v);

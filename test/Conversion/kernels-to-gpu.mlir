@@ -77,7 +77,7 @@ phys.model @m {
 // in block order into the caller's loss and gradient.
 
 // CHECK-LABEL: gpu.module @m_kernels
-// CHECK:         gpu.func @m_pde_loss_grad(%[[P:[a-z0-9]+]]: memref<?xf32>, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[LD:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %{{[a-z0-9]+}}: memref<?xf32>, %[[PART:[a-z0-9]+]]: memref<?xf32>) workgroup(%[[SH:[a-z0-9]+]] : memref<32xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 4, 1, 1>} {
+// CHECK:         gpu.func @m_pde_loss_grad(%[[P:[a-z0-9]+]]: memref<?xf32>, %[[PTS:[a-z0-9]+]]: memref<?xf32>, %[[LD:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index, %{{[a-z0-9]+}}: memref<?xf32>, %[[PART:[a-z0-9]+]]: memref<?xf32>) workgroup(%[[SH:[a-z0-9]+]] : memref<32xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 4, 1, 1>} {
 // CHECK:           %[[TID:.+]] = gpu.thread_id x
 // CHECK-NEXT:      %[[BID:.+]] = gpu.block_id x
 // CHECK:           %[[ROW:.+]] = arith.muli %[[BID]], %c8{{.*}} : index
@@ -164,7 +164,7 @@ phys.model @m {
 // GLOBAL-LABEL: gpu.func @m_sum_partials(
 
 // F64-LABEL: gpu.func @m_pde_loss_grad(
-// F64-SAME:      workgroup(%{{.+}} : memref<1024xf64, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// F64-SAME:      workgroup(%{{.+}} : memref<1024xf64, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // F64:           memref.alloca() : memref<1xf64>
 // F64-LABEL: gpu.func @m_sum_partials(
 // F64-SAME:      memref<?xf64>
@@ -288,6 +288,77 @@ phys.model @big {
     %m = phys.mask %x : f64
     %sq = arith.mulf %m, %m : f64
     phys.accum_loss %sq : f64
+    phys.yield
+  }
+}
+
+// -----
+
+// A matvec computes four outputs at a time: one scf.for over blocks of
+// four rows, the four sums (from the biases) carried through an inner loop
+// over the inputs, four inputs per iteration (each x[i] loaded once for
+// the four rows; a row's four weights adjacent, for one vector load).
+// Scratch rows are 16-byte aligned for the same reason.
+
+// CHECK-LABEL: gpu.func @mv_u_eval(
+// CHECK:         memref.alloca() {alignment = 16 : i64} : memref<16xf32>
+// CHECK:         scf.for %[[O:.+]] = %c0{{.*}} to %c16{{.*}} step %c4{{.*}} {
+// CHECK-COUNT-4:   memref.load %{{.+}}[%{{.+}}] : memref<?xf32>
+// CHECK:           %{{.+}}:4 = scf.for %{{.+}} = %c0{{.*}} to %c16{{.*}} step %c4{{.*}} iter_args(%{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) -> (f32, f32, f32, f32) {
+// CHECK-COUNT-16:    arith.addf %{{.+}}, %{{.+}} fastmath<contract> : f32
+// CHECK:             scf.yield %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} : f32, f32, f32, f32
+// CHECK-COUNT-4:   memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<16xf32>
+phys.model @mv {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.net @N "mlp"(in = 1, out = 1, hidden = [16, 16], act = "tanh", init = "glorot")
+  phys.kernel @u.eval "eval" {
+  ^bb0(%x: f64):
+    %in = tensor.from_elements %x : tensor<1xf64>
+    %z = phys.matvec @N[0] %in bias : tensor<1xf64> -> tensor<16xf64>
+    %h = math.tanh %z : tensor<16xf64>
+    %z1 = phys.matvec @N[1] %h bias : tensor<16xf64> -> tensor<16xf64>
+    %h1 = math.tanh %z1 : tensor<16xf64>
+    %o = phys.matvec @N[2] %h1 bias : tensor<16xf64> -> tensor<1xf64>
+    %c0 = arith.constant 0 : index
+    %u = tensor.extract %o[%c0] : tensor<1xf64>
+    phys.yield %u : f64
+  }
+}
+
+// -----
+
+// A layer whose fan-out is a multiple of four is reduced four rows of dW at
+// a time: thread t owns the blocks (j0 .. j0 + 3, i) = (4 (e / in) ..,
+// e % in) for e = t, t + B, ... < 4 * 2 / 4; its dy rows are staged with
+// stride W + 4 = 8 (16-byte aligned, for one vector load of the four dy),
+// its x rows with the odd stride in + 1 = 3. Per staged point: one x, four
+// dy, four fmas; then four read-modify-writes of the block's row.
+
+// CHECK-LABEL: gpu.func @g_pde_loss_grad(
+// CHECK:         %[[SH:[a-z0-9]+]] : memref<44xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}
+// CHECK:         gpu.barrier
+// CHECK:         scf.for %[[E:.+]] = %{{.+}} to %c2{{.*}} step %c4{{.*}} {
+// CHECK:           %[[S:.+]]:4 = scf.for %[[P:.+]] = %c0{{.*}} to %c4{{.*}} step %c1{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32) {
+// CHECK:             arith.muli %[[P]], %c8{{.*}} : index
+// CHECK:             arith.muli %[[P]], %c3{{.*}} : index
+// CHECK:             %[[X:.+]] = memref.load %[[SH]][%{{.+}}]
+// CHECK-COUNT-4:     arith.mulf %{{.+}}, %[[X]] fastmath<contract> : f32
+// CHECK:             scf.yield
+// CHECK-COUNT-4:   memref.store
+phys.model @g {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.coord @t "time" [0.0, 1.0]
+  phys.net @N "mlp"(in = 2, out = 1, hidden = [4], act = "tanh", init = "glorot")
+  phys.kernel @pde.loss_grad "loss_grad" {
+  ^bb0(%x: f64, %t: f64):
+    %in = tensor.from_elements %x, %t : tensor<2xf64>
+    %z = phys.matvec @N[0] %in bias : tensor<2xf64> -> tensor<4xf64>
+    %h = math.tanh %z : tensor<4xf64>
+    %m = phys.mask %x : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    %dz = arith.mulf %h, %h : tensor<4xf64>
+    phys.accum_weight_grad @N[0] %dz, %in : tensor<4xf64>, tensor<2xf64>
     phys.yield
   }
 }

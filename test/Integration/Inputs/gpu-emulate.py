@@ -36,7 +36,7 @@ import sys
 
 FUNC = re.compile(r"\s*gpu\.func @(\w+)\((.*?)\)"
                   r"( workgroup\((%\w+) : memref<(\d+)x(\w+), "
-                  r"#gpu.address_space<workgroup>>\))?"
+                  r"#gpu.address_space<workgroup>>(?: \{[^}]*\})?\))?"
                   r" kernel(?: attributes \{.*\})? \{$")
 CONST = re.compile(r"\s*(%\w+) = arith\.constant (\d+) : index$")
 IDS = {"thread_id": "tid", "block_id": "bid", "block_dim": "bdim",
