@@ -52,7 +52,8 @@ GroupedGradAccums physc::groupGradAccums(ArrayRef<Operation *> accums) {
 }
 
 KernelSchedule::KernelSchedule(Block &body,
-                               function_ref<bool(Operation *)> skip) {
+                               function_ref<bool(Operation *)> skip,
+                               bool eagerGradAccums) {
   for (Operation &op : body.without_terminator())
     if (!skip(&op))
       ops.push_back(&op);
@@ -60,13 +61,35 @@ KernelSchedule::KernelSchedule(Block &body,
   DenseMap<Operation *, int> pos;
   for (auto [i, op] : llvm::enumerate(ops))
     pos[op] = i;
+  // Where each accumulation runs: the position of the last one of its
+  // (net, layer, weight or bias) group when eager, else the end.
+  DenseMap<Operation *, int> runsAt;
+  if (eagerGradAccums) {
+    std::map<std::tuple<std::string, int64_t, bool>, Operation *> last;
+    for (Operation *op : ops) {
+      if (auto w = dyn_cast<AccumWeightGradOp>(op))
+        last[{w.getNet().str(), w.getLayer(), false}] = op;
+      else if (auto bg = dyn_cast<AccumBiasGradOp>(op))
+        last[{bg.getNet().str(), bg.getLayer(), true}] = op;
+    }
+    for (auto &[key, closer] : last)
+      groupClosers.insert(closer);
+    for (Operation *op : ops) {
+      if (auto w = dyn_cast<AccumWeightGradOp>(op))
+        runsAt[op] = pos.lookup(last[{w.getNet().str(), w.getLayer(), false}]);
+      else if (auto bg = dyn_cast<AccumBiasGradOp>(op))
+        runsAt[op] = pos.lookup(last[{bg.getNet().str(), bg.getLayer(), true}]);
+    }
+  }
   for (Operation *op : ops)
     for (Value r : op->getResults())
       if (isRow(r)) {
         int last = 0;
         for (Operation *u : r.getUsers())
-          last = std::max(
-              last, isGradAccum(u) || isa<YieldOp>(u) ? end : pos.lookup(u));
+          last = std::max(last, isa<YieldOp>(u) ? end
+                                : isGradAccum(u)
+                                    ? (eagerGradAccums ? runsAt.lookup(u) : end)
+                                    : pos.lookup(u));
         lastUses[r] = last;
       }
 }
@@ -81,6 +104,8 @@ LogicalResult KernelSchedule::emit(const Emitter &e) const {
     Operation *op = ops[i];
     if (isGradAccum(op)) {
       e.defer(op);
+      // Eager accumulations of a group have run at its last one.
+      e.release(i);
       ++i;
       continue;
     }

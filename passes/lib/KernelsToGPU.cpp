@@ -130,6 +130,11 @@ private:
   /// independent sums in flight.
   int64_t matvecBlock() override { return kMatvecBlock; }
   int64_t rowAlignment() override { return 16; }
+  /// The rows a layer's dW needs would otherwise stay in local memory until
+  /// the end of the tile; each layer is reduced (with its barriers, which
+  /// every thread reaches: the body is straight-line) as soon as its last
+  /// dy is known.
+  bool eagerGradAccums() override { return true; }
   /// Scalar params (trainable `param`s) are few: the thread sums them
   /// privately, next to the loss, and the block tree reduces them once.
   void accumParamGrad(int64_t offset, Value v) override {

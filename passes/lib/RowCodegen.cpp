@@ -397,7 +397,8 @@ void RowCodegen::emitGradAccum() {
 }
 
 LogicalResult RowCodegen::emitBody(Block &body) {
-  KernelSchedule schedule(body, isSplatConst);
+  bool eager = eagerGradAccums();
+  KernelSchedule schedule(body, isSplatConst, eager);
   KernelSchedule::Emitter emitter;
   emitter.scalar = [&](Operation *op) { return emitScalarOp(op); };
   emitter.group = [&](ArrayRef<Operation *> group, int last) {
@@ -407,7 +408,30 @@ LogicalResult RowCodegen::emitBody(Block &body) {
     loc = mv.op->getLoc();
     emitMatvec(mv);
   };
-  emitter.defer = [&](Operation *op) { deferred.push_back(op); };
+  emitter.defer = [&](Operation *op) {
+    if (!eager || !schedule.closesGradGroup(op)) {
+      deferred.push_back(op);
+      return;
+    }
+    // The last accumulation of its group: the group runs here.
+    auto sameGroup = [&](Operation *o) {
+      if (auto w = dyn_cast<AccumWeightGradOp>(op)) {
+        auto v = dyn_cast<AccumWeightGradOp>(o);
+        return v && v.getNet() == w.getNet() && v.getLayer() == w.getLayer();
+      }
+      auto bg = cast<AccumBiasGradOp>(op);
+      auto v = dyn_cast<AccumBiasGradOp>(o);
+      return v && v.getNet() == bg.getNet() && v.getLayer() == bg.getLayer();
+    };
+    SmallVector<Operation *> rest, group;
+    for (Operation *o : deferred)
+      (sameGroup(o) ? group : rest).push_back(o);
+    group.push_back(op);
+    deferred = std::move(group);
+    loc = op->getLoc();
+    emitGradAccum();
+    deferred = std::move(rest);
+  };
   emitter.release = [&](int position) { releaseDead(position, schedule); };
   if (failed(schedule.emit(emitter)))
     return failure();

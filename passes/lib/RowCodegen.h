@@ -73,6 +73,10 @@ protected:
   /// Byte alignment of scratch rows (0: the element type's). Rows aligned
   /// to 16 bytes let a GPU read four f32 of a row with one vector load.
   virtual int64_t rowAlignment() { return 0; }
+  /// Whether a layer's gradient accumulations run where the last of them
+  /// stands (emitGradAccum on just that layer's), so that their dy and x
+  /// rows die there, rather than all at the end of the body.
+  virtual bool eagerGradAccums() { return false; }
   /// phys.accum_param_grad of the param at layout offset `offset`: by
   /// default gradAcc[gradBase + offset] += v.
   virtual void accumParamGrad(int64_t offset, mlir::Value v);

@@ -362,3 +362,45 @@ phys.model @g {
     phys.yield
   }
 }
+
+// -----
+
+// Each layer's dW is reduced where its last accumulation stands, not at the
+// end of the tile: the output layer's (4 entries, partials column 1 + 12)
+// before the reverse sweep goes on through dh = W^T dy and dz = dh * h,
+// then the first layer's (four rows at a time: 2 blocks).
+
+// CHECK-LABEL: gpu.func @e_pde_loss_grad(
+// CHECK:         math.tanh
+// CHECK:         gpu.barrier
+// CHECK:         scf.for %{{.+}} = %thread_id_x to %c4{{.*}} step %c4{{.*}} {
+// CHECK:           arith.addi %{{.+}}, %c13{{.*}} : index
+// CHECK:         gpu.barrier
+// CHECK:         {{^ *}}%{{[0-9]+}} = arith.mulf %{{[0-9]+}}, %{{[0-9]+}} : f32
+// CHECK:         gpu.barrier
+// CHECK:         scf.for %{{.+}} = %thread_id_x to %c2{{.*}} step %c4{{.*}} {
+phys.model @e {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.coord @t "time" [0.0, 1.0]
+  phys.net @N "mlp"(in = 2, out = 1, hidden = [4], act = "tanh", init = "glorot")
+  phys.kernel @pde.loss_grad "loss_grad" {
+  ^bb0(%x: f64, %t: f64):
+    %in = tensor.from_elements %x, %t : tensor<2xf64>
+    %z = phys.matvec @N[0] %in bias : tensor<2xf64> -> tensor<4xf64>
+    %h = math.tanh %z : tensor<4xf64>
+    %o = phys.matvec @N[1] %h bias : tensor<4xf64> -> tensor<1xf64>
+    %c0 = arith.constant 0 : index
+    %u = tensor.extract %o[%c0] : tensor<1xf64>
+    %m = phys.mask %u : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    %g = arith.addf %m, %m : f64
+    %gm = phys.mask %g : f64
+    %dy = tensor.from_elements %gm : tensor<1xf64>
+    phys.accum_weight_grad @N[1] %dy, %h : tensor<1xf64>, tensor<4xf64>
+    %dh = phys.matvec_t @N[1] %dy : tensor<1xf64> -> tensor<4xf64>
+    %dz = arith.mulf %dh, %h : tensor<4xf64>
+    phys.accum_weight_grad @N[0] %dz, %in : tensor<4xf64>, tensor<2xf64>
+    phys.yield
+  }
+}

@@ -51,12 +51,22 @@ class KernelSchedule {
 public:
   /// Schedules the ops of `body` (but its terminator) for which `skip` is
   /// false; skipped ops (hoisted constants) are the generator's business.
+  /// With `eagerGradAccums`, the gradient accumulations of one layer's
+  /// weights (or biases) run where the last of them stands, instead of at
+  /// the end of the tile, so their rows die there.
   KernelSchedule(mlir::Block &body,
-                 llvm::function_ref<bool(mlir::Operation *)> skip);
+                 llvm::function_ref<bool(mlir::Operation *)> skip,
+                 bool eagerGradAccums = false);
 
   /// Position of the last reader of row `v`; readers that run at the end
-  /// of a tile (gradient accumulations, the yield) count as after every op.
+  /// of a tile (the yield, gradient accumulations unless eager) count as
+  /// after every op.
   int lastUse(mlir::Value v) const { return lastUses.lookup(v); }
+  /// With eager accumulations: whether `accum` is the last of its layer's
+  /// weight (or bias) accumulations, where they all run.
+  bool closesGradGroup(mlir::Operation *accum) const {
+    return groupClosers.contains(accum);
+  }
 
   /// phys.matvec (y = W x, plus the layer's bias when `bias`) or
   /// phys.matvec_t (y = W^T x, `transposed`), with its operands decoded.
@@ -89,6 +99,7 @@ public:
 private:
   llvm::SmallVector<mlir::Operation *> ops;
   llvm::DenseMap<mlir::Value, int> lastUses;
+  llvm::DenseSet<mlir::Operation *> groupClosers;
 };
 
 } // namespace physc

@@ -189,7 +189,8 @@ def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
                                    tile * B + t (past n: point n - 1 with
                                    its residual masked to 0);
                                    loss, d(scalar params) => private sums;
-                                   dW += dy (x) x, db += dy over the tile
+                                   dW += dy (x) x, db += dy over the tile,
+                                   where the layer's last dy is known
                                    => rows staged in workgroup memory,
                                    thread t sums entries t, t + B, ... and
                                    adds them into the block's row;
