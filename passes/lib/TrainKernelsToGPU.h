@@ -15,10 +15,19 @@
 
 namespace physc {
 
-/// Adds MODEL_sample, MODEL_adam and MODEL_advance to `gpuModule`, in
-/// precision `T`.
+/// Adds MODEL_sample, MODEL_adam, MODEL_advance and MODEL_lbfgs to
+/// `gpuModule`, in precision `T`.
 void emitTrainKernels(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp gpuModule,
                       phys::ModelOp model, mlir::FloatType T);
+
+/// Adds MODEL_lbfgs (LbfgsToGPU.cpp).
+void emitLbfgs(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp gpuModule,
+               phys::ModelOp model, mlir::FloatType T);
+
+/// `x` (f64) projected into the range of the bounded trainable param at
+/// flat index `k`, if `k` is one; `x` otherwise.
+mlir::Value clampTrainable(mlir::OpBuilder &b, mlir::Location loc,
+                           phys::ModelOp model, mlir::Value k, mlir::Value x);
 
 } // namespace physc
 

@@ -11,6 +11,11 @@
 //                   master copy, the kernels' copy of the parameters
 //   MODEL_advance   step counters
 //
+// An L-BFGS stage is another fixed sequence, on fixed batches: the losses of
+// every term at the trial point, then the MODEL_lbfgs_* kernels, which take
+// one step of the line search (or accept, and start the next) and write the
+// next trial point. One launch of that graph is one evaluation.
+//
 // Everything a step reads lives on the device (the step number too), so the
 // sequence is captured once in a CUDA graph and launched as a whole per
 // step. The host waits only in run(), after a batch of steps: to log, to
@@ -20,6 +25,7 @@
 
 #include "CudaLaunch.h"
 #include "physrt/CudaDriver.h"
+#include "physrt/DeviceLbfgs.h"
 #include "physrt/Error.h"
 #include "physrt/Optimizers.h"
 #include "physrt/Sampler.h"
@@ -61,6 +67,15 @@ public:
                        const std::vector<double> &rt) override;
   double evaluate(const std::vector<double> &params, std::vector<double> *grad,
                   std::vector<double> &terms) override;
+  bool hasLbfgs() const override { return !lbfgs.empty(); }
+  void beginLbfgs(const std::vector<double> &x,
+                  const std::vector<double> &xEval, const LbfgsHistory &H,
+                  const LbfgsOptions &o, const std::vector<Batch> &batches,
+                  const std::vector<double> &weights,
+                  const std::vector<double> &rt) override;
+  LbfgsStatus runLbfgs(int64_t iterations) override;
+  void readLbfgs(std::vector<double> &x, std::vector<double> &terms,
+                 LbfgsHistory *H) override;
 
 private:
   /// What a step needs of a term, copied: the model may move after binding.
@@ -111,6 +126,9 @@ private:
   CUstream stream = nullptr;
   CUfunction sample = nullptr, adam = nullptr, advance = nullptr,
              sumPartials = nullptr;
+  /// MODEL_lbfgs_{grad,search,dots,total,update,trial}, when the module has
+  /// them (PTX from an older physc does not).
+  std::vector<CUfunction> lbfgs;
   int multiprocessors = 1;
   size_t elem = 4;
   int64_t np = 0;
@@ -123,6 +141,13 @@ private:
   /// The loss and gradient alone, on fixed batches (beginEvaluation).
   CUgraph evalGraph = nullptr;
   CUgraphExec evalExec = nullptr;
+  /// L-BFGS (beginLbfgs): its state (physrt/DeviceLbfgs.h), term losses,
+  /// vectors, curvature pairs, their products and the grid's partial sums;
+  /// the graph of one evaluation.
+  DeviceArray lbState, lbTerms, lbVectors, lbHistory, lbSmall, lbPartials;
+  int64_t lbHistoryCap = 0;
+  CUgraph lbGraph = nullptr;
+  CUgraphExec lbExec = nullptr;
   int launchesPerStep = 0;
   double beta1 = 0.9, beta2 = 0.999;
 };
@@ -151,6 +176,15 @@ CudaTrainer::CudaTrainer(const CompiledModel &M,
   adam = function(M.name + "_adam");
   advance = function(M.name + "_advance");
   sumPartials = function(M.name + "_sum_partials");
+  for (const char *k : {"grad", "search", "dots", "total", "update", "trial"}) {
+    CUfunction f = nullptr;
+    std::string name = M.name + "_lbfgs_" + k;
+    if (d.cuModuleGetFunction(&f, module.mod, name.c_str())) {
+      lbfgs.clear();
+      break;
+    }
+    lbfgs.push_back(f);
+  }
   terms.resize(M.terms.size());
   for (size_t t = 0; t < terms.size(); ++t) {
     const Term &T = M.terms[t];
@@ -181,8 +215,10 @@ CudaTrainer::~CudaTrainer() {
   // Errors are ignored: at process exit the driver may be shutting down.
   d.cuCtxSetCurrent(ctx);
   releaseGraph();
-  for (DeviceArray *a : {&params, &master, &m, &v, &hyper, &counters, &scale,
-                         &lossBuf, &grads, &partials, &rtBuf})
+  for (DeviceArray *a :
+       {&params, &master, &m, &v, &hyper, &counters, &scale, &lossBuf, &grads,
+        &partials, &rtBuf, &lbState, &lbTerms, &lbVectors, &lbHistory, &lbSmall,
+        &lbPartials})
     if (a->ptr)
       d.cuMemFree(a->ptr);
   for (TermGpu &T : terms)
@@ -253,14 +289,14 @@ void CudaTrainer::launch(CUfunction f, unsigned grid, unsigned block,
 }
 
 void CudaTrainer::releaseGraph() {
-  for (CUgraphExec *e : {&exec, &evalExec})
+  for (CUgraphExec *e : {&exec, &evalExec, &lbExec})
     if (*e)
       d.cuGraphExecDestroy(*e);
-  for (CUgraph *g : {&graph, &evalGraph})
+  for (CUgraph *g : {&graph, &evalGraph, &lbGraph})
     if (*g)
       d.cuGraphDestroy(*g);
-  exec = evalExec = nullptr;
-  graph = evalGraph = nullptr;
+  exec = evalExec = lbExec = nullptr;
+  graph = evalGraph = lbGraph = nullptr;
 }
 
 void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
@@ -474,6 +510,188 @@ double CudaTrainer::evaluate(const std::vector<double> &x,
   return total;
 }
 
+void CudaTrainer::beginLbfgs(const std::vector<double> &x,
+                             const std::vector<double> &xEval,
+                             const LbfgsHistory &H, const LbfgsOptions &o,
+                             const std::vector<Batch> &batches,
+                             const std::vector<double> &termWeights,
+                             const std::vector<double> &rt) {
+  using namespace lbfgs;
+  if (lbfgs.empty())
+    throw Error("the GPU code of model '" + model + "' lacks " + model +
+                "_lbfgs_*");
+  current();
+  releaseGraph();
+  int64_t hm = o.history;
+  if (static_cast<int64_t>(x.size()) != np ||
+      static_cast<int64_t>(xEval.size()) != np)
+    throw Error("device L-BFGS: the parameters of model '" + model +
+                "' must have " + std::to_string(np) + " entries");
+  if (hm < 1 || static_cast<int64_t>(H.count) > hm)
+    throw Error("device L-BFGS: the history holds " + std::to_string(H.count) +
+                " pairs, more than the " + std::to_string(hm) + " allowed");
+  if (batches.size() != terms.size() || termWeights.size() != terms.size())
+    throw Error("device L-BFGS: expected one batch and one weight per term");
+  std::vector<double> rtv = rt;
+  rtv.push_back(0); // never empty
+  upload(rtBuf, rtv, false);
+  upload(params, xEval, false);
+  setUpTerms(&batches, termWeights);
+
+  std::vector<double> st(kSlots, 0.0);
+  st[kPhase] = Start;
+  st[kMaxIterations] = static_cast<double>(o.maxIterations);
+  st[kGradTol] = o.gradTolerance;
+  st[kC1] = o.c1;
+  st[kC2] = o.c2;
+  st[kMaxEvals] = o.maxLineSearchEvals;
+  st[kCurvEps] = o.curvatureEps;
+  // The pairs in logical order into slots 0, 1, ... (head 0).
+  std::vector<std::vector<double>> S, Y;
+  std::vector<double> rho;
+  H.pairs(S, Y, rho);
+  std::vector<double> hist(2 * hm * np, 0.0);
+  for (size_t k = 0; k < S.size(); ++k) {
+    if (static_cast<int64_t>(S[k].size()) != np ||
+        static_cast<int64_t>(Y[k].size()) != np)
+      throw Error("device L-BFGS: the saved history is not of size " +
+                  std::to_string(np));
+    std::copy(S[k].begin(), S[k].end(), hist.begin() + k * np);
+    std::copy(Y[k].begin(), Y[k].end(), hist.begin() + (hm + k) * np);
+  }
+  // Resumed pairs: their products first (phase Setup), as they came out
+  // when each was accepted.
+  st[kCount] = static_cast<double>(S.size());
+  if (!S.empty())
+    st[kPhase] = Setup;
+  std::vector<double> vecs(kVectors * np, 0.0);
+  std::copy(x.begin(), x.end(), vecs.begin() + kX * np);
+  std::copy(x.begin(), x.end(), vecs.begin() + kXt * np);
+  upload(lbState, st, true);
+  upload(lbVectors, vecs, true);
+  upload(lbHistory, hist, true);
+  upload(lbTerms, std::vector<double>(2 * terms.size(), 0.0), true);
+  upload(lbSmall, std::vector<double>(smallSize(hm), 0.0), true);
+  // About eight entries per thread; the single-block kernels add up each
+  // partial sum over the blocks.
+  int64_t blocks = std::clamp<int64_t>(
+      (np + 8 * kLbfgsBlock - 1) / (8 * kLbfgsBlock), 1, 8 * multiprocessors);
+  upload(lbPartials, std::vector<double>(dotCount(hm) * blocks, 0.0), true);
+  lbHistoryCap = hm;
+
+  launchesPerStep = 0;
+  capture(
+      [&] {
+        enqueueLosses(0);
+        LaunchArgs a;
+        a.memref(lbState.ptr, lbState.count);
+        a.memref(scale.ptr, scale.count);
+        a.index(static_cast<int64_t>(terms.size()));
+        a.memref(lossBuf.ptr, lossBuf.count);
+        a.memref(grads.ptr, grads.count);
+        a.memref(lbTerms.ptr, lbTerms.count);
+        a.memref(lbVectors.ptr, lbVectors.count);
+        a.memref(lbHistory.ptr, lbHistory.count);
+        a.memref(lbSmall.ptr, lbSmall.count);
+        a.memref(lbPartials.ptr, lbPartials.count);
+        a.memref(params.ptr, params.count);
+        a.index(hm);
+        a.index(blocks);
+        // grad (grid), search (one thread), dots (grid), total (a thread
+        // per partial sum), update (one thread), trial (grid).
+        const unsigned grid = static_cast<unsigned>(blocks);
+        const unsigned block = static_cast<unsigned>(kLbfgsBlock);
+        const unsigned rows = static_cast<unsigned>(
+            (dotCount(hm) + kLbfgsBlock - 1) / kLbfgsBlock);
+        launch(lbfgs[0], grid, block, a);
+        launch(lbfgs[1], 1, 1, a);
+        launch(lbfgs[2], grid, block, a);
+        launch(lbfgs[3], rows, block, a);
+        launch(lbfgs[4], 1, 1, a);
+        launch(lbfgs[5], grid, block, a);
+      },
+      lbGraph, lbExec);
+}
+
+DeviceTrainer::LbfgsStatus CudaTrainer::runLbfgs(int64_t iterations) {
+  using namespace lbfgs;
+  if (!lbExec)
+    throw Error("device L-BFGS: runLbfgs() before beginLbfgs()");
+  current();
+  double st[kSlots];
+  auto readState = [&] {
+    d.check(d.cuMemcpyDtoH(st, lbState.ptr, sizeof st), "cuMemcpyDtoH");
+  };
+  readState();
+  // Every iteration takes at least one evaluation (the start one more, and
+  // a resumed pair's products one each), so this many launches cannot
+  // overshoot `iterations`.
+  for (;;) {
+    int64_t done = static_cast<int64_t>(st[kIterations]);
+    if (st[kPhase] == Done || done >= iterations)
+      break;
+    int64_t launches = iterations - done;
+    if (st[kPhase] == Start)
+      launches += 1;
+    else if (st[kPhase] == Setup)
+      launches += 1 + static_cast<int64_t>(st[kCount] - st[kSetupPair]);
+    for (int64_t i = 0; i < launches; ++i)
+      d.check(d.cuGraphLaunch(lbExec, stream), "cuGraphLaunch");
+    d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+    readState();
+  }
+  LbfgsStatus R;
+  R.iterations = static_cast<int64_t>(st[kIterations]);
+  R.done = st[kPhase] == Done;
+  switch (static_cast<int64_t>(st[kStop])) {
+  case GradientTolerance:
+    R.stop = StopReason::GradientTolerance;
+    break;
+  case LineSearchFailed:
+  case Diverged:
+    R.stop = StopReason::LineSearchFailed;
+    break;
+  default:
+    R.stop = StopReason::MaxIterations;
+  }
+  R.diverged = static_cast<int64_t>(st[kDiverged]);
+  R.f = st[kF];
+  R.evaluations = static_cast<int64_t>(st[kEvaluations]);
+  return R;
+}
+
+void CudaTrainer::readLbfgs(std::vector<double> &x, std::vector<double> &out,
+                            LbfgsHistory *H) {
+  using namespace lbfgs;
+  current();
+  std::vector<double> vecs = download(lbVectors, true);
+  x.assign(vecs.begin() + kX * np, vecs.begin() + (kX + 1) * np);
+  std::vector<double> tl = download(lbTerms, true);
+  out.assign(terms.size(), 0.0);
+  for (size_t t = 0; t < terms.size(); ++t)
+    out[t] = tl[t] / static_cast<double>(terms[t].n);
+  if (!H)
+    return;
+  int64_t hm = lbHistoryCap;
+  std::vector<double> st = download(lbState, true);
+  std::vector<double> hist = download(lbHistory, true);
+  std::vector<double> small = download(lbSmall, true);
+  int64_t count = static_cast<int64_t>(st[kCount]);
+  int64_t head = static_cast<int64_t>(st[kHead]);
+  std::vector<std::vector<double>> S, Y;
+  std::vector<double> rho;
+  for (int64_t k = 0; k < count; ++k) {
+    int64_t j = (head + k) % hm;
+    S.emplace_back(hist.begin() + j * np, hist.begin() + (j + 1) * np);
+    Y.emplace_back(hist.begin() + (hm + j) * np,
+                   hist.begin() + (hm + j + 1) * np);
+    rho.push_back(1.0 / small[j * hm + j]); // 1 / s_j'y_j
+  }
+  H->assign(std::move(S), std::move(Y), std::move(rho));
+  H->stopping =
+      st[kPhase] == Done && static_cast<int64_t>(st[kStop]) == LineSearchFailed;
+}
+
 int64_t CudaTrainer::run(int64_t steps) {
   if (!exec)
     throw Error("device training: run() before begin()");
@@ -523,7 +741,7 @@ void CudaTrainer::read(std::vector<double> &p, AdamState &state) {
 
 std::string CudaTrainer::describe() const {
   return "one CUDA graph of " + std::to_string(launchesPerStep) +
-         " kernel launches per step";
+         " kernel launches per " + (lbExec ? "evaluation" : "step");
 }
 
 } // namespace

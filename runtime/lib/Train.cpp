@@ -428,7 +428,10 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     for (const ParamBlock &B : M.blocks)
       if (B.runtimeParam >= 0 && B.runtimeParam < static_cast<int>(rt.size()))
         R.params[B.offset] = rt[B.runtimeParam]; // declared or --set value
-  projectBounds(M, R.params);
+  // An L-BFGS iterate may have a bounded param outside its range (the
+  // objective clamps it); projecting it would resume another run.
+  if (!resume || resume->state.kind != OptimizerStateKind::Lbfgs)
+    projectBounds(M, R.params);
   R.runtimeParams = rt;
   Evaluator ev(opts.threads);
   R.threads = ev.threads();
@@ -548,6 +551,19 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
            std::to_string(lastSaved) + ") is kept";
   };
 
+  // How many of the next `left` steps a device may run before the host
+  // looks: up to the first it logs, records or checkpoints.
+  auto stepsToSync = [&](int64_t left) {
+    for (int64_t j = 1; j < left; ++j) {
+      int64_t s = step + j;
+      if (s == 1 || s % every == 0 ||
+          (R.history.every > 0 && s % R.history.every == 0) ||
+          (!ckptPath.empty() && ckptEvery > 0 && s % ckptEvery == 0))
+        return j;
+    }
+    return left;
+  };
+
   // --steps stopped training inside the stage plan: the last checkpoint
   // records where, so resuming with a larger --steps continues the same run.
   bool capped = false;
@@ -600,16 +616,6 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
         if (!opts.quiet)
           log << "stage " << si + 1 << " (adam) on the device: " << D.describe()
               << "\n";
-        auto stepsToSync = [&](int64_t left) {
-          for (int64_t j = 1; j < left; ++j) {
-            int64_t s = step + j;
-            if (s == 1 || s % every == 0 ||
-                (R.history.every > 0 && s % R.history.every == 0) ||
-                (!ckptPath.empty() && ckptEvery > 0 && s % ckptEvery == 0))
-              return j;
-          }
-          return left;
-        };
         for (int64_t k = done; k < budget;) {
           int64_t ran = D.run(stepsToSync(budget - k));
           step += ran;
@@ -696,9 +702,77 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
         resampling == ResampleKind::Fresh
             ? drawBatches(M, kind, opts.seed, kTrainStream, stageStart)
             : population;
-    // With a DeviceTrainer the batch stays on the device and each
-    // evaluation is one graph launch; the line search stays on the host.
+    // With a DeviceTrainer the batch stays on the device: L-BFGS runs there
+    // whole when the GPU code has MODEL_lbfgs, else each evaluation is one
+    // graph launch for the line search on the host.
     bool deviceEval = M.deviceTrainer && !opts.hostOptimizer;
+    LbfgsOptions lo;
+    lo.maxIterations = budget - done;
+    lo.history = S.history;
+    lo.gradTolerance = S.tolerance;
+    if (deviceEval && M.deviceTrainer->hasLbfgs()) {
+      DeviceTrainer &D = *M.deviceTrainer;
+      LbfgsHistory H;
+      if (resumed)
+        H.assign(resume->state.lbfgsS, resume->state.lbfgsY,
+                 resume->state.lbfgsRho);
+      std::vector<double> xEval = R.params;
+      projectBounds(M, xEval);
+      D.beginLbfgs(R.params, xEval, H, lo, batches, LW.values(), rt);
+      if (!opts.quiet)
+        log << "stage " << si + 1
+            << " (lbfgs) on the device: line search and updates in " << M.name
+            << "_lbfgs_*, " << D.describe() << "\n";
+      DeviceTrainer::LbfgsStatus st;
+      int64_t stageSteps = budget - done;
+      while (!st.done && st.iterations < stageSteps) {
+        st =
+            D.runLbfgs(st.iterations + stepsToSync(stageSteps - st.iterations));
+        int64_t before = step;
+        step = stageStart + done + st.iterations;
+        // Not after a failed line search, as on the host: a resume would
+        // carry on where the uninterrupted run did not.
+        bool ckpt =
+            due() && !(st.done && st.stop == StopReason::LineSearchFailed);
+        D.readLbfgs(R.params, terms, ckpt ? &H : nullptr);
+        if (st.diverged) {
+          progress.finish();
+          step = stageStart + done + st.diverged;
+          throw Error(divergence(M, ev, R.params, batches, rt, terms, st.f,
+                                 step, "lbfgs") +
+                      kept());
+        }
+        R.deviceSteps += step - before;
+        if (step > before) {
+          progress.update(step, "lbfgs", terms, st.f);
+          R.history.add(step, "lbfgs", terms, st.f);
+        }
+        if (ckpt)
+          save(si, step - stageStart, S.steps, nullptr, &H);
+      }
+      // Capped by --steps: the checkpoint keeps the iterate as it is (a
+      // bounded param may lie outside its range), so that a resumed run
+      // goes on exactly as this one would have.
+      if (st.stop == StopReason::MaxIterations && budget < S.steps) {
+        capped = true;
+        D.readLbfgs(R.params, terms, &H);
+        save(si, step - stageStart, S.steps, nullptr, &H);
+      }
+      projectBounds(M, R.params);
+      if (st.done && st.stop != StopReason::MaxIterations) {
+        planned -= budget - (step - stageStart);
+        progress.setTotal(planned);
+        if (step > stageStart) {
+          progress.update(step, "lbfgs", terms, st.f, /*force=*/true);
+          R.history.add(step, "lbfgs", terms, st.f);
+        }
+        progress.finish();
+        if (!opts.quiet)
+          log << "lbfgs stopped after " << (step - stageStart)
+              << " iterations: " << toString(st.stop) << "\n";
+      }
+      continue;
+    }
     if (deviceEval) {
       M.deviceTrainer->beginEvaluation(batches, LW.values(), rt);
       if (!opts.quiet)
@@ -711,10 +785,6 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
       return deviceEval ? M.deviceTrainer->evaluate(x, g, termLosses)
                         : LW.eval(ev, M, x, batches, rt, g, &termLosses);
     };
-    LbfgsOptions lo;
-    lo.maxIterations = budget - done;
-    lo.history = S.history;
-    lo.gradTolerance = S.tolerance;
     // A bounded trainable param enters as clamp(x): outside its range the
     // loss is flat in it, so the line search sees a consistent objective.
     std::vector<double> clamped;
@@ -761,15 +831,16 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
           return true;
         },
         &H);
-    projectBounds(M, R.params);
     if (!badGrad.empty()) {
       progress.finish();
       throw Error(badGrad + kept());
     }
+    // Capped by --steps: saved before the projection, as above.
     if (OR.stop == StopReason::MaxIterations && budget < S.steps) {
       capped = true;
       save(si, step - stageStart, S.steps, nullptr, &H);
     }
+    projectBounds(M, R.params);
     if (OR.stop != StopReason::MaxIterations) {
       // Stopped early: the remaining planned steps will not run.
       planned -= budget - (step - stageStart);

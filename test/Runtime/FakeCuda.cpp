@@ -222,13 +222,14 @@ bool loadRealPTX(const char *image,
     for (const char *q = open; (q = std::strstr(q, ".param")) && q < close;
          q += 6)
       ++params;
-    // The training-step kernels (TrainKernelsToGPU.cpp): this driver has no
-    // graphs, so the runtime never launches them here.
-    int expected = endsWith(name, "_sum_partials") ? 16
-                   : endsWith(name, "_sample")     ? 18
-                   : endsWith(name, "_adam")       ? 46
-                   : endsWith(name, "_advance")    ? 5
-                                                   : 22;
+    // The training-step kernels (TrainKernelsToGPU.cpp, LbfgsToGPU.cpp):
+    // this driver has no graphs, so the runtime never launches them here.
+    int expected = endsWith(name, "_sum_partials")             ? 16
+                   : endsWith(name, "_sample")                 ? 18
+                   : endsWith(name, "_adam")                   ? 46
+                   : endsWith(name, "_advance")                ? 5
+                   : name.find("_lbfgs_") != std::string::npos ? 10 * 5 + 3
+                                                               : 22;
     if (params != expected)
       return false;
     functions[name] = {name, true,

@@ -14,6 +14,8 @@
 #ifndef PHYSRT_DEVICETRAINER_H
 #define PHYSRT_DEVICETRAINER_H
 
+#include "physrt/Optimizers.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -53,6 +55,38 @@ public:
   virtual void read(std::vector<double> &params, AdamState &state) = 0;
   /// What runs the steps, for the log ("CUDA graph of N launches").
   virtual std::string describe() const = 0;
+
+  /// Whether L-BFGS can run whole on the device (beginLbfgs); otherwise
+  /// its line search stays on the host (beginEvaluation).
+  virtual bool hasLbfgs() const = 0;
+  /// Starts L-BFGS (minimizeLbfgs, line search included) on fixed batches,
+  /// one per term, with the terms' weights: at `x`, whose copy with the
+  /// bounded params clamped (what the loss kernels evaluate) is `xEval`,
+  /// with the curvature pairs of `history` (empty for a fresh run). Nothing
+  /// runs until runLbfgs().
+  virtual void beginLbfgs(const std::vector<double> &x,
+                          const std::vector<double> &xEval,
+                          const LbfgsHistory &history, const LbfgsOptions &opts,
+                          const std::vector<Batch> &batches,
+                          const std::vector<double> &weights,
+                          const std::vector<double> &rt) = 0;
+  struct LbfgsStatus {
+    int64_t iterations = 0; ///< done since beginLbfgs
+    bool done = false;      ///< it stopped: `stop` says why
+    StopReason stop = StopReason::MaxIterations;
+    /// 0, or the iteration (from 1; 1 also for the starting point) whose
+    /// loss or gradient was not finite.
+    int64_t diverged = 0;
+    double f = 0;            ///< the weighted loss at x
+    int64_t evaluations = 0; ///< of the loss and gradient
+  };
+  /// Runs until `iterations` iterations are done (never more) or L-BFGS
+  /// stops, waiting only for that.
+  virtual LbfgsStatus runLbfgs(int64_t iterations) = 0;
+  /// The iterate into `x`, each term's mean loss there into `terms`, and,
+  /// when not null, the curvature pairs into `history`.
+  virtual void readLbfgs(std::vector<double> &x, std::vector<double> &terms,
+                         LbfgsHistory *history) = 0;
 
   /// For an optimizer that stays on the host (L-BFGS and its line search):
   /// uploads fixed batches, one per term, with the terms' weights and the
