@@ -5,8 +5,8 @@
 //   -include MODEL.h -DPHYSC_SPEC=physc_spec_MODEL
 // so it needs no LLVM/MLIR and runs on the GPU machine. Trains with the
 // spec's own plan (or --steps N) on --device cpu|cuda and prints one JSON
-// line: model, device, steps, device_steps (Adam steps run whole on the
-// device), seconds, total_loss, rel_l2 {field: error}.
+// line: model, device, steps, device_steps (Adam and L-BFGS steps run
+// whole on the device), seconds, total_loss, rel_l2 {field: error}.
 // Exit status: 0 after training, 1 on an error (the message on stderr).
 //
 //===----------------------------------------------------------------------===//

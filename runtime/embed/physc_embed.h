@@ -129,8 +129,8 @@ typedef struct physc_train_result {
   int64_t steps;
   double seconds;
   double total_loss; /* weighted sum of the final term losses */
-  /* Adam steps run whole on the device (one CUDA graph each); 0 on the
-   * CPU. */
+  /* Adam and L-BFGS steps run whole on the device (CUDA graphs, the
+   * host waiting only to log); 0 on the CPU. */
   int64_t device_steps;
 } physc_train_result;
 

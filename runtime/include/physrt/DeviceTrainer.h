@@ -6,7 +6,8 @@
 // step. A DeviceTrainer runs whole Adam steps on the device instead: points
 // drawn there, the terms' gradients summed there, Adam on a device-resident
 // f64 master copy of the parameters, and the host only waits when it logs,
-// saves a checkpoint or ends the stage. The training loop (Train.cpp) uses
+// saves a checkpoint or ends the stage. It runs whole L-BFGS stages too,
+// line search included (beginLbfgs). The training loop (Train.cpp) uses
 // one when the model has it and the stage allows it.
 //
 //===----------------------------------------------------------------------===//

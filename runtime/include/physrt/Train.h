@@ -65,7 +65,7 @@ struct TrainResult {
   std::vector<double> params;
   std::vector<double> runtimeParams; ///< values used, after --set
   int threads = 0;                   ///< threads actually used
-  /// Adam steps run as whole steps on the device (DeviceTrainer).
+  /// Adam and L-BFGS steps run whole on the device (DeviceTrainer).
   int64_t deviceSteps = 0;
   /// Per-term losses along the run; with outDir, train() also writes
   /// loss.png, loss.csv, field_NAME.png and fields.vti (writePictures).
