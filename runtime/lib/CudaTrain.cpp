@@ -34,6 +34,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 
 using namespace physrt;
 using namespace physrt::cuda;
@@ -47,6 +48,12 @@ struct DeviceArray {
   size_t elem = 0;
   size_t bytes() const { return static_cast<size_t>(count) * elem; }
 };
+
+/// Appends each array as a memref argument (its whole length).
+void memrefs(LaunchArgs &a, std::initializer_list<const DeviceArray *> arrays) {
+  for (const DeviceArray *x : arrays)
+    a.memref(x->ptr, x->count);
+}
 
 class CudaTrainer : public DeviceTrainer {
 public:
@@ -339,16 +346,9 @@ void CudaTrainer::begin(const std::vector<double> &p, const AdamState &state,
         enqueueLosses(seed);
         int64_t nt = static_cast<int64_t>(terms.size());
         LaunchArgs a;
-        a.memref(hyper.ptr, hyper.count);
-        a.memref(counters.ptr, counters.count);
+        memrefs(a, {&hyper, &counters});
         a.index(nt);
-        a.memref(scale.ptr, scale.count);
-        a.memref(lossBuf.ptr, lossBuf.count);
-        a.memref(grads.ptr, grads.count);
-        a.memref(master.ptr, master.count);
-        a.memref(m.ptr, m.count);
-        a.memref(v.ptr, v.count);
-        a.memref(params.ptr, params.count);
+        memrefs(a, {&scale, &lossBuf, &grads, &master, &m, &v, &params});
         launch(adam, static_cast<unsigned>((np + kSumBlock - 1) / kSumBlock),
                kSumBlock, a);
         LaunchArgs c1;
@@ -584,17 +584,10 @@ void CudaTrainer::beginLbfgs(const std::vector<double> &x,
       [&] {
         enqueueLosses(0);
         LaunchArgs a;
-        a.memref(lbState.ptr, lbState.count);
-        a.memref(scale.ptr, scale.count);
+        memrefs(a, {&lbState, &scale});
         a.index(static_cast<int64_t>(terms.size()));
-        a.memref(lossBuf.ptr, lossBuf.count);
-        a.memref(grads.ptr, grads.count);
-        a.memref(lbTerms.ptr, lbTerms.count);
-        a.memref(lbVectors.ptr, lbVectors.count);
-        a.memref(lbHistory.ptr, lbHistory.count);
-        a.memref(lbSmall.ptr, lbSmall.count);
-        a.memref(lbPartials.ptr, lbPartials.count);
-        a.memref(params.ptr, params.count);
+        memrefs(a, {&lossBuf, &grads, &lbTerms, &lbVectors, &lbHistory,
+                    &lbSmall, &lbPartials, &params});
         a.index(hm);
         a.index(blocks);
         // grad (grid), search (one thread), dots (grid), total (a thread
