@@ -66,7 +66,7 @@ namespace {
 
 constexpr int64_t kB = kLbfgsBlock;
 /// Older pairs whose products with the new pair one tree reduces.
-constexpr int64_t kPairsPerTree = 4;
+constexpr int64_t kPairsPerTree = 8;
 
 /// Builds the kernels. In the grid kernels every thread walks the vectors;
 /// in the single-block ones thread 0 alone reads and writes the scalars,
