@@ -710,7 +710,7 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
     lo.maxIterations = budget - done;
     lo.history = S.history;
     lo.gradTolerance = S.tolerance;
-    if (deviceEval && M.deviceTrainer->hasLbfgs()) {
+    if (deviceEval && M.deviceTrainer->hasLbfgs() && !opts.hostLineSearch) {
       DeviceTrainer &D = *M.deviceTrainer;
       LbfgsHistory H;
       if (resumed)

@@ -69,6 +69,11 @@ static cl::opt<bool> hostOptimizer(
     cl::desc("On a GPU, run the optimizer and the samplers on the host "
              "instead of whole steps on the device"),
     cl::sub(trainCmd));
+static cl::opt<bool> hostLineSearch(
+    "host-line-search",
+    cl::desc("On a GPU, keep L-BFGS's line search and updates on the host, "
+             "each evaluation one CUDA graph"),
+    cl::sub(trainCmd));
 static cl::opt<int64_t> logEvery("log-every",
                                  cl::desc("Progress line every N steps"),
                                  cl::init(0), cl::sub(trainCmd));
@@ -218,6 +223,7 @@ int physc::runTrain() {
   opts.resumeDir = resumeDir;
   opts.checkpointEvery = checkpointEvery;
   opts.hostOptimizer = hostOptimizer;
+  opts.hostLineSearch = hostLineSearch;
   try {
     physrt::train(jit->model(), opts, std::cerr);
   } catch (const std::exception &e) {

@@ -48,6 +48,10 @@ struct TrainOptions {
   /// samplers on the host (the kernels stay on the device): for comparing
   /// the two and for debugging.
   bool hostOptimizer = false;
+  /// With a DeviceTrainer, keep L-BFGS's line search and updates on the
+  /// host, each evaluation one graph on the device (as before L-BFGS ran
+  /// whole there): for comparing the two.
+  bool hostLineSearch = false;
 };
 
 struct TrainResult {
