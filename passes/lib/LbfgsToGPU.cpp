@@ -68,10 +68,10 @@ constexpr int64_t kB = kLbfgsBlock;
 /// Older pairs whose products with the new pair one tree reduces.
 constexpr int64_t kPairsPerTree = 8;
 
-/// Builds the kernels. In the grid kernels every thread walks the vectors;
-/// in the single-block ones thread 0 alone reads and writes the scalars,
-/// and every branch around a barrier depends only on values that all
-/// threads read before any thread writes them.
+/// Builds the kernels. In the grid kernels every thread walks the vectors
+/// and only reads the scalars, so every branch around a barrier takes the
+/// same way in all threads; the single-thread kernels (search, update) hold
+/// the scalar logic.
 struct LbfgsBuilder : KernelBuilder {
   gpu::GPUModuleOp gpuModule;
   ModelOp model;

@@ -205,6 +205,14 @@ def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
     @MODEL_sum_partials(partials, blocks, loss, grad)`: thread k adds column
     k of the partials over the blocks in block order and adds the sum into
     loss[0] (k = 0) or grad[k - 1]. No atomics: the result is deterministic.
+    The whole training step follows in the same module:
+      MODEL_sample, MODEL_adam, MODEL_advance => a device-drawn batch and an
+                                   Adam step (TrainKernelsToGPU.cpp)
+      MODEL_lbfgs_{grad, search, dots, total, update, trial}
+                                => one step of L-BFGS's strong Wolfe line
+                                   search per evaluation, then the
+                                   compact-representation update
+                                   (LbfgsToGPU.cpp)
     Loss kernels must be launched with blockDim.x = `block-size` (recorded
     as `known_block_size`); scalars stay in registers, rows are private
     arrays, runs of elementwise row ops one loop (as phys-fuse-kernels).
