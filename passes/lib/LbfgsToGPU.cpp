@@ -21,7 +21,7 @@
 //                                     pairs held and with g
 //   4. MODEL_lbfgs_total   (grid)     each partial sum over the blocks, in
 //                                     order
-//   5. MODEL_lbfgs_update  (1 thread) the pair into the ring, its column of
+//   5. MODEL_lbfgs_update  (1 block)  the pair into the ring, its column of
 //                                     S'Y and Y'Y, the tolerance tests, and
 //                                     the next direction in the compact
 //                                     representation (Byrd, Nocedal and
@@ -70,8 +70,8 @@ constexpr int64_t kPairsPerTree = 8;
 
 /// Builds the kernels. In the grid kernels every thread walks the vectors
 /// and only reads the scalars, so every branch around a barrier takes the
-/// same way in all threads; the single-thread kernels (search, update) hold
-/// the scalar logic.
+/// same way in all threads; thread 0 of `search` and `update` holds the
+/// scalar logic (`update` shares one O(m^2) product with its block).
 struct LbfgsBuilder : KernelBuilder {
   gpu::GPUModuleOp gpuModule;
   ModelOp model;
@@ -342,6 +342,8 @@ struct LbfgsBuilder : KernelBuilder {
         iadd(dotsBase(), iadd(imul(m, idx(kDotsPerSlot)), idx(kNewDots)));
     return iadd(base, ofY ? iadd(m, i) : i);
   }
+  /// (Y'Y q)_a of logical pair a, after the coefficients.
+  Value yyqAt(Value a) { return iadd(coefAt(false, imul(m, idx(2))), a); }
 
   void buildGrad();
   void buildSearch();
@@ -353,7 +355,9 @@ struct LbfgsBuilder : KernelBuilder {
   void zoomNext();
   Value cubic(Value pa, Value pf, Value pd, Value qa, Value qf, Value qd,
               Value lo, Value hi);
-  void direction();
+  Value gDot(Value k, bool ofY);
+  void directionStart();
+  void directionFinish();
 };
 
 /// cubicMinimizer of Optimizers.cpp: the minimiser of the cubic through two
@@ -682,12 +686,14 @@ void LbfgsBuilder::buildTotal() {
 /// MODEL_lbfgs_update: one thread; the pair's slot and products, the host's
 /// callback and tolerance tests, and the next direction.
 void LbfgsBuilder::buildUpdate() {
-  kernel("update", 0);
-  Value outcome = S(kOutcome);
-  Value accepted = eq(outcome, Accept), startOk = eq(outcome, StartOk);
-  Value setup = is(kPhase, Setup);
-  ifThen(or_(or_(accepted, startOk), setup), [&] {
-    thread0([&] {
+  kernel("update", 1);
+  thread0([&] {
+    // wg[0]: whether a new direction follows (the other threads wait).
+    store(f64(0), wg, idx(0));
+    Value outcome = S(kOutcome);
+    Value accepted = eq(outcome, Accept), startOk = eq(outcome, StartOk);
+    Value setup = is(kPhase, Setup);
+    ifThen(or_(or_(accepted, startOk), setup), [&] {
       // The pair's column of S'Y and Y'Y: s_k'y and y_k'y with each older
       // pair k, then its own s'y and y'y.
       auto column = [&](Value j, Value olderCount, Value oldHead) {
@@ -757,35 +763,52 @@ void LbfgsBuilder::buildUpdate() {
                               set(kStop, f64(MaxIterations));
                               set(kPhase, f64(Done));
                             },
-                            [&] { direction(); });
+                            [&] {
+                              directionStart();
+                              store(f64(1), wg, idx(0));
+                            });
                       });
                 });
           });
     });
   });
+  barrier();
+  // (Y'Y q)_a, a row per thread: the one O(m^2) product of the direction.
+  Value newDirection = eq(load(wg, idx(0)), 1);
+  ifThen(newDirection, [&] {
+    Value c = Si(kCount);
+    auto op = b.create<scf::ForOp>(loc, tid, c, idx(kB));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(op.getBody()->getTerminator());
+    Value a = op.getInductionVar();
+    store(sum(idx(0), c,
+              [&](Value bb) {
+                return mul(prod(true, slotOf(a), slotOf(bb)),
+                           load(small, coefAt(true, slotOf(bb))));
+              }),
+          small, yyqAt(a));
+  });
+  barrier();
+  thread0([&] { ifThen(newDirection, [&] { directionFinish(); }); });
   end();
 }
 
-/// Thread 0: the next direction's coefficients in the compact
-/// representation, its slope g'd, and the line search's first trial
-/// (minimizeLbfgs's loop body up to LineSearch::run).
-void LbfgsBuilder::direction() {
+/// s_k'g and y_k'g (`ofY`) of logical pair k: this launch's products, or
+/// the new pair's own.
+Value LbfgsBuilder::gDot(Value k, bool ofY) {
+  Value j = slotOf(k);
+  Value fresh = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ,
+                                        idxToF(j), S(kPushSlot));
+  return sel(fresh, newDot(ofY ? kYG : kSG), slotDot(j, ofY ? 3 : 2));
+}
+
+/// Thread 0: gamma and q = R^-1 (S'g) of the compact representation (the
+/// block then forms Y'Y q).
+void LbfgsBuilder::directionStart() {
   set(kNewDirection, 1.0);
   Value c = Si(kCount);
-  Value pushed = S(kPushSlot);
-  // s_k'g and y_k'g of logical pair k: this launch's products, or the new
-  // pair's own.
-  auto gDot = [&](Value k, bool ofY) {
-    Value j = slotOf(k);
-    Value fresh = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ,
-                                          idxToF(j), pushed);
-    return sel(fresh, newDot(ofY ? kYG : kSG), slotDot(j, ofY ? 3 : 2));
-  };
   auto R = [&](Value a, Value bb) {
     return prod(false, slotOf(a), slotOf(bb));
-  };
-  auto YY = [&](Value a, Value bb) {
-    return prod(true, slotOf(a), slotOf(bb));
   };
   Value any =
       b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, c, idx(0));
@@ -802,17 +825,21 @@ void LbfgsBuilder::direction() {
                   }));
     store(div(t, R(a, a)), small, coefAt(true, slotOf(a)));
   });
+}
+
+/// Thread 0: p, the direction's slope g'd, and the line search's first
+/// trial (minimizeLbfgs's loop body up to LineSearch::run).
+void LbfgsBuilder::directionFinish() {
+  Value c = Si(kCount);
+  Value gamma = S(kGamma);
+  auto R = [&](Value a, Value bb) {
+    return prod(false, slotOf(a), slotOf(bb));
+  };
   // p = R^-T ((D + gamma Y'Y) q - gamma Y'g), forward substitution.
   loop(idx(0), c, [&](Value a) {
     Value qa = load(small, coefAt(true, slotOf(a)));
-    Value w = sub(
-        add(mul(R(a, a), qa),
-            mul(gamma, sum(idx(0), c,
-                           [&](Value bb) {
-                             return mul(YY(a, bb),
-                                        load(small, coefAt(true, slotOf(bb))));
-                           }))),
-        mul(gamma, gDot(a, true)));
+    Value w = sub(add(mul(R(a, a), qa), mul(gamma, load(small, yyqAt(a)))),
+                  mul(gamma, gDot(a, true)));
     Value t =
         sub(w, sum(idx(0), a, [&](Value bb) {
               return mul(R(bb, a), load(small, coefAt(false, slotOf(bb))));

@@ -591,7 +591,7 @@ void CudaTrainer::beginLbfgs(const std::vector<double> &x,
         a.index(hm);
         a.index(blocks);
         // grad (grid), search (one thread), dots (grid), total (a thread
-        // per partial sum), update (one thread), trial (grid).
+        // per partial sum), update (one block), trial (grid).
         const unsigned grid = static_cast<unsigned>(blocks);
         const unsigned block = static_cast<unsigned>(kLbfgsBlock);
         const unsigned rows = static_cast<unsigned>(
@@ -600,7 +600,7 @@ void CudaTrainer::beginLbfgs(const std::vector<double> &x,
         launch(lbfgs[1], 1, 1, a);
         launch(lbfgs[2], grid, block, a);
         launch(lbfgs[3], rows, block, a);
-        launch(lbfgs[4], 1, 1, a);
+        launch(lbfgs[4], 1, block, a);
         launch(lbfgs[5], grid, block, a);
       },
       lbGraph, lbExec);

@@ -371,10 +371,15 @@ std::vector<std::string> externSharedNames(const std::string &text) {
   return names;
 }
 
-/// Sums the byte counts of `.shared ... .b8 NAME[BYTES];` declarations in
-/// [from, to) of `text`. A declaration starts with `.shared`, while the
-/// instructions that use it read `ld.shared` or `st.shared`.
+/// Sums the byte counts of the `.shared` declarations in [from, to) of
+/// `text`: arrays `.shared ... .b8 NAME[BYTES];` and scalars `.shared ...
+/// .f64 NAME;` (what LLVM prints for a one-element workgroup buffer). A
+/// declaration starts with `.shared`, while the instructions that use it
+/// read `ld.shared` or `st.shared`.
 size_t sharedDeclBytes(const std::string &text, size_t from, size_t to) {
+  static const std::pair<const char *, size_t> scalars[] = {
+      {".f64 ", 8}, {".b64 ", 8}, {".u64 ", 8},
+      {".f32 ", 4}, {".b32 ", 4}, {".u32 ", 4}};
   size_t bytes = 0;
   for (size_t p = from; (p = text.find(".shared", p)) < to; p += 7) {
     if (p > 0 && !std::isspace((unsigned char)text[p - 1]))
@@ -384,8 +389,13 @@ size_t sharedDeclBytes(const std::string &text, size_t from, size_t to) {
       break;
     std::string decl = text.substr(p, end - p);
     size_t open = decl.rfind('[');
-    if (decl.find(".b8") != std::string::npos && open != std::string::npos)
+    if (decl.find(".b8") != std::string::npos && open != std::string::npos) {
       bytes += std::strtoull(decl.c_str() + open + 1, nullptr, 10);
+      continue;
+    }
+    for (auto [type, size] : scalars)
+      if (open == std::string::npos && decl.find(type) != std::string::npos)
+        bytes += size;
   }
   return bytes;
 }

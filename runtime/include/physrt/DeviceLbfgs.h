@@ -108,7 +108,8 @@ enum Vector : int64_t {
 /// pairs by ring slot, S'Y (m x m, entry (i, j) = s_i'y_j) and Y'Y; then
 /// the dot products of one launch (kDotsPerSlot per slot: s_i'y, y_i'y,
 /// s_i'g, y_i'g with the new pair (s, y) and gradient g, then kNewDots);
-/// then the compact representation's coefficients of s_i and y_i.
+/// then the compact representation's coefficients of s_i and y_i, and
+/// (Y'Y q)_k by logical pair k.
 constexpr int64_t kDotsPerSlot = 4;
 enum NewDot : int64_t {
   kSY = 0,
@@ -122,7 +123,7 @@ enum NewDot : int64_t {
   kNewDots
 };
 inline int64_t smallSize(int64_t m) {
-  return 2 * m * m + kDotsPerSlot * m + kNewDots + 2 * m;
+  return 2 * m * m + kDotsPerSlot * m + kNewDots + 3 * m;
 }
 /// Dot products reduced per launch (the partials' rows).
 inline int64_t dotCount(int64_t m) { return kDotsPerSlot * m + kNewDots; }
