@@ -430,6 +430,11 @@ void LbfgsBuilder::decide(Value dt, Value bad) {
         Value phi0 = S(kPhi0), dphi0 = S(kDphi0);
         Value noDecrease = gt(curF, add(phi0, mul(mul(S(kC1), a), dphi0)));
         Value curvature = le(abs(curD), neg(mul(S(kC2), dphi0)));
+        // The strong Wolfe conditions hold: accept; else `otherwise`.
+        auto acceptElse = [&](llvm::function_ref<void()> otherwise) {
+          ifElse(
+              curvature, [&] { set(kOutcome, double(Accept)); }, otherwise);
+        };
         auto setCur = [&](int64_t A, int64_t F, int64_t D) {
           set(A, a);
           set(F, curF);
@@ -455,33 +460,28 @@ void LbfgsBuilder::decide(Value dt, Value bad) {
                     zoomNext();
                   },
                   [&] {
-                    ifElse(
-                        curvature, [&] { set(kOutcome, double(Accept)); },
-                        [&] {
-                          ifElse(
-                              ge(curD, f64(0)),
-                              [&] {
-                                copyTrial(kHiA, kHiF, kHiD, kPrevA, kPrevF,
-                                          kPrevD);
-                                setCur(kLoA, kLoF, kLoD);
-                                zoomNext();
-                              },
-                              [&] {
-                                // Extrapolate: at least a bit beyond a, at
-                                // most 10 a.
-                                Value next = cubic(
-                                    S(kPrevA), S(kPrevF), S(kPrevD), a, curF,
-                                    curD,
-                                    add(a, mul(f64(0.01), sub(a, S(kPrevA)))),
-                                    mul(f64(10), a));
-                                setCur(kPrevA, kPrevF, kPrevD);
-                                set(kStep, next);
-                                set(kBracketStep, add(i, f64(1)));
-                                set(kOutcome,
-                                    sel(ge(S(kEvals), S(kMaxEvals)),
-                                        double(Fail), double(NextTrial)));
-                              });
-                        });
+                    acceptElse([&] {
+                      ifElse(
+                          ge(curD, f64(0)),
+                          [&] {
+                            copyTrial(kHiA, kHiF, kHiD, kPrevA, kPrevF, kPrevD);
+                            setCur(kLoA, kLoF, kLoD);
+                            zoomNext();
+                          },
+                          [&] {
+                            // Extrapolate: at least a bit beyond a, at
+                            // most 10 a.
+                            Value next = cubic(
+                                S(kPrevA), S(kPrevF), S(kPrevD), a, curF, curD,
+                                add(a, mul(f64(0.01), sub(a, S(kPrevA)))),
+                                mul(f64(10), a));
+                            setCur(kPrevA, kPrevF, kPrevD);
+                            set(kStep, next);
+                            set(kBracketStep, add(i, f64(1)));
+                            set(kOutcome, sel(ge(S(kEvals), S(kMaxEvals)),
+                                              double(Fail), double(NextTrial)));
+                          });
+                    });
                   });
             },
             [&] {
@@ -492,17 +492,15 @@ void LbfgsBuilder::decide(Value dt, Value bad) {
                     zoomNext();
                   },
                   [&] {
-                    ifElse(
-                        curvature, [&] { set(kOutcome, double(Accept)); },
-                        [&] {
-                          Value toward =
-                              ge(mul(curD, sub(S(kHiA), S(kLoA))), f64(0));
-                          ifThen(toward, [&] {
-                            copyTrial(kHiA, kHiF, kHiD, kLoA, kLoF, kLoD);
-                          });
-                          setCur(kLoA, kLoF, kLoD);
-                          zoomNext();
-                        });
+                    acceptElse([&] {
+                      Value toward =
+                          ge(mul(curD, sub(S(kHiA), S(kLoA))), f64(0));
+                      ifThen(toward, [&] {
+                        copyTrial(kHiA, kHiF, kHiD, kLoA, kLoF, kLoD);
+                      });
+                      setCur(kLoA, kLoF, kLoD);
+                      zoomNext();
+                    });
                   });
             });
       });
