@@ -703,8 +703,9 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
             ? drawBatches(M, kind, opts.seed, kTrainStream, stageStart)
             : population;
     // With a DeviceTrainer the batch stays on the device: L-BFGS runs there
-    // whole when the GPU code has MODEL_lbfgs, else each evaluation is one
-    // graph launch for the line search on the host.
+    // whole when the GPU code has the MODEL_lbfgs_* kernels (unless
+    // --host-line-search), else each evaluation is one graph launch for the
+    // line search on the host.
     bool deviceEval = M.deviceTrainer && !opts.hostOptimizer;
     LbfgsOptions lo;
     lo.maxIterations = budget - done;
