@@ -1,7 +1,7 @@
 //===- GPUKernelBuilder.h - Helpers for hand-built GPU kernels --*- C++ -*-===//
 //
 // Part of physc. The training kernels (TrainKernelsToGPU.cpp) and the L-BFGS
-// kernel (LbfgsToGPU.cpp) are built op by op rather than lowered from the
+// kernels (LbfgsToGPU.cpp) are built op by op rather than lowered from the
 // phys dialect; these helpers keep their arithmetic readable.
 //
 //===----------------------------------------------------------------------===//

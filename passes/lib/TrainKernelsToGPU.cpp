@@ -25,6 +25,8 @@
 //       one thread: unless counters[2] is set, counters[0]++ (Adam steps)
 //       and counters[1]++ (global steps, the sampler's stream position).
 //
+// An L-BFGS stage has its own kernels, MODEL_lbfgs_* (LbfgsToGPU.cpp).
+//
 // All real scalars the host sets live in device arrays rather than kernel
 // arguments, so a captured graph replays unchanged.
 //

@@ -15,12 +15,12 @@
 
 namespace physc {
 
-/// Adds MODEL_sample, MODEL_adam, MODEL_advance and MODEL_lbfgs to
+/// Adds MODEL_sample, MODEL_adam, MODEL_advance and MODEL_lbfgs_* to
 /// `gpuModule`, in precision `T`.
 void emitTrainKernels(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp gpuModule,
                       phys::ModelOp model, mlir::FloatType T);
 
-/// Adds MODEL_lbfgs (LbfgsToGPU.cpp).
+/// Adds the MODEL_lbfgs_* kernels (LbfgsToGPU.cpp).
 void emitLbfgs(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp gpuModule,
                phys::ModelOp model, mlir::FloatType T);
 

@@ -89,7 +89,8 @@ public:
   virtual void readLbfgs(std::vector<double> &x, std::vector<double> &terms,
                          LbfgsHistory *history) = 0;
 
-  /// For an optimizer that stays on the host (L-BFGS and its line search):
+  /// For L-BFGS with its line search on the host (`--host-line-search`, or
+  /// GPU code without the MODEL_lbfgs_* kernels):
   /// uploads fixed batches, one per term, with the terms' weights and the
   /// runtime params, once; each evaluate() then costs one upload of the
   /// parameters, one graph launch and one wait.
