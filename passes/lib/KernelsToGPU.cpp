@@ -35,6 +35,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 namespace physc {
 #define GEN_PASS_DEF_KERNELSTOGPU
@@ -70,9 +71,12 @@ constexpr int64_t kMaxStagedParamBytes = 56 * 1024;
 class GPUKernelCodegen : public RowCodegen {
 public:
   GPUKernelCodegen(KernelOp kernel, FloatType elt, int64_t blockSize,
-                   bool stageParams)
+                   bool stageParams, int64_t lanesPerPoint)
       : RowCodegen(kernel, elt), blockSize(blockSize),
-        stageParams(stageParams) {}
+        stageParams(stageParams),
+        lanes(kernel.getKind() == "loss_grad" ? lanesPerPoint : 1),
+        tilePoints(blockSize / lanes),
+        stageElems(kStageBytes / (elt.getWidth() / 8)) {}
 
   LogicalResult emit(gpu::GPUModuleOp gpuModule);
 
@@ -138,12 +142,92 @@ private:
   /// Scalar params (trainable `param`s) are few: the thread sums them
   /// privately, next to the loss, and the block tree reduces them once.
   void accumParamGrad(int64_t offset, Value v) override {
+    v = firstLaneOnly(v);
     Value k = idx(privateSlot.lookup(offset));
     Value old = b.create<memref::LoadOp>(loc, acc, k);
     b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, old, v), acc,
                               k);
   }
   void emitGradAccum() override;
+  void accumLoss(Value v) override { RowCodegen::accumLoss(firstLaneOnly(v)); }
+
+  //===--- Lane-split loss kernels (lanes-per-point L > 1) ------------===//
+  // The L lanes of a group hold one point: slot k of a row is element
+  // lane + L * k, so a 64-wide row is two registers per lane when L = 32,
+  // and the rows never leave the register file. Scalars are computed by
+  // every lane of the group alike. A matvec or an extract that needs
+  // another lane's elements goes through the group's slice of workgroup
+  // memory (lanes write, the warp syncs, lanes read).
+
+  bool laneSplit() const { return lanes > 1; }
+  /// Registers per lane of a row of `width` elements.
+  int64_t slots(int64_t width) const { return (width + lanes - 1) / lanes; }
+  /// Index lane + L * k of slot k.
+  Value slotIndex(int64_t k) {
+    return k ? b.create<arith::AddIOp>(loc, lane, idx(k * lanes)).getResult()
+             : lane;
+  }
+  /// Whether slot k of a `width`-wide row holds an element on this lane;
+  /// null when it does on every lane.
+  Value slotValid(int64_t width, int64_t k) {
+    if ((k + 1) * lanes <= width)
+      return Value();
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, lane,
+                                   idx(width - k * lanes));
+  }
+  /// Slot k of `row`: a register, or the hoisted splat.
+  Value laneElem(Value row, int64_t k) {
+    if (Value c = rowConst.lookup(row))
+      return c;
+    auto it = laneRows.find(row);
+    assert(it != laneRows.end() && "row used before definition");
+    return it->second[k];
+  }
+  /// `v` on the group's first lane, 0 on the others: what every lane
+  /// computes alike is counted once.
+  Value firstLaneOnly(Value v) {
+    if (!laneSplit())
+      return v;
+    Value first =
+        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, lane, idx(0));
+    return b.create<arith::SelectOp>(loc, first, v, constant(0));
+  }
+  /// Runs `body` under `cond` (unconditionally when `cond` is null).
+  void guarded(Value cond, llvm::function_ref<void()> body) {
+    if (!cond)
+      return body();
+    auto ifOp = b.create<scf::IfOp>(loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+  }
+  /// __syncwarp(): the lanes of a group are in one warp (L <= 32).
+  void syncWarp() {
+    b.create<NVVM::SyncWarpOp>(
+        loc, b.create<arith::ConstantIntOp>(loc, -1, 32).getResult());
+  }
+  /// Stores the elements of `row` (`width` wide) into the group's next
+  /// slice, syncs the warp and returns the slice's offset in `shared`. The
+  /// slices alternate: a lane that writes slice s has passed the sync that
+  /// followed the last write of the other one, so every lane has finished
+  /// reading s before.
+  Value rowToSlice(Value row, int64_t width);
+  /// Index of weight (r, c) of a layer with `in` inputs whose weights
+  /// start at `wOff`; in the staged copy, rows of 32k weights are
+  /// swizzled (c ^ (r & 31)), so that lanes reading one column of
+  /// different rows, or one row, hit different banks.
+  Value weightIndex(int64_t wOff, int64_t in, Value r, Value c);
+  bool swizzled(int64_t in) const {
+    return laneSplit() && paramsStaged && in % 32 == 0;
+  }
+
+  void emitConstRow(arith::ConstantOp c, DenseElementsAttr dense) override;
+  Value emitExtract(Value row, Value i) override;
+  void emitFromElements(Value row, ArrayRef<Value> elems) override;
+  void emitGroup(ArrayRef<Operation *> group, int last,
+                 const KernelSchedule &schedule) override;
+  void emitMatvec(const KernelSchedule::Matvec &mv) override;
+  void releaseDead(int position, const KernelSchedule &schedule) override;
 
   /// Row strides of a layer's staged dy and x rows. Weights of layers
   /// whose fan-out is a multiple of kGradRows are reduced kGradRows rows
@@ -161,8 +245,7 @@ private:
   /// Points staged per round for rows of `perPoint` elements, or 0 if not
   /// even one point's rows fit.
   int64_t pointsPerRound(int64_t perPoint) {
-    int64_t cap = kStageBytes / (T.getWidth() / 8);
-    return std::min(blockSize, cap / perPoint);
+    return std::min(tilePoints, std::max<int64_t>(stageElems, 0) / perPoint);
   }
   /// Stores row `row` of the thread's point into stage[base + p * stride +
   /// j], j < width.
@@ -178,7 +261,22 @@ private:
 
   int64_t blockSize;
   bool stageParams;
+  /// Lanes per point (1 but in lane-split loss kernels) and the points of
+  /// a tile, blockSize / lanes.
+  int64_t lanes, tilePoints;
+  /// Workgroup elements for staging a round of rows (kStageBytes, less
+  /// the slices of a lane-split kernel).
+  int64_t stageElems;
+  /// Whether `params` points at the staged copy.
+  bool paramsStaged = false;
   Value point, tid, rowBase;
+  /// Lane-split: the thread's lane in its group (tid % L), its group
+  /// (tid / L, the point of the tile), the slots of each live row, and the
+  /// groups' slices in `shared` (two of sliceStride elements each).
+  Value lane, group;
+  llvm::DenseMap<Value, SmallVector<Value>> laneRows;
+  int64_t sliceBase = 0, sliceStride = 0;
+  int sliceUses = 0;
   /// In a loss kernel: whether the thread's point is a real one.
   Value valid;
   /// The thread's private [loss, scalar-param grads...] and the partials
@@ -195,6 +293,16 @@ void GPUKernelCodegen::stageRow(Value row, Value base, Value p, int64_t stride,
   DenseMap<Value, Value> none;
   Value start = b.create<arith::AddIOp>(
       loc, base, b.create<arith::MulIOp>(loc, p, idx(stride)));
+  if (laneSplit()) {
+    // Each lane stores its slots: consecutive lanes, consecutive banks.
+    for (int64_t k = 0, e = slots(width); k < e; ++k)
+      guarded(slotValid(width, k), [&] {
+        b.create<memref::StoreOp>(
+            loc, laneElem(row, k), shared,
+            ValueRange{b.create<arith::AddIOp>(loc, start, slotIndex(k))});
+      });
+    return;
+  }
   auto lj = b.create<scf::ForOp>(loc, idx(0), idx(width), idx(1));
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPoint(lj.getBody()->getTerminator());
@@ -234,8 +342,10 @@ void GPUKernelCodegen::emitGradAccum() {
     bool rows4 = !isBias && outW % kGradRows == 0;
     int64_t P = pointsPerRound(items * (dyStride + xStride));
     assert(P >= 1 && "layer checked in emit()");
-    for (int64_t p0 = 0; p0 < blockSize; p0 += P) {
-      int64_t round = std::min(P, blockSize - p0);
+    // The thread's point in the tile: its group when lanes share points.
+    Value pointInTile = laneSplit() ? group : tid;
+    for (int64_t p0 = 0; p0 < tilePoints; p0 += P) {
+      int64_t round = std::min(P, tilePoints - p0);
       int64_t xBase = items * P * dyStride;
       // Stage: threads p0 .. p0 + round - 1 (all of them when one round
       // holds the tile).
@@ -246,19 +356,19 @@ void GPUKernelCodegen::emitGradAccum() {
             stageRow(item.second, idx(xBase + c * P * xStride), p, xStride, in);
         }
       };
-      if (round == blockSize) {
-        stage(tid);
+      if (round == tilePoints) {
+        stage(pointInTile);
       } else {
         Value inRound = b.create<arith::AndIOp>(
             loc,
-            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, tid,
-                                    idx(p0)),
-            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, tid,
-                                    idx(p0 + round)));
+            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge,
+                                    pointInTile, idx(p0)),
+            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult,
+                                    pointInTile, idx(p0 + round)));
         auto ifIn = b.create<scf::IfOp>(loc, inRound, /*withElseRegion=*/false);
         OpBuilder::InsertionGuard g1(b);
         b.setInsertionPoint(ifIn.thenBlock()->getTerminator());
-        stage(b.create<arith::SubIOp>(loc, tid, idx(p0)));
+        stage(b.create<arith::SubIOp>(loc, pointInTile, idx(p0)));
       }
       b.create<gpu::BarrierOp>(loc);
       // Reduce: thread t owns entries t, t + B, ... (with rows4, blocks
@@ -334,6 +444,194 @@ void GPUKernelCodegen::emitGradAccum() {
     accumulate(g, true);
 }
 
+//===----------------------------------------------------------------------===//
+// Lane-split rows
+//===----------------------------------------------------------------------===//
+
+Value GPUKernelCodegen::rowToSlice(Value row, int64_t width) {
+  int64_t which = sliceUses++ % 2;
+  Value base = b.create<arith::AddIOp>(
+      loc, idx(sliceBase + which * sliceStride),
+      b.create<arith::MulIOp>(loc, group, idx(2 * sliceStride)));
+  for (int64_t k = 0, e = slots(width); k < e; ++k)
+    guarded(slotValid(width, k), [&] {
+      b.create<memref::StoreOp>(
+          loc, laneElem(row, k), shared,
+          ValueRange{b.create<arith::AddIOp>(loc, base, slotIndex(k))});
+    });
+  syncWarp();
+  return base;
+}
+
+Value GPUKernelCodegen::weightIndex(int64_t wOff, int64_t in, Value r,
+                                    Value c) {
+  if (swizzled(in))
+    c = b.create<arith::XOrIOp>(
+        loc, c, b.create<arith::AndIOp>(loc, r, idx(31)));
+  return b.create<arith::AddIOp>(
+      loc, idx(wOff),
+      b.create<arith::AddIOp>(loc, b.create<arith::MulIOp>(loc, r, idx(in)),
+                              c));
+}
+
+void GPUKernelCodegen::emitConstRow(arith::ConstantOp c,
+                                    DenseElementsAttr dense) {
+  if (!laneSplit())
+    return RowCodegen::emitConstRow(c, dense);
+  SmallVector<Value> elems;
+  for (APFloat v : dense.getValues<APFloat>())
+    elems.push_back(constant(v.convertToDouble()));
+  emitFromElements(c, elems);
+}
+
+Value GPUKernelCodegen::emitExtract(Value row, Value i) {
+  if (!laneSplit())
+    return RowCodegen::emitExtract(row, i);
+  if (Value c = rowConst.lookup(row))
+    return c;
+  // Element i lives on one lane: through the slice, every lane reads it.
+  Value base = rowToSlice(row, rowWidth(row));
+  return b.create<memref::LoadOp>(
+      loc, shared, ValueRange{b.create<arith::AddIOp>(loc, base, i)});
+}
+
+void GPUKernelCodegen::emitFromElements(Value row, ArrayRef<Value> elems) {
+  if (!laneSplit())
+    return RowCodegen::emitFromElements(row, elems);
+  // Slot k takes element lane + L * k: a chain of selects on the lane.
+  int64_t width = elems.size();
+  SmallVector<Value> regs;
+  for (int64_t k = 0, e = slots(width); k < e; ++k) {
+    Value v = elems[k * lanes];
+    for (int64_t j = k * lanes + 1; j < std::min(width, (k + 1) * lanes); ++j) {
+      Value here = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, lane,
+                                           idx(j - k * lanes));
+      v = b.create<arith::SelectOp>(loc, here, elems[j], v);
+    }
+    regs.push_back(v);
+  }
+  laneRows[row] = std::move(regs);
+}
+
+void GPUKernelCodegen::emitGroup(ArrayRef<Operation *> group, int last,
+                                 const KernelSchedule &schedule) {
+  if (!laneSplit())
+    return RowCodegen::emitGroup(group, last, schedule);
+  // The loop over the row becomes its slots, unrolled: every value stays
+  // in a register.
+  int64_t width = rowWidth(group.front()->getResult(0));
+  DenseSet<Operation *> inGroup(group.begin(), group.end());
+  SmallVector<Value> escaping;
+  for (Operation *op : group) {
+    Value r = op->getResult(0);
+    if (llvm::any_of(r.getUsers(),
+                     [&](Operation *u) { return !inGroup.contains(u); }))
+      escaping.push_back(r);
+  }
+  llvm::DenseMap<Value, SmallVector<Value>> results;
+  for (int64_t k = 0, e = slots(width); k < e; ++k) {
+    DenseMap<Value, Value> env;
+    for (Operation *op : group) {
+      loc = op->getLoc();
+      SmallVector<Value> operands;
+      for (Value v : op->getOperands())
+        operands.push_back(env.count(v) ? env[v]
+                           : isRow(v)   ? laneElem(v, k)
+                                        : scalarOf(v));
+      env[op->getResult(0)] = cloneElementwise(op, operands)->getResult(0);
+    }
+    for (Value r : escaping)
+      results[r].push_back(env[r]);
+  }
+  releaseDead(last, schedule);
+  for (Value r : escaping)
+    laneRows[r] = std::move(results[r]);
+}
+
+void GPUKernelCodegen::releaseDead(int position,
+                                   const KernelSchedule &schedule) {
+  if (!laneSplit())
+    return RowCodegen::releaseDead(position, schedule);
+  // Registers need no recycling; forgetting dead rows keeps the map small.
+  SmallVector<Value> dead;
+  for (auto &[v, regs] : laneRows)
+    if (schedule.lastUse(v) <= position)
+      dead.push_back(v);
+  for (Value v : dead)
+    laneRows.erase(v);
+}
+
+// y = W x (+ b) or W^T x with the point's rows spread over the lanes:
+//   x => the group's slice; syncwarp
+//   lane q, slot k: y[o] = b[o] + sum_i W(o, i) * slice[i], o = q + L k
+// Every x[i] is one broadcast load for all of the lane's slots; the weights
+// of one i are read by the group's lanes from different banks (swizzled
+// rows, weightIndex).
+void GPUKernelCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
+  if (!laneSplit())
+    return RowCodegen::emitMatvec(mv);
+  auto netOp = model.lookupSymbol<NetOp>(mv.net);
+  int64_t in = netOp.getFanIn(mv.layer), outW = netOp.getFanOut(mv.layer);
+  int64_t wOff = layout.offset(mv.net, mv.layer, false);
+  int64_t bOff = layout.offset(mv.net, mv.layer, true);
+  bool transposed = mv.transposed;
+  int64_t nOut = transposed ? in : outW, nIn = transposed ? outW : in;
+  Value xConst = rowConst.lookup(mv.x);
+  Value base = xConst ? Value() : rowToSlice(mv.x, nIn);
+  // The lane's outputs; a slot past the row reads output nOut - 1's weights
+  // (its result is never read).
+  SmallVector<Value> os, sums;
+  for (int64_t k = 0, e = slots(nOut); k < e; ++k) {
+    Value o = slotIndex(k);
+    if (slotValid(nOut, k))
+      o = b.create<arith::MinUIOp>(loc, o, idx(nOut - 1));
+    os.push_back(o);
+    sums.push_back(
+        mv.bias && !transposed
+            ? b.create<memref::LoadOp>(
+                   loc, params,
+                   ValueRange{b.create<arith::AddIOp>(loc, idx(bOff), o)})
+                  .getResult()
+            : constant(0));
+  }
+  auto step = [&](Value i, ValueRange acc) {
+    Value xv = xConst ? xConst
+                      : b.create<memref::LoadOp>(
+                             loc, shared,
+                             ValueRange{b.create<arith::AddIOp>(loc, base, i)})
+                            .getResult();
+    SmallVector<Value> next;
+    for (auto [k, o] : llvm::enumerate(os)) {
+      Value at = transposed ? weightIndex(wOff, in, i, o)
+                            : weightIndex(wOff, in, o, i);
+      Value w = b.create<memref::LoadOp>(loc, params, at);
+      next.push_back(fma(w, xv, acc[k]));
+    }
+    return next;
+  };
+  if (nIn <= 8) {
+    for (int64_t i = 0; i < nIn; ++i)
+      sums = step(idx(i), sums);
+  } else {
+    int64_t unroll = nIn % 4 == 0 ? 4 : 1;
+    auto loop = b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(unroll),
+                                     ValueRange(sums));
+    OpBuilder::InsertionGuard g(b);
+    Block *body = loop.getBody();
+    if (!body->empty() && isa<scf::YieldOp>(body->back()))
+      body->back().erase();
+    b.setInsertionPointToEnd(body);
+    SmallVector<Value> acc(loop.getRegionIterArgs());
+    Value i0 = loop.getInductionVar();
+    for (int64_t u = 0; u < unroll; ++u)
+      acc = step(
+          u ? b.create<arith::AddIOp>(loc, i0, idx(u)).getResult() : i0, acc);
+    b.create<scf::YieldOp>(loc, acc);
+    sums.assign(loop.getResults().begin(), loop.getResults().end());
+  }
+  laneRows[mv.y] = std::move(sums);
+}
+
 void GPUKernelCodegen::emitStageParams() {
   MLIRContext *ctx = b.getContext();
   auto workgroup =
@@ -344,14 +642,34 @@ void GPUKernelCodegen::emitStageParams() {
   Value staged = b.create<memref::ViewOp>(
       loc, MemRefType::get({layout.size}, T, AffineMap(), workgroup), bytes,
       idx(0), ValueRange());
-  auto copy = b.create<scf::ForOp>(loc, tid, idx(layout.size), idx(blockSize));
-  {
+  paramsStaged = true;
+  // Thread t copies entries t, t + B, ... of [begin, end); with `in`, the
+  // block is a weight matrix of rows of `in`, stored swizzled.
+  auto copy = [&](int64_t begin, int64_t end, int64_t in) {
+    auto loop = b.create<scf::ForOp>(loc, tid, idx(end - begin), idx(blockSize));
     OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(copy.getBody()->getTerminator());
-    Value k = copy.getInductionVar();
-    b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, params, k),
-                              staged, k);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value e = loop.getInductionVar();
+    Value from =
+        begin ? b.create<arith::AddIOp>(loc, idx(begin), e).getResult() : e;
+    Value to = in ? weightIndex(begin, in,
+                                b.create<arith::DivUIOp>(loc, e, idx(in)),
+                                b.create<arith::RemUIOp>(loc, e, idx(in)))
+                  : from;
+    b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, params, from),
+                              staged, to);
+  };
+  int64_t plain = 0; // start of the run of entries copied as they are
+  for (const ParamLayout::Block &blk : layout.blocks) {
+    if (blk.isBias || blk.isParam || !swizzled(blk.cols))
+      continue;
+    if (plain < blk.offset)
+      copy(plain, blk.offset, 0);
+    copy(blk.offset, blk.offset + blk.rows * blk.cols, blk.cols);
+    plain = blk.offset + blk.rows * blk.cols;
   }
+  if (plain < layout.size)
+    copy(plain, layout.size, 0);
   params = staged;
 }
 
@@ -424,6 +742,22 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
       if (privateSlot.try_emplace(off, privateColumns.size()).second)
         privateColumns.push_back(1 + off);
     });
+    // Lane-split: two slices per group, after the staging area (which
+    // other groups may be using at the time); an odd stride puts the groups
+    // of a warp reading the same element on different banks. They come out
+    // of the staging budget.
+    int64_t sliceElems = 0;
+    if (laneSplit()) {
+      int64_t widest = 1;
+      body.walk([&](Operation *op) {
+        for (Value r : op->getResults())
+          if (isRow(r))
+            widest = std::max(widest, rowWidth(r));
+      });
+      sliceStride = widest | 1;
+      sliceElems = tilePoints * 2 * sliceStride;
+      stageElems -= sliceElems;
+    }
     // Workgroup memory: the largest round of staged rows, or the tree.
     int64_t sharedSize = kReduceChunk * blockSize;
     std::vector<Operation *> accums;
@@ -440,12 +774,27 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
             stageStrides(net.getFanIn(g.layer), net.getFanOut(g.layer), isBias);
         int64_t perPoint = g.items.size() * (dyStride + xStride);
         int64_t P = pointsPerRound(perPoint);
-        if (P < 1)
-          return kernel.emitOpError("layer ")
-                 << g.layer << " of net '" << g.net
-                 << "' is too wide for the GPU kernel's workgroup memory";
+        if (P < 1) {
+          InFlightDiagnostic d =
+              kernel.emitOpError("layer ")
+              << g.layer << " of net '" << g.net
+              << "' is too wide for the GPU kernel's workgroup memory";
+          if (laneSplit())
+            d << " with " << lanes
+              << " lanes per point (more lanes per point leave it more room)";
+          return d;
+        }
         sharedSize = std::max(sharedSize, P * perPoint);
       }
+    if (laneSplit()) {
+      sliceBase = sharedSize;
+      sharedSize += sliceElems;
+      if (sharedSize * (T.getWidth() / 8) > 48 * 1024)
+        return kernel.emitOpError("needs ")
+               << sharedSize * (T.getWidth() / 8)
+               << " bytes of workgroup memory with " << lanes
+               << " lanes per point, more than 48 KB";
+    }
     workgroup.push_back(MemRefType::get(
         {sharedSize}, T, AffineMap(),
         gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup)));
@@ -474,6 +823,10 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
   entry =
       OpBuilder::InsertPoint(entryBlock, Block::iterator(tid.getDefiningOp()));
   Value bid = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
+  if (laneSplit()) {
+    lane = b.create<arith::RemUIOp>(loc, tid, idx(lanes));
+    group = b.create<arith::DivUIOp>(loc, tid, idx(lanes));
+  }
   Operation *pointLoop;
   if (lossGrad) {
     shared = fn.getWorkgroupAttributions().front();
@@ -498,19 +851,19 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
     for (int64_t q = 0; q < numPrivate; ++q)
       b.create<memref::StoreOp>(loc, constant(0), acc, ValueRange{idx(q)});
     lossAcc = acc;
-    // Tiles of B points, grid-stride: any grid size covers all n points,
-    // and the loop bounds are the same for every thread of a block.
+    // Tiles of B / L points, grid-stride: any grid size covers all n
+    // points, and the loop bounds are the same for every thread of a block.
     Value tiles = b.create<arith::DivUIOp>(
-        loc, b.create<arith::AddIOp>(loc, n, idx(blockSize - 1)),
-        idx(blockSize));
+        loc, b.create<arith::AddIOp>(loc, n, idx(tilePoints - 1)),
+        idx(tilePoints));
     Value grid = b.create<gpu::GridDimOp>(loc, gpu::Dimension::x);
     auto loop = b.create<scf::ForOp>(loc, bid, tiles, grid);
     pointLoop = loop;
     b.setInsertionPoint(loop.getBody()->getTerminator());
     Value i = b.create<arith::AddIOp>(
         loc,
-        b.create<arith::MulIOp>(loc, loop.getInductionVar(), idx(blockSize)),
-        tid);
+        b.create<arith::MulIOp>(loc, loop.getInductionVar(), idx(tilePoints)),
+        laneSplit() ? group : tid);
     valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, i, n);
     point = b.create<arith::SelectOp>(loc, valid, i,
                                       b.create<arith::SubIOp>(loc, n, idx(1)));
@@ -623,6 +976,14 @@ struct KernelsToGPUPass
           << static_cast<unsigned>(blockSize);
       return signalPassFailure();
     }
+    if (lanesPerPoint < 1 || lanesPerPoint > 32 ||
+        (lanesPerPoint & (lanesPerPoint - 1)) != 0 ||
+        lanesPerPoint > blockSize) {
+      module.emitError("lanes-per-point must be a power of two in [1, 32], "
+                       "at most block-size, got ")
+          << static_cast<unsigned>(lanesPerPoint);
+      return signalPassFailure();
+    }
     OpBuilder b(&getContext());
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     b.getUnitAttr());
@@ -634,9 +995,20 @@ struct KernelsToGPUPass
       bool anyLoss = false;
       for (KernelOp k : model.getBody().front().getOps<KernelOp>()) {
         anyLoss |= k.getKind() == "loss_grad";
-        GPUKernelCodegen cg(k, *elt, blockSize, stageParams);
+        GPUKernelCodegen cg(k, *elt, blockSize, stageParams, lanesPerPoint);
         if (failed(cg.emit(gpuModule)))
           return signalPassFailure();
+      }
+      if (anyLoss && lanesPerPoint > 1) {
+        // The launch contract the runtime reads from the PTX: a loss
+        // kernel's block covers blockDim.x / L points per tile, so its
+        // grid is sized by this, not by blockDim.x.
+        b.setInsertionPoint(gpuModule.getBody()->getTerminator());
+        b.create<LLVM::GlobalOp>(
+            model.getLoc(), b.getI32Type(), /*isConstant=*/true,
+            LLVM::Linkage::External,
+            (model.getSymName() + "_loss_points_per_block").str(),
+            b.getI32IntegerAttr(blockSize / lanesPerPoint));
       }
       if (anyLoss) {
         emitSumPartials(b, gpuModule, model, *elt);

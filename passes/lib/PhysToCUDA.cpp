@@ -34,6 +34,7 @@ void physc::buildPhysToCUDAPipeline(OpPassManager &pm,
   gpu.precision = options.precision;
   gpu.blockSize = options.blockSize;
   gpu.stageParams = options.stageParams;
+  gpu.lanesPerPoint = options.lanesPerPoint;
   pm.addPass(createKernelsToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -135,12 +135,7 @@ LogicalResult RowCodegen::emitScalarOp(Operation *op) {
   loc = op->getLoc();
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
-      // A constant row that is not a splat: e.g. a unit direction.
-      Value buf = allocRow(c);
-      for (auto [i, v] : llvm::enumerate(dense.getValues<APFloat>()))
-        b.create<memref::StoreOp>(loc, constant(v.convertToDouble()), buf,
-                                  idx(i));
-      rowBuf[c] = buf;
+      emitConstRow(c, dense);
       return success();
     }
     if (c.getType().isIndex()) {
@@ -183,22 +178,18 @@ LogicalResult RowCodegen::emitScalarOp(Operation *op) {
     return success();
   }
   if (auto acc = dyn_cast<AccumLossOp>(op)) {
-    Value old = b.create<memref::LoadOp>(loc, lossAcc, idx(0));
-    Value sum = b.create<arith::AddFOp>(loc, old, scalarOf(acc.getValue()));
-    b.create<memref::StoreOp>(loc, sum, lossAcc, idx(0));
+    accumLoss(scalarOf(acc.getValue()));
     return success();
   }
   if (auto ex = dyn_cast<tensor::ExtractOp>(op)) {
-    Value i = scalarOf(ex.getIndices()[0]);
-    DenseMap<Value, Value> none;
-    scalars[ex] = rowElem(ex.getTensor(), i, none);
+    scalars[ex] = emitExtract(ex.getTensor(), scalarOf(ex.getIndices()[0]));
     return success();
   }
   if (auto fe = dyn_cast<tensor::FromElementsOp>(op)) {
-    Value buf = allocRow(fe);
-    for (auto [i, e] : llvm::enumerate(fe.getElements()))
-      b.create<memref::StoreOp>(loc, scalarOf(e), buf, idx(i));
-    rowBuf[fe] = buf;
+    SmallVector<Value> elems;
+    for (Value e : fe.getElements())
+      elems.push_back(scalarOf(e));
+    emitFromElements(fe, elems);
     return success();
   }
   if (isElementwise(op)) {
@@ -209,6 +200,31 @@ LogicalResult RowCodegen::emitScalarOp(Operation *op) {
     return success();
   }
   return op->emitOpError(unsupportedMessage());
+}
+
+void RowCodegen::accumLoss(Value v) {
+  Value old = b.create<memref::LoadOp>(loc, lossAcc, idx(0));
+  Value sum = b.create<arith::AddFOp>(loc, old, v);
+  b.create<memref::StoreOp>(loc, sum, lossAcc, idx(0));
+}
+
+void RowCodegen::emitConstRow(arith::ConstantOp c, DenseElementsAttr dense) {
+  Value buf = allocRow(c);
+  for (auto [i, v] : llvm::enumerate(dense.getValues<APFloat>()))
+    b.create<memref::StoreOp>(loc, constant(v.convertToDouble()), buf, idx(i));
+  rowBuf[c] = buf;
+}
+
+Value RowCodegen::emitExtract(Value row, Value i) {
+  DenseMap<Value, Value> none;
+  return rowElem(row, i, none);
+}
+
+void RowCodegen::emitFromElements(Value row, ArrayRef<Value> elems) {
+  Value buf = allocRow(row);
+  for (auto [i, e] : llvm::enumerate(elems))
+    b.create<memref::StoreOp>(loc, e, buf, idx(i));
+  rowBuf[row] = buf;
 }
 
 void RowCodegen::emitGroup(ArrayRef<Operation *> group, int last,

@@ -84,6 +84,30 @@ protected:
   /// tile), at the end of the body: by default one pass over each layer's
   /// dW and db in gradAcc. The GPU reduces them across the block instead.
   virtual void emitGradAccum();
+  /// phys.accum_loss: by default lossAcc[0] += v.
+  virtual void accumLoss(mlir::Value v);
+
+  //===--- Rows: where they live ------------------------------------===//
+  // By default a row is a W-long scratch array (rowBuf) and a run of
+  // elementwise row ops one loop over it. The GPU's lane-split loss kernels
+  // override these to spread each row over the lanes that share a point.
+
+  /// A non-splat constant row `c` (e.g. a unit direction).
+  virtual void emitConstRow(mlir::arith::ConstantOp c,
+                            mlir::DenseElementsAttr dense);
+  /// tensor.extract: element `i` of `row`, as a scalar register.
+  virtual mlir::Value emitExtract(mlir::Value row, mlir::Value i);
+  /// tensor.from_elements: row `row` made of the registers `elems`.
+  virtual void emitFromElements(mlir::Value row,
+                                llvm::ArrayRef<mlir::Value> elems);
+  /// A run of elementwise row ops of one width, `last` the position of its
+  /// last op.
+  virtual void emitGroup(llvm::ArrayRef<mlir::Operation *> group, int last,
+                         const KernelSchedule &schedule);
+  /// phys.matvec / phys.matvec_t.
+  virtual void emitMatvec(const KernelSchedule::Matvec &mv);
+  /// Every row whose last reader is at or before `position` is dead.
+  virtual void releaseDead(int position, const KernelSchedule &schedule);
 
   //===--- The shared lowering ----------------------------------------===//
 
@@ -104,6 +128,9 @@ protected:
   /// hoisted splat, or a load from its storage.
   mlir::Value rowElem(mlir::Value row, mlir::Value j,
                       llvm::DenseMap<mlir::Value, mlir::Value> &env);
+  /// `op` (elementwise) applied to `operands`, with register result types.
+  mlir::Operation *cloneElementwise(mlir::Operation *op,
+                                    mlir::ValueRange operands);
   /// Hoists the splat row constants of `body` to registers at the current
   /// insertion point.
   void hoistSplatConstants(mlir::Block &body);
@@ -136,13 +163,7 @@ protected:
 private:
   mlir::Value allocRow(mlir::Value row);
   void freeRow(mlir::Value row);
-  void releaseDead(int position, const KernelSchedule &schedule);
-  mlir::Operation *cloneElementwise(mlir::Operation *op,
-                                    mlir::ValueRange operands);
   mlir::LogicalResult emitScalarOp(mlir::Operation *op);
-  void emitGroup(llvm::ArrayRef<mlir::Operation *> group, int last,
-                 const KernelSchedule &schedule);
-  void emitMatvec(const KernelSchedule::Matvec &mv);
 
   /// Released scratch arrays by (width, element type), reused before new
   /// ones are allocated.

@@ -16,6 +16,8 @@
 # it here makes the dependency explicit instead of relying on whoever
 # dlopens kernels.so to have the symbol in global scope. The tools come
 # from PATH (physc, physc-opt, mlir-translate, llc), as in lit.
+# $LANES_PER_POINT (default 1) is phys-kernels-to-gpu's lanes-per-point:
+# load the PTX of `physc emit ptx --lanes-per-point` (or train with it).
 set -euo pipefail
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
   echo "usage: emu-kernels.sh SPEC.phys f32|f64 OUTDIR [EMUCUDA_LIB_DIR]" >&2
@@ -37,7 +39,7 @@ libdir=$(cd "$libdir" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 physc emit adjoint "$spec" |
-  physc-opt -phys-kernels-to-gpu="precision=$precision block-size=128" \
+  physc-opt -phys-kernels-to-gpu="precision=$precision block-size=128 lanes-per-point=${LANES_PER_POINT:-1}" \
     > "$out/kernels.gpu.mlir"
 python3 "$here/gpu-emulate.py" "$out/kernels.gpu.mlir" "$out/kernels.cpu.mlir"
 physc-opt --phys-to-cpu "$out/kernels.cpu.mlir" |

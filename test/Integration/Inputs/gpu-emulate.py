@@ -6,7 +6,8 @@ This script turns every gpu.func into a func.func that takes the ids (tid,
 bid, bdim, gdim) as trailing index arguments, then the workgroup buffer, if
 it has one, as a plain memref, then the dynamic shared memory, if it reads
 any (gpu.dynamic_shared_memory), as a memref<?xi8>, and calls the external
-`emu_barrier()` for gpu.barrier. A driver then runs one OS thread per GPU thread, with a real
+`emu_barrier()` for gpu.barrier and nvvm.bar.warp.sync. A driver then
+runs one OS thread per GPU thread, with a real
 barrier, so the block tree reduction runs as it would on a GPU. For each
 kernel with workgroup memory it also adds `NAME_shared_size()`, the
 buffer's element count.
@@ -38,6 +39,7 @@ FUNC = re.compile(r"\s*gpu\.func @(\w+)\((.*?)\)"
                   r"( workgroup\((%\w+) : memref<(\d+)x(\w+), "
                   r"#gpu.address_space<workgroup>>(?: \{[^}]*\})?\))?"
                   r" kernel(?: attributes \{.*\})? \{$")
+WARP_SYNC = re.compile(r"\s*nvvm\.bar\.warp\.sync %[\w-]+ : i32$")
 CONST = re.compile(r"\s*(%\w+) = arith\.constant (\d+) : index$")
 IDS = {"thread_id": "tid", "block_id": "bid", "block_dim": "bdim",
        "grid_dim": "gdim"}
@@ -127,6 +129,15 @@ while i < len(src):
             # workgroup memory one after another: a barrier cannot work.
             fail(f"@{name}: gpu.barrier without workgroup memory")
         line = line.replace("gpu.barrier", "func.call @emu_barrier() : () -> ()")
+        # __syncwarp() (lane-split loss kernels): a barrier of the whole
+        # block is stronger, and as every thread of a block reaches each
+        # one alike (the bodies are straight-line), it cannot deadlock.
+        if WARP_SYNC.match(line):
+            if not (shared or dyn_names):
+                fail(f"@{name}: nvvm.bar.warp.sync without workgroup memory")
+            line = "      func.call @emu_barrier() : () -> ()"
+        if re.search(r"\bnvvm\.", line):
+            fail(f"@{name}: cannot emulate `{line.strip()}`")
         line = line.replace("gpu.return", "return")
         if re.search(r"\bgpu\.", line):
             fail(f"@{name}: cannot emulate `{line.strip()}`")

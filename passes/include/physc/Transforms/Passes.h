@@ -48,6 +48,10 @@ struct PhysToCUDAOptions : public mlir::PassPipelineOptions<PhysToCUDAOptions> {
       *this, "stage-params",
       llvm::cl::desc("Stage the parameters in shared memory in loss kernels"),
       llvm::cl::init(true)};
+  Option<unsigned> lanesPerPoint{
+      *this, "lanes-per-point",
+      llvm::cl::desc("Lanes of a warp that share one point in loss kernels"),
+      llvm::cl::init(1)};
   Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit root (libdevice and ptxas)"),

@@ -213,6 +213,18 @@ def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
                                    search per evaluation, then the
                                    compact-representation update
                                    (LbfgsToGPU.cpp)
+    With `lanes-per-point` L > 1, loss kernels split each point over the
+    L lanes of a group (eval kernels keep a point per thread):
+      lane q = t mod L, group g = t / L => point tile * (B / L) + g
+      row slot k                         => element q + k L, a register
+      matvec / tensor.extract            => the row into the group's slice
+                                            of workgroup memory (two, used
+                                            in turn); nvvm.bar.warp.sync;
+                                            y[q + k L] = b + sum_i W(., i) x[i]
+      staged W of 32k inputs             => (r, c) at r in + (c ^ (r & 31))
+      accum_loss, accum_param_grad       => on lane 0 of the group only
+      + llvm.mlir.global @MODEL_loss_points_per_block = B / L, which the
+        runtime reads from the PTX to size its grids.
     Loss kernels must be launched with blockDim.x = `block-size` (recorded
     as `known_block_size`); scalars stay in registers, rows are private
     arrays, runs of elementwise row ops one loop (as phys-fuse-kernels).
@@ -230,10 +242,14 @@ def KernelsToGPU : Pass<"phys-kernels-to-gpu", "::mlir::ModuleOp"> {
     Option<"stageParams", "stage-params", "bool", "true",
            "Copy the parameters into shared memory at the start of each "
            "loss kernel (when they fit)">,
+    Option<"lanesPerPoint", "lanes-per-point", "unsigned", "1",
+           "Lanes of a warp that share one point in the loss kernels (a "
+           "power of two up to 32; 1: a point per thread)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect"];
 }
