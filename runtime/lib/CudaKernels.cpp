@@ -11,6 +11,7 @@
 #include "physrt/Error.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,8 @@ struct Gpu {
   int multiprocessors = 1;
   /// Dynamic shared memory of each loss kernel launch (stagedParamBytes).
   size_t lossShared = 0;
+  /// Points of a loss kernel's tile (lossPointsPerBlock).
+  int64_t lossPoints = kLossGradBlock;
   size_t elem = 4; ///< sizeof the kernels' real type
   std::mutex mutex;
   Buffer params, rt, pts, partials, sums, out;
@@ -150,7 +153,7 @@ LossGradFn lossGradOnGpu(std::shared_ptr<Gpu> gpu, CUfunction fn, int columns,
     std::lock_guard<std::mutex> lock(g.mutex);
     g.uploadInputs(params, numParams, rt, numRt, pts, ld, n, columns);
     int64_t total = 1 + numParams; // a partials row: loss, then gradient
-    unsigned grid = lossGrid(n, g.multiprocessors);
+    unsigned grid = lossGrid(n, g.multiprocessors, g.lossPoints);
     // Every block writes its whole row: no zeroing.
     g.reserve(g.partials, grid * total * g.elem);
     LaunchArgs lossArgs;
@@ -230,6 +233,21 @@ size_t cuda::stagedParamBytes(const std::string &ptx, int64_t numParams,
   return staged ? static_cast<size_t>(numParams) * elem : 0;
 }
 
+int64_t cuda::lossPointsPerBlock(const std::string &ptx,
+                                 const std::string &model) {
+  // `.visible .global .align 4 .u32 MODEL_loss_points_per_block = N;`
+  std::string key = " " + model + "_loss_points_per_block = ";
+  size_t at = ptx.find(key);
+  if (at == std::string::npos)
+    return kLossGradBlock;
+  long long v = std::strtoll(ptx.c_str() + at + key.size(), nullptr, 10);
+  if (v < 1 || v > kLossGradBlock)
+    throw Error("the GPU code of model '" + model +
+                "' declares a loss tile of " + std::to_string(v) +
+                " points, not 1 .. " + std::to_string(kLossGradBlock));
+  return v;
+}
+
 void cuda::allowDynamicShared(const Driver &d, CUdevice dev, CUfunction fn,
                               const std::string &name, size_t bytes) {
   if (bytes == 0)
@@ -279,6 +297,7 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
   };
   gpu->sumPartials = function(M.name + "_sum_partials");
   gpu->lossShared = stagedParamBytes(ptx, M.numParams, gpu->elem);
+  gpu->lossPoints = lossPointsPerBlock(ptx, M.name);
 
   // Every kernel and slot is looked up before any binding changes, so a
   // module that lacks a kernel leaves `M` on the CPU as it was. physc's PTX
@@ -307,7 +326,8 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
   if (hasTrainKernels(d, gpu->mod, M.name)) {
     LoadedModule loaded{gpu->dev,        gpu->ctx,
                         gpu->mod,        gpu->multiprocessors,
-                        gpu->lossShared, gpu};
+                        gpu->lossShared, gpu->lossPoints,
+                        gpu};
     trainer = makeDeviceTrainer(M, refs, f64, loaded);
   }
   int64_t np = M.numParams, nrt = M.runtimeParams.size();

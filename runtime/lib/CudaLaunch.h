@@ -52,9 +52,15 @@ size_t stagedParamBytes(const std::string &ptx, int64_t numParams, size_t elem);
 void allowDynamicShared(const Driver &d, CUdevice dev, CUfunction fn,
                         const std::string &name, size_t bytes);
 
-/// Blocks of a loss kernel over `n` points.
-inline unsigned lossGrid(int64_t n, int multiprocessors) {
-  int64_t tiles = (n + kLossGradBlock - 1) / kLossGradBlock;
+/// Points of a tile of `model`'s loss kernels in `ptx`: blockDim.x, unless
+/// lanes share points (phys-kernels-to-gpu's lanes-per-point), in which
+/// case the PTX says how many (`MODEL_loss_points_per_block`).
+int64_t lossPointsPerBlock(const std::string &ptx, const std::string &model);
+
+/// Blocks of a loss kernel over `n` points, `perBlock` points a tile.
+inline unsigned lossGrid(int64_t n, int multiprocessors,
+                         int64_t perBlock = kLossGradBlock) {
+  int64_t tiles = (n + perBlock - 1) / perBlock;
   return static_cast<unsigned>(std::max<int64_t>(
       1, std::min<int64_t>(tiles, int64_t(kBlocksPerSM) * multiprocessors)));
 }
@@ -100,6 +106,8 @@ struct LoadedModule {
   /// Dynamic shared memory of every loss kernel launch (stagedParamBytes);
   /// allowDynamicShared has been called for the module's loss kernels.
   size_t lossShared = 0;
+  /// Points of a loss kernel's tile (lossPointsPerBlock).
+  int64_t lossPoints = kLossGradBlock;
   std::shared_ptr<void> owner;
 };
 

@@ -411,7 +411,7 @@ void CudaTrainer::setUpTerms(const std::vector<Batch> *fixed,
       upload(G.pts, B.pts, false);
     }
     scales[t] = weights[t] / static_cast<double>(G.n);
-    G.grid = lossGrid(G.n, multiprocessors);
+    G.grid = lossGrid(G.n, multiprocessors, module.lossPoints);
     maxGrid = std::max(maxGrid, G.grid);
   }
   upload(scale, scales, true);

@@ -260,6 +260,38 @@ TEST_F(CudaKernels, RefusesBadModules) {
                 "the GPU code of model 'line' lacks line_u_eval");
   expectRefused("//fake-ptx", "no CUDA device 1 (found 1)", 1);
   expectRefused("", "model 'line' has no GPU code");
+  expectRefused("//fake-ptx\n.visible .global .align 4 .u32 "
+                "line_loss_points_per_block = 0;",
+                "the GPU code of model 'line' declares a loss tile of 0 "
+                "points, not 1 .. 128");
+}
+
+/// Lane-split loss kernels (`physc emit ptx --lanes-per-point 32`) cover
+/// 128 / 32 = 4 points a block, which their PTX records: the grid is sized
+/// by it, not by blockDim.x, and the sums stay exact.
+TEST_F(CudaKernels, LossGridFollowsThePointsPerBlock) {
+  ModelDescription D = lineDescription("line");
+  CompiledModel &M = D.model;
+  cuda::bindCudaKernels(M, D.kernels, true,
+                        "//fake-ptx\n.visible .global .align 4 .u32 "
+                        "line_loss_points_per_block = 4;\n");
+  std::vector<double> params = {0.5, -0.25}, rt = {3.0};
+  // 20 points: 5 blocks of 4 (a point per thread: 1 block); 300: 75,
+  // capped at 4 blocks per SM.
+  for (auto [n, grid] : {std::pair<int64_t, unsigned>{20, 5}, {300, 8}}) {
+    std::vector<double> pts(n);
+    for (int64_t i = 0; i < n; ++i)
+      pts[i] = -1 + 2.0 * i / (n - 1);
+    double loss = 0, grad[2] = {0, 0};
+    M.terms[0].lossGrad(params.data(), pts.data(), n, n, rt.data(), &loss,
+                        grad);
+    EXPECT_EQ(lastLaunch("line_fit_loss_grad"), std::make_pair(grid, 128u));
+    double l, g0, g1;
+    exactLossGrad(pts, n, l, g0, g1);
+    EXPECT_NEAR(loss, l, 1e-12 * l) << n;
+    EXPECT_NEAR(grad[0], g0, 1e-12 * std::fabs(g0)) << n;
+    EXPECT_NEAR(grad[1], g1, 1e-12 * std::fabs(g1)) << n;
+  }
 }
 
 } // namespace

@@ -68,6 +68,12 @@ static cl::opt<std::string> buildTarget(
 static cl::opt<std::string> buildPrecision("precision",
                                            cl::desc("f32 (default) or f64"),
                                            cl::init("f32"), cl::sub(buildCmd));
+static cl::opt<unsigned> buildLanesPerPoint(
+    "lanes-per-point",
+    cl::desc("CUDA loss kernels: lanes of a warp that share one point (1, the "
+             "default: a point per thread, its rows in local memory; 2 .. 32: "
+             "each point's rows spread over the lanes, in registers)"),
+    cl::init(1), cl::sub(buildCmd));
 static cl::opt<std::string>
     buildCPU("cpu",
              cl::desc("CPU the kernels are tuned for: native (default: this "
@@ -178,7 +184,8 @@ bool compileObject(const std::string &file, const CodegenOptions &cg, bool cuda,
   std::string ptx;
   if (cuda) {
     std::optional<std::string> text = generatePTX(
-        *module, cg.precision, kRuntimeChip, "physc build", llvm::errs());
+        *module, cg.precision, kRuntimeChip, "physc build", llvm::errs(),
+        /*blockSize=*/128, /*stageParams=*/true, cg.gpuLanesPerPoint);
     if (!text)
       return false;
     ptx = std::move(*text);
@@ -445,6 +452,10 @@ int physc::runBuild() {
   }
   if (buildPrecision != "f32" && buildPrecision != "f64")
     return usageError("build", "--precision must be f32 or f64");
+  if (!isValidLanesPerPoint(buildLanesPerPoint))
+    return usageError("build", "--lanes-per-point must be 1, 2, 4, 8, 16 or "
+                               "32, got " +
+                                   std::to_string(buildLanesPerPoint));
   std::string out = buildOut;
   while (out.size() > 1 && out.back() == '/')
     out.pop_back();
@@ -466,6 +477,7 @@ int physc::runBuild() {
   CodegenOptions cg;
   cg.precision = buildPrecision;
   cg.derivatives = true; // physc_model_eval_derivatives
+  cg.gpuLanesPerPoint = buildLanesPerPoint;
   physrt::ModelDescription desc;
   llvm::SmallVector<char, 0> object;
   if (!compileObject(buildInput, cg, cuda, desc, object))

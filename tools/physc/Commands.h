@@ -47,7 +47,7 @@ std::optional<std::string> cudaSource(mlir::ModuleOp module,
 /// weight reads in global memory (for benchmarks).
 int emitGPU(llvm::StringRef kind, const std::string &file,
             const std::string &precision, const std::string &chip,
-            unsigned blockSize, bool stageParams);
+            unsigned blockSize, bool stageParams, unsigned lanesPerPoint);
 
 /// Reports a misuse of a subcommand; returns the exit status 1.
 int usageError(llvm::StringRef subcommand, const llvm::Twine &msg);

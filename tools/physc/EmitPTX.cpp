@@ -22,12 +22,17 @@ using namespace mlir;
 
 int physc::emitGPU(llvm::StringRef kind, const std::string &file,
                    const std::string &precision, const std::string &chip,
-                   unsigned blockSize, bool stageParams) {
+                   unsigned blockSize, bool stageParams,
+                   unsigned lanesPerPoint) {
   bool ptx = kind == "ptx";
   if (blockSize < 32 || blockSize > 1024 || (blockSize & (blockSize - 1)))
     return usageError("emit", "--block-size must be a power of two in [32, "
                               "1024], got " +
                                   std::to_string(blockSize));
+  if (!isValidLanesPerPoint(lanesPerPoint))
+    return usageError("emit", "--lanes-per-point must be 1, 2, 4, 8, 16 or "
+                              "32, got " +
+                                  std::to_string(lanesPerPoint));
   if (ptx && !isSupportedCUDAChip(chip))
     return usageError("emit", "unsupported --chip '" + chip +
                                   "' (expected one of: sm_80, sm_86, sm_87, "
@@ -45,7 +50,7 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
   if (ptx) {
     std::optional<std::string> text =
         generatePTX(*module, precision, chip, "physc emit", llvm::errs(),
-                    blockSize, stageParams);
+                    blockSize, stageParams, lanesPerPoint);
     if (!text)
       return 1;
     llvm::outs() << *text;
@@ -56,6 +61,7 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
   gpu.precision = precision;
   gpu.blockSize = blockSize;
   gpu.stageParams = stageParams;
+  gpu.lanesPerPoint = lanesPerPoint;
   pm.addPass(createKernelsToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

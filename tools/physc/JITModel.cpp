@@ -53,7 +53,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
   if (gpu == GPUCode::Required) {
     // From the stage-3 module, before it is lowered for the CPU below.
     std::optional<std::string> text = generatePTX(
-        *module, options.precision, kRuntimeChip, "physc train", errs);
+        *module, options.precision, kRuntimeChip, "physc train", errs,
+        /*blockSize=*/128, /*stageParams=*/true, options.gpuLanesPerPoint);
     if (!text)
       return nullptr;
     jit->ptx = std::move(*text);
@@ -65,7 +66,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
       return success();
     });
     std::optional<std::string> text = generatePTX(
-        *module, options.precision, kRuntimeChip, "physc train", why);
+        *module, options.precision, kRuntimeChip, "physc train", why,
+        /*blockSize=*/128, /*stageParams=*/true, options.gpuLanesPerPoint);
     if (text)
       jit->ptx = std::move(*text);
     else if (jit->ptxError.empty())

@@ -59,7 +59,7 @@ std::optional<std::string>
 physc::generatePTX(ModuleOp module, const std::string &precision,
                    const std::string &chip, llvm::StringRef tool,
                    llvm::raw_ostream &errs, unsigned blockSize,
-                   bool stageParams) {
+                   bool stageParams, unsigned lanesPerPoint) {
   // Checked first, so a machine without the toolkit gets this error rather
   // than PTX with unresolved __nv_* calls that no driver would load.
   std::string why;
@@ -85,6 +85,9 @@ physc::generatePTX(ModuleOp module, const std::string &precision,
   // The runtime sees from the PTX whether the parameters are staged (an
   // `.extern .shared` array) and launches with their bytes when they are.
   options.stageParams = stageParams;
+  // With lanes sharing points the PTX records the points per block
+  // (MODEL_loss_points_per_block), which sizes the runtime's grids.
+  options.lanesPerPoint = lanesPerPoint;
   options.toolkit = *toolkit;
   buildPhysToCUDAPipeline(pm, options);
   if (failed(pm.run(*copy)))

@@ -39,14 +39,20 @@ std::optional<std::string> findCUDAToolkit(std::string &why);
 /// a clone), so the caller can go on to the CPU stages. Kernels in
 /// `precision`, for `chip`, loss kernels for blocks of `blockSize` threads
 /// (the runtime launches 128; others are for benchmarks), with the
-/// parameters staged in shared memory unless `stageParams` is false. Null
+/// parameters staged in shared memory unless `stageParams` is false, and
+/// `lanesPerPoint` lanes sharing each point of a loss kernel. Null
 /// after reporting why: as "TOOL: error: ..." on `errs`, or through the
 /// context's diagnostics for pipeline failures.
+/// Lanes per point phys-kernels-to-gpu accepts: 1, 2, 4, 8, 16, 32.
+inline bool isValidLanesPerPoint(unsigned n) {
+  return n >= 1 && n <= 32 && (n & (n - 1)) == 0;
+}
+
 std::optional<std::string>
 generatePTX(mlir::ModuleOp module, const std::string &precision,
             const std::string &chip, llvm::StringRef tool,
             llvm::raw_ostream &errs, unsigned blockSize = 128,
-            bool stageParams = true);
+            bool stageParams = true, unsigned lanesPerPoint = 1);
 
 } // namespace physc
 

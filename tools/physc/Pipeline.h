@@ -31,6 +31,9 @@ struct CodegenOptions {
   /// Also compile FIELD_derivs kernels (value, gradient, Hessian of every
   /// field), which `physc build` libraries expose.
   bool derivatives = false;
+  /// Lanes of a warp that share one point in the CUDA loss kernels
+  /// (phys-kernels-to-gpu's lanes-per-point; 1: a point per thread).
+  unsigned gpuLanesPerPoint = 1;
 };
 
 /// Every dialect a physc module may hold at any stage, with the LLVM IR

@@ -74,6 +74,12 @@ static cl::opt<bool> hostLineSearch(
     cl::desc("On a GPU, keep L-BFGS's line search and updates on the host, "
              "each evaluation one CUDA graph"),
     cl::sub(trainCmd));
+static cl::opt<unsigned> lanesPerPoint(
+    "lanes-per-point",
+    cl::desc("CUDA loss kernels: lanes of a warp that share one point (1, the "
+             "default: a point per thread, its rows in local memory; 2 .. 32: "
+             "each point's rows spread over the lanes, in registers)"),
+    cl::init(1), cl::sub(trainCmd));
 static cl::opt<int64_t> logEvery("log-every",
                                  cl::desc("Progress line every N steps"),
                                  cl::init(0), cl::sub(trainCmd));
@@ -101,6 +107,10 @@ int physc::runTrain() {
     return usageError("train", "expected a file: 'physc train FILE'");
   if (!checkPrecision("train", precision))
     return 1;
+  if (!isValidLanesPerPoint(lanesPerPoint))
+    return usageError("train", "--lanes-per-point must be 1, 2, 4, 8, 16 or "
+                               "32, got " +
+                                   std::to_string(lanesPerPoint));
   if (device != "cpu" && device != "auto" && device != "cuda")
     return usageError("train", "--device must be cpu, cuda or auto, got '" +
                                    device + "'");
@@ -155,6 +165,7 @@ int physc::runTrain() {
       }
   CodegenOptions cg;
   cg.precision = precision;
+  cg.gpuLanesPerPoint = lanesPerPoint;
   bool gpu = device == "cuda" || tryGPU;
   auto jit = JITModel::compile(*loaded, cg, llvm::errs(),
                                device == "cuda" ? JITModel::GPUCode::Required

@@ -112,6 +112,12 @@ cl::opt<bool> emitStageParams(
              "of each loss kernel when they fit (default true; "
              "--stage-params=false for benchmarks)"),
     cl::init(true), cl::sub(emitCmd));
+cl::opt<unsigned> emitLanesPerPoint(
+    "lanes-per-point",
+    cl::desc("gpu, ptx: lanes of a warp that share one point in the loss "
+             "kernels (default 1: a point per thread; 2 .. 32: the point's "
+             "rows spread over the lanes, in registers)"),
+    cl::init(1), cl::sub(emitCmd));
 cl::opt<bool> emitParseOnly(
     "parse-only",
     cl::desc("emit ast: skip the semantic checks (names stay unresolved)"),
@@ -177,7 +183,8 @@ int runEmit() {
     if (emitPrecision != "f32" && emitPrecision != "f64")
       return usageError("emit", "--precision must be f32 or f64");
     return emitGPU(emitArgs[0], emitArgs[1], emitPrecision, emitChip,
-                   emitBlockSize, emitStageParams);
+                   emitBlockSize, emitStageParams,
+                   emitLanesPerPoint);
   }
   return 1;
 }
