@@ -60,16 +60,17 @@ done <"$PREP/manifest.txt"
 if [[ ${TRAIN:-1} == 0 ]]; then
   echo "gpu-check: TRAIN=0: skipping the AOT training runs"
 elif [[ -f $PREP/train.txt ]]; then
-  while read -r bin max; do
+  while read -r bin max devs; do
     [[ -n ${bin:-} ]] || continue
-    for dev in cuda cpu; do
+    for dev in ${devs:-cuda cpu}; do
       echo "gpu-check: $bin --device $dev"
       set +e
       "$PREP/$bin" --device "$dev" >"$OUT/$bin-$dev.json" 2>"$OUT/$bin-$dev.err"
       rc=$?
       set -e
       cat "$OUT/$bin-$dev.json" "$OUT/$bin-$dev.err"
-      cat "$OUT/$bin-$dev.json" >>"$OUT/train.jsonl"
+      python3 -c "import json, sys; r = json.load(open(sys.argv[1])); r['binary'] = sys.argv[2]; print(json.dumps(r))" \
+        "$OUT/$bin-$dev.json" "$bin" >>"$OUT/train.jsonl" || true
       if [[ $rc != 0 ]] || ! python3 -c "import json,sys; r=json.load(open(sys.argv[1])); e=max(r['rel_l2'].values()); print('rel L2', e, 'max', sys.argv[2]); sys.exit(0 if e < float(sys.argv[2]) else 1)" "$OUT/$bin-$dev.json" "$max"; then
         echo "gpu-check: FAIL: $bin on $dev" >&2
         status=1
@@ -122,14 +123,17 @@ def lines(path):
         return
 # The fastest launch configuration per N of each kernel path: "ptx" (physc
 # emit ptx, what the runtime loads: parameters staged in shared memory),
-# "ptx global" (the same with --stage-params=false) and "cuda" (physc emit
-# cuda + nvcc).
-paths = {"ptx": {}, "ptx global": {}, "cuda": {}}
+# "ptx global" (the same with --stage-params=false), "ptx L16" / "ptx L32"
+# (--lanes-per-point 16 / 32: each point's rows over 16 or 32 lanes) and
+# "cuda" (physc emit cuda + nvcc).
+paths = {"ptx": {}, "ptx global": {}, "ptx L16": {}, "ptx L32": {}, "cuda": {}}
 for r in lines(os.path.join(out, "physc-timing.jsonl")):
     kind = r.get("kernels", "cuda")
     if kind == "ptx" and r.get("staged") is False:
         kind = "ptx global"
-    per = paths[kind]
+    elif kind == "ptx" and r.get("lanes", 1) > 1:
+        kind = "ptx L%d" % r["lanes"]
+    per = paths.setdefault(kind, {})
     if r["N"] not in per or r["ms"] < per[r["N"]]["ms"]:
         per[r["N"]] = r
 physc = {}  # the faster of the two per N
@@ -145,17 +149,18 @@ for r in lines(os.path.join(out, "baseline", "pinn_step.jsonl")):
             best[k] = r
 def fmt(x):
     return "-" if x is None else "%.3f" % x
-print("| N | physc ptx ms | physc ptx, weights in global ms | physc cuda ms | best JAX ms | best torch ms | JAX / physc | torch / physc |")
-print("|---|---|---|---|---|---|---|---|")
+names = list(paths)
+print("| N | " + " | ".join("physc %s ms" % k for k in names) +
+      " | best JAX ms | best torch ms | JAX / physc | torch / physc |")
+print("|---|" + "---|" * (len(names) + 4))
 for n in sorted(set(physc) | {k[1] for k in best}):
     p = physc.get(n, {}).get("ms")
     j = best.get(("jax", n), {}).get("ms")
     t = best.get(("torch", n), {}).get("ms")
     r = lambda x: "-" if x is None or not p else "%.2fx" % (x / p)
-    print("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
-        n, fmt(paths["ptx"].get(n, {}).get("ms")),
-        fmt(paths["ptx global"].get(n, {}).get("ms")),
-        fmt(paths["cuda"].get(n, {}).get("ms")), fmt(j), fmt(t), r(j), r(t)))
+    print("| %d | " % n + " | ".join(fmt(paths[k].get(n, {}).get("ms"))
+                                    for k in names) +
+          " | %s | %s | %s | %s |" % (fmt(j), fmt(t), r(j), r(t)))
 print()
 print("Ratios use the fastest physc path at each N.")
 for name, per in paths.items():
@@ -167,12 +172,13 @@ for (fw, n), r in sorted(best.items()):
 train = list(lines(os.path.join(out, "train.jsonl")))
 if train:
     print()
-    print("| model | device | steps (whole on the device) | seconds | steps/s | rel L2 |")
+    print("| binary | device | steps (whole on the device) | seconds | steps/s | rel L2 |")
     print("|---|---|---|---|---|---|")
     for r in train:
         steps, secs = r.get("steps", 0), r.get("seconds", 0)
         print("| %s | %s | %d (%d) | %.2f | %s | %s |" % (
-            r.get("model"), r.get("device"), steps, r.get("device_steps", 0),
+            r.get("binary", r.get("model")), r.get("device"), steps,
+            r.get("device_steps", 0),
             secs, "%.0f" % (steps / secs) if secs else "-",
             ", ".join("%s %.3g" % kv for kv in r.get("rel_l2", {}).items())))
 PY

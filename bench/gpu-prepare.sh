@@ -7,6 +7,9 @@
 #   <model>.b64/.b256.ptx   bench models: loss kernels for 64 / 256 threads a block
 #   <model>.global.ptx      bench models: --stage-params=false (weights read
 #                           from global memory, not staged in shared memory)
+#   <model>.l16/.l32.ptx    --lanes-per-point 16 / 32: a point's rows spread
+#                           over the lanes, in registers (l32 for every
+#                           example, checked against the CPU; l16 bench)
 #   harness_ptx             bench/gpu/harness_ptx.cpp (driver API, loads a PTX)
 #   <model>_N<n>/           `physc dump-batch` (params, points, CPU f64 reference)
 #   manifest.txt            one line per check: "<harness> <dump dir> <kind>
@@ -47,6 +50,8 @@ prepare() {
     "$ROOT/bench/gpu/harness.cu" -o "$TMP/harness_$model"
   echo "gpu-prepare: $model: physc emit ptx --chip $ARCH"
   "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" >"$TMP/$model.ptx"
+  "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" --lanes-per-point 32 \
+    >"$TMP/$model.l32.ptx"
   # Benchmarks also time loss kernels built for 64 and 256 threads per
   # block (the runtime launches 128).
   local b
@@ -59,6 +64,9 @@ prepare() {
     # them in shared memory buys (or costs in occupancy).
     "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" \
       --stage-params=false >"$TMP/$model.global.ptx"
+    # And with 16 lanes a point (two points a warp).
+    "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" \
+      --lanes-per-point 16 >"$TMP/$model.l16.ptx"
   fi
   local n
   for n in "$@"; do
@@ -74,7 +82,9 @@ prepare() {
     fi
     echo "harness_$model $dir $kind" >>"$TMP/manifest.txt"
     echo "harness_ptx $dir $kind --ptx @PREP@/$model.ptx" >>"$TMP/manifest.txt"
+    echo "harness_ptx $dir $kind --ptx @PREP@/$model.l32.ptx" >>"$TMP/manifest.txt"
     if [[ $kind == bench ]]; then
+      echo "harness_ptx $dir $kind --ptx @PREP@/$model.l16.ptx" >>"$TMP/manifest.txt"
       for b in 64 256; do
         echo "harness_ptx $dir $kind --ptx @PREP@/$model.b$b.ptx --block $b" >>"$TMP/manifest.txt"
       done
@@ -94,26 +104,39 @@ for file in "$ROOT"/examples/*.phys; do
   [[ $model == bench_burgers64 || $model == burgers ]] && continue
   echo "gpu-prepare: $model: physc emit ptx, dump-batch"
   "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" >"$TMP/$model.ptx"
+  "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" --lanes-per-point 32 \
+    >"$TMP/$model.l32.ptx"
   "$PHYSC" dump-batch "$file" --seed "$SEED" -o "$TMP/${model}_default"
   echo "harness_ptx ${model}_default check --ptx @PREP@/$model.ptx" >>"$TMP/manifest.txt"
+  echo "harness_ptx ${model}_default check --ptx @PREP@/$model.l32.ptx" >>"$TMP/manifest.txt"
 done
 
 # Training through an AOT library on the GPU (and on the CPU, to compare).
 CXX=${CXX:-c++}
+# train_aot FILE MAX_REL_L2 [LANES]: with LANES, the loss kernels split
+# each point over that many lanes, and gpu-check runs it on the GPU only.
 train_aot() {
-  local file=$1 max=$2 model
+  local file=$1 max=$2 lanes=${3:-1} model bin
   model=$(basename "$file" .phys)
-  echo "gpu-prepare: $model: physc build --target cpu,cuda"
-  "$PHYSC" build "$file" --target cpu,cuda --cpu x86-64-v3 -o "$TMP/aot_$model" >/dev/null
+  bin=train_$model
+  [[ $lanes == 1 ]] || bin=${bin}_l$lanes
+  echo "gpu-prepare: $model: physc build --target cpu,cuda --lanes-per-point $lanes"
+  "$PHYSC" build "$file" --target cpu,cuda --cpu x86-64-v3 \
+    --lanes-per-point "$lanes" -o "$TMP/aot_$model" >/dev/null
   "$CXX" -std=c++17 -O2 -I"$TMP/aot_$model/include" -include "$model.h" \
     -DPHYSC_SPEC="physc_spec_$model" "$ROOT/bench/gpu/train_aot.cpp" \
     "$TMP/aot_$model/lib/lib$model.a" -Wl,-Bstatic -lpng16 -lz -Wl,-Bdynamic \
-    -static-libstdc++ -static-libgcc -lpthread -ldl -lm -o "$TMP/train_$model"
+    -static-libstdc++ -static-libgcc -lpthread -ldl -lm -o "$TMP/$bin"
   rm -rf "$TMP/aot_$model"
-  echo "train_$model $max" >>"$TMP/train.txt"
+  if [[ $lanes == 1 ]]; then
+    echo "$bin $max" >>"$TMP/train.txt"
+  else
+    echo "$bin $max cuda" >>"$TMP/train.txt"
+  fi
 }
 train_aot "$ROOT/examples/heat1d.phys" 5e-3
 train_aot "$ROOT/examples/burgers.phys" 1e-2
+train_aot "$ROOT/examples/burgers.phys" 1e-2 32
 
 if [[ -f $SHARED/anchors/pinn_step.py ]]; then
   cp "$SHARED/anchors/pinn_step.py" "$TMP/pinn_step.py"

@@ -9,7 +9,9 @@
 // loss and the gradient. When the PTX declares an `.extern .shared` array
 // (`emit ptx` stages the parameters unless --stage-params=false), loss
 // kernels are launched with the parameter vector's bytes of dynamic shared
-// memory, as the runtime does.
+// memory, as the runtime does. When it declares
+// `MODEL_loss_points_per_block = P` (`emit ptx --lanes-per-point L`, P =
+// 128 / L), the grids are sized for tiles of P points, as the runtime does.
 //
 // Build (any C++17 compiler, the toolkit's cuda.h and libcuda stub):
 //   nvcc -std=c++17 -O2 bench/gpu/harness_ptx.cpp -lcuda -o harness_ptx
@@ -26,8 +28,8 @@
 // then for each grid in PHYSC_PTX_GRID_PER_SM ("1,2,4,8" blocks per SM by
 // default) the first term's step (zero loss and gradient, loss_grad,
 // sum_partials; 5 warm-up, 30 timed, CUDA events):
-//   {"N", "ms" (median), "ms_min", "grid", "block", "staged", "model",
-//    "term", "precision", "device", "sms", "kernels": "ptx"}
+//   {"N", "ms" (median), "ms_min", "grid", "block", "lanes", "staged",
+//    "model", "term", "precision", "device", "sms", "kernels": "ptx"}
 // Exit status: 0 all PASS, 1 a FAIL or a bad input, 2 no usable GPU.
 
 #include <cuda.h>
@@ -245,8 +247,20 @@ int main(int argc, char **argv) {
   // The runtime's rule (CudaLaunch.h, stagedParamBytes).
   const bool staged = ptx.find(".extern .shared") != std::string::npos;
   const size_t dynShared = staged ? (size_t)np * elem : 0;
+  // The runtime's rule (CudaKernels.cpp, lossPointsPerBlock): lane-split
+  // loss kernels cover fewer points than threads per tile.
+  long long tilePoints = lossBlock;
+  {
+    std::string key = " " + model + "_loss_points_per_block = ";
+    size_t at = ptx.find(key);
+    if (at != std::string::npos)
+      tilePoints = std::atoll(ptx.c_str() + at + key.size());
+    if (tilePoints < 1 || tilePoints > lossBlock)
+      die(ptxPath + ": bad " + model + "_loss_points_per_block");
+  }
+  const long long lanes = lossBlock / tilePoints;
   auto gridFor = [&](long long n, int factor) {
-    long long tiles = (n + lossBlock - 1) / lossBlock;
+    long long tiles = (n + tilePoints - 1) / tilePoints;
     return (unsigned)std::max<long long>(
         1, std::min<long long>(tiles, (long long)factor * sms));
   };
@@ -345,10 +359,10 @@ int main(int argc, char **argv) {
     CK(cuEventDestroy(b));
     std::sort(ms.begin(), ms.end());
     std::printf("{\"N\": %lld, \"ms\": %.4f, \"ms_min\": %.4f, \"grid\": %u, "
-                "\"block\": %u, \"staged\": %s, \"model\": \"%s\", "
-                "\"term\": \"%s\", \"precision\": \"%s\", \"device\": "
-                "\"%s\", \"sms\": %d, \"kernels\": \"ptx\"}\n",
-                tm.n, ms[ms.size() / 2], ms[0], grid, lossBlock,
+                "\"block\": %u, \"lanes\": %lld, \"staged\": %s, \"model\": "
+                "\"%s\", \"term\": \"%s\", \"precision\": \"%s\", "
+                "\"device\": \"%s\", \"sms\": %d, \"kernels\": \"ptx\"}\n",
+                tm.n, ms[ms.size() / 2], ms[0], grid, lossBlock, lanes,
                 staged ? "true" : "false", model.c_str(), tm.name.c_str(),
                 precision.c_str(), devName, sms);
     std::fflush(stdout);
