@@ -72,8 +72,7 @@ class GPUKernelCodegen : public RowCodegen {
 public:
   GPUKernelCodegen(KernelOp kernel, FloatType elt, int64_t blockSize,
                    bool stageParams, int64_t lanesPerPoint)
-      : RowCodegen(kernel, elt), blockSize(blockSize),
-        stageParams(stageParams),
+      : RowCodegen(kernel, elt), blockSize(blockSize), stageParams(stageParams),
         lanes(kernel.getKind() == "loss_grad" ? lanesPerPoint : 1),
         tilePoints(blockSize / lanes),
         stageElems(kStageBytes / (elt.getWidth() / 8)) {}
@@ -361,10 +360,10 @@ void GPUKernelCodegen::emitGradAccum() {
       } else {
         Value inRound = b.create<arith::AndIOp>(
             loc,
-            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge,
-                                    pointInTile, idx(p0)),
-            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult,
-                                    pointInTile, idx(p0 + round)));
+            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, pointInTile,
+                                    idx(p0)),
+            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, pointInTile,
+                                    idx(p0 + round)));
         auto ifIn = b.create<scf::IfOp>(loc, inRound, /*withElseRegion=*/false);
         OpBuilder::InsertionGuard g1(b);
         b.setInsertionPoint(ifIn.thenBlock()->getTerminator());
@@ -466,8 +465,8 @@ Value GPUKernelCodegen::rowToSlice(Value row, int64_t width) {
 Value GPUKernelCodegen::weightIndex(int64_t wOff, int64_t in, Value r,
                                     Value c) {
   if (swizzled(in))
-    c = b.create<arith::XOrIOp>(
-        loc, c, b.create<arith::AndIOp>(loc, r, idx(31)));
+    c = b.create<arith::XOrIOp>(loc, c,
+                                b.create<arith::AndIOp>(loc, r, idx(31)));
   return b.create<arith::AddIOp>(
       loc, idx(wOff),
       b.create<arith::AddIOp>(loc, b.create<arith::MulIOp>(loc, r, idx(in)),
@@ -609,27 +608,7 @@ void GPUKernelCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
     }
     return next;
   };
-  if (nIn <= 8) {
-    for (int64_t i = 0; i < nIn; ++i)
-      sums = step(idx(i), sums);
-  } else {
-    int64_t unroll = nIn % 4 == 0 ? 4 : 1;
-    auto loop = b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(unroll),
-                                     ValueRange(sums));
-    OpBuilder::InsertionGuard g(b);
-    Block *body = loop.getBody();
-    if (!body->empty() && isa<scf::YieldOp>(body->back()))
-      body->back().erase();
-    b.setInsertionPointToEnd(body);
-    SmallVector<Value> acc(loop.getRegionIterArgs());
-    Value i0 = loop.getInductionVar();
-    for (int64_t u = 0; u < unroll; ++u)
-      acc = step(
-          u ? b.create<arith::AddIOp>(loc, i0, idx(u)).getResult() : i0, acc);
-    b.create<scf::YieldOp>(loc, acc);
-    sums.assign(loop.getResults().begin(), loop.getResults().end());
-  }
-  laneRows[mv.y] = std::move(sums);
+  laneRows[mv.y] = emitSumLoop(nIn, nIn % 4 == 0 ? 4 : 1, sums, step);
 }
 
 void GPUKernelCodegen::emitStageParams() {
@@ -646,16 +625,17 @@ void GPUKernelCodegen::emitStageParams() {
   // Thread t copies entries t, t + B, ... of [begin, end); with `in`, the
   // block is a weight matrix of rows of `in`, stored swizzled.
   auto copy = [&](int64_t begin, int64_t end, int64_t in) {
-    auto loop = b.create<scf::ForOp>(loc, tid, idx(end - begin), idx(blockSize));
+    auto loop =
+        b.create<scf::ForOp>(loc, tid, idx(end - begin), idx(blockSize));
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     Value e = loop.getInductionVar();
     Value from =
         begin ? b.create<arith::AddIOp>(loc, idx(begin), e).getResult() : e;
-    Value to = in ? weightIndex(begin, in,
-                                b.create<arith::DivUIOp>(loc, e, idx(in)),
-                                b.create<arith::RemUIOp>(loc, e, idx(in)))
-                  : from;
+    Value to =
+        in ? weightIndex(begin, in, b.create<arith::DivUIOp>(loc, e, idx(in)),
+                         b.create<arith::RemUIOp>(loc, e, idx(in)))
+           : from;
     b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, params, from),
                               staged, to);
   };

@@ -321,28 +321,10 @@ void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
         next.push_back(fma(weight(os[k], i), xv, acc[k]));
       return next;
     };
-    if (nIn <= 8) {
-      for (int64_t i = 0; i < nIn; ++i)
-        sums = step(idx(i), sums);
-    } else {
-      // Where outputs are blocked (the GPU), four consecutive i per
-      // iteration: a row's weights for them are adjacent, one vector load.
-      int64_t unroll = block > 1 && nIn % 4 == 0 ? 4 : 1;
-      auto inner = b.create<scf::ForOp>(loc, idx(0), idx(nIn), idx(unroll),
-                                        ValueRange(sums));
-      OpBuilder::InsertionGuard g(b);
-      Block *ib = inner.getBody();
-      if (!ib->empty() && isa<scf::YieldOp>(ib->back()))
-        ib->back().erase();
-      b.setInsertionPointToEnd(ib);
-      SmallVector<Value> acc(inner.getRegionIterArgs());
-      Value i0 = inner.getInductionVar();
-      for (int64_t u = 0; u < unroll; ++u)
-        acc = step(
-            u ? b.create<arith::AddIOp>(loc, i0, idx(u)).getResult() : i0, acc);
-      b.create<scf::YieldOp>(loc, acc);
-      sums.assign(inner.getResults().begin(), inner.getResults().end());
-    }
+    // Where outputs are blocked (the GPU), four consecutive i per
+    // iteration: a row's weights for them are adjacent, one vector load.
+    int64_t unroll = block > 1 && nIn % 4 == 0 ? 4 : 1;
+    sums = emitSumLoop(nIn, unroll, sums, step);
     for (int64_t k = 0; k < count; ++k)
       b.create<memref::StoreOp>(loc, sums[k], yb, os[k]);
   };
@@ -361,6 +343,32 @@ void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
     outputs(loop.getInductionVar(), 1);
   }
   rowBuf[y] = yb;
+}
+
+SmallVector<Value> RowCodegen::emitSumLoop(
+    int64_t n, int64_t unroll, ArrayRef<Value> init,
+    function_ref<SmallVector<Value>(Value, ValueRange)> step) {
+  SmallVector<Value> sums(init);
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; ++i)
+      sums = step(idx(i), sums);
+    return sums;
+  }
+  auto loop =
+      b.create<scf::ForOp>(loc, idx(0), idx(n), idx(unroll), ValueRange(sums));
+  OpBuilder::InsertionGuard g(b);
+  // With iter_args the builder leaves the body without a yield.
+  Block *body = loop.getBody();
+  if (!body->empty() && isa<scf::YieldOp>(body->back()))
+    body->back().erase();
+  b.setInsertionPointToEnd(body);
+  SmallVector<Value> acc(loop.getRegionIterArgs());
+  Value i0 = loop.getInductionVar();
+  for (int64_t u = 0; u < unroll; ++u)
+    acc = step(u ? b.create<arith::AddIOp>(loc, i0, idx(u)).getResult() : i0,
+               acc);
+  b.create<scf::YieldOp>(loc, acc);
+  return SmallVector<Value>(loop.getResults());
 }
 
 void RowCodegen::accumParamGrad(int64_t offset, Value v) {

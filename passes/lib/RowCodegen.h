@@ -131,6 +131,14 @@ protected:
   /// `op` (elementwise) applied to `operands`, with register result types.
   mlir::Operation *cloneElementwise(mlir::Operation *op,
                                     mlir::ValueRange operands);
+  /// Sums over i < n: `acc = step(i, acc)` from `init`, unrolled when
+  /// n <= 8, else one scf.for carrying the sums, `unroll` i per iteration
+  /// (n a multiple of it). Returns the final sums.
+  llvm::SmallVector<mlir::Value> emitSumLoop(
+      int64_t n, int64_t unroll, llvm::ArrayRef<mlir::Value> init,
+      llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
+                                                        mlir::ValueRange)>
+          step);
   /// Hoists the splat row constants of `body` to registers at the current
   /// insertion point.
   void hoistSplatConstants(mlir::Block &body);

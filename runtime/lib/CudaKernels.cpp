@@ -324,10 +324,9 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
   // Whole Adam steps on the device, when the module has their kernels.
   std::shared_ptr<DeviceTrainer> trainer;
   if (hasTrainKernels(d, gpu->mod, M.name)) {
-    LoadedModule loaded{gpu->dev,        gpu->ctx,
-                        gpu->mod,        gpu->multiprocessors,
-                        gpu->lossShared, gpu->lossPoints,
-                        gpu};
+    LoadedModule loaded{
+        gpu->dev,        gpu->ctx,        gpu->mod, gpu->multiprocessors,
+        gpu->lossShared, gpu->lossPoints, gpu};
     trainer = makeDeviceTrainer(M, refs, f64, loaded);
   }
   int64_t np = M.numParams, nrt = M.runtimeParams.size();

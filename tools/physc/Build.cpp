@@ -68,12 +68,9 @@ static cl::opt<std::string> buildTarget(
 static cl::opt<std::string> buildPrecision("precision",
                                            cl::desc("f32 (default) or f64"),
                                            cl::init("f32"), cl::sub(buildCmd));
-static cl::opt<unsigned> buildLanesPerPoint(
-    "lanes-per-point",
-    cl::desc("CUDA loss kernels: lanes of a warp that share one point (1, the "
-             "default: a point per thread, its rows in local memory; 2 .. 32: "
-             "each point's rows spread over the lanes, in registers)"),
-    cl::init(1), cl::sub(buildCmd));
+static cl::opt<unsigned> buildLanesPerPoint("lanes-per-point",
+                                            cl::desc(kLanesPerPointHelp),
+                                            cl::init(1), cl::sub(buildCmd));
 static cl::opt<std::string>
     buildCPU("cpu",
              cl::desc("CPU the kernels are tuned for: native (default: this "
@@ -453,9 +450,7 @@ int physc::runBuild() {
   if (buildPrecision != "f32" && buildPrecision != "f64")
     return usageError("build", "--precision must be f32 or f64");
   if (!isValidLanesPerPoint(buildLanesPerPoint))
-    return usageError("build", "--lanes-per-point must be 1, 2, 4, 8, 16 or "
-                               "32, got " +
-                                   std::to_string(buildLanesPerPoint));
+    return usageError("build", badLanesPerPoint(buildLanesPerPoint));
   std::string out = buildOut;
   while (out.size() > 1 && out.back() == '/')
     out.pop_back();

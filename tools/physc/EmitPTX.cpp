@@ -30,9 +30,7 @@ int physc::emitGPU(llvm::StringRef kind, const std::string &file,
                               "1024], got " +
                                   std::to_string(blockSize));
   if (!isValidLanesPerPoint(lanesPerPoint))
-    return usageError("emit", "--lanes-per-point must be 1, 2, 4, 8, 16 or "
-                              "32, got " +
-                                  std::to_string(lanesPerPoint));
+    return usageError("emit", badLanesPerPoint(lanesPerPoint));
   if (ptx && !isSupportedCUDAChip(chip))
     return usageError("emit", "unsupported --chip '" + chip +
                                   "' (expected one of: sm_80, sm_86, sm_87, "

@@ -47,6 +47,16 @@ std::optional<std::string> findCUDAToolkit(std::string &why);
 inline bool isValidLanesPerPoint(unsigned n) {
   return n >= 1 && n <= 32 && (n & (n - 1)) == 0;
 }
+/// What `--lanes-per-point` means (physc train, build).
+inline constexpr const char *kLanesPerPointHelp =
+    "CUDA loss kernels: lanes of a warp that share one point (1, the "
+    "default: a point per thread, its rows in local memory; 2 .. 32: each "
+    "point's rows spread over the lanes, in registers)";
+/// The usage error for a bad `--lanes-per-point`.
+inline std::string badLanesPerPoint(unsigned n) {
+  return "--lanes-per-point must be 1, 2, 4, 8, 16 or 32, got " +
+         std::to_string(n);
+}
 
 std::optional<std::string>
 generatePTX(mlir::ModuleOp module, const std::string &precision,

@@ -74,12 +74,9 @@ static cl::opt<bool> hostLineSearch(
     cl::desc("On a GPU, keep L-BFGS's line search and updates on the host, "
              "each evaluation one CUDA graph"),
     cl::sub(trainCmd));
-static cl::opt<unsigned> lanesPerPoint(
-    "lanes-per-point",
-    cl::desc("CUDA loss kernels: lanes of a warp that share one point (1, the "
-             "default: a point per thread, its rows in local memory; 2 .. 32: "
-             "each point's rows spread over the lanes, in registers)"),
-    cl::init(1), cl::sub(trainCmd));
+static cl::opt<unsigned> lanesPerPoint("lanes-per-point",
+                                       cl::desc(kLanesPerPointHelp),
+                                       cl::init(1), cl::sub(trainCmd));
 static cl::opt<int64_t> logEvery("log-every",
                                  cl::desc("Progress line every N steps"),
                                  cl::init(0), cl::sub(trainCmd));
@@ -108,9 +105,7 @@ int physc::runTrain() {
   if (!checkPrecision("train", precision))
     return 1;
   if (!isValidLanesPerPoint(lanesPerPoint))
-    return usageError("train", "--lanes-per-point must be 1, 2, 4, 8, 16 or "
-                               "32, got " +
-                                   std::to_string(lanesPerPoint));
+    return usageError("train", badLanesPerPoint(lanesPerPoint));
   if (device != "cpu" && device != "auto" && device != "cuda")
     return usageError("train", "--device must be cpu, cuda or auto, got '" +
                                    device + "'");

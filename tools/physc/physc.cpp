@@ -183,8 +183,7 @@ int runEmit() {
     if (emitPrecision != "f32" && emitPrecision != "f64")
       return usageError("emit", "--precision must be f32 or f64");
     return emitGPU(emitArgs[0], emitArgs[1], emitPrecision, emitChip,
-                   emitBlockSize, emitStageParams,
-                   emitLanesPerPoint);
+                   emitBlockSize, emitStageParams, emitLanesPerPoint);
   }
   return 1;
 }
