@@ -27,6 +27,10 @@
 // first copies the parameter vector into dynamic shared memory, and those
 // reads become shared loads that all threads of a warp share.
 //
+// With `lanes-per-point` L > 1 a loss kernel instead spreads each point over
+// the L lanes of a group, every row in registers (slot k of lane q holds
+// element q + kL); see "Lane-split rows" below. The reduction is the same.
+//
 //===----------------------------------------------------------------------===//
 
 #include "RowCodegen.h"
