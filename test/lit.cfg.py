@@ -27,6 +27,12 @@ config.environment["PATH"] = os.pathsep.join(tool_dirs + [config.environment.get
 if config.ptxas and os.path.exists(config.ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.ptxas))
+    # The loops that take every example through `physc emit ptx`
+    # (Conversion/Inputs/ptx-examples.sh) assemble each PTX with %loop_ptxas.
+    # A sanitized build (build-asan) runs them to check physc under ASan and
+    # UBSan, but does not assemble again: ptxas is not our code, and the
+    # release run assembled the same PTX. That halves the loops' time there.
+    config.substitutions.append(("%loop_ptxas", "none" if config.physc_sanitize else config.ptxas))
     # The toolkit's stub driver library: loads, but has no device.
     stub = os.path.join(os.path.dirname(config.ptxas), "..", "lib64", "stubs", "libcuda.so")
     if os.path.exists(stub):
