@@ -57,8 +57,11 @@ if os.environ.get("PHYSC_CUDA_PATH"):
 else:
     libdevice_roots = [os.environ.get("CUDA_PATH"), "/usr/local/cuda", "/usr/lib/cuda",
                        "/usr/lib/nvidia-cuda-toolkit"]
-if any(has_libdevice(r) for r in libdevice_roots):
+libdevice_root = next((r for r in libdevice_roots if has_libdevice(r)), None)
+if libdevice_root:
     config.available_features.add("libdevice")
+    config.substitutions.append(("%libdevice", os.path.join(
+        libdevice_root, "nvvm", "libdevice", "libdevice.10.bc")))
 # The runtime tests' driver library (test/Runtime/FakeCuda.cpp): it loads
 # physc's PTX and checks its kernels' ABI at each launch, but cannot run
 # them, so a launch fails with CUDA_ERROR_NOT_SUPPORTED.

@@ -115,14 +115,18 @@ physc_model *physc_model_create(const physc_spec *spec, const char *device,
                   return it == symbols.end() ? nullptr : it->second;
                 });
     bool f64 = D.precision == "f64";
+    std::vector<cuda::Cubin> cubins;
+    for (int64_t c = 0; c < spec->num_cubins; ++c)
+      cubins.push_back({spec->cubins[c].chip, spec->cubins[c].image,
+                        static_cast<size_t>(spec->cubins[c].size)});
     if (dev == "cuda")
-      cuda::bindCudaKernels(D.model, D.kernels, f64, spec->ptx);
+      cuda::bindCudaKernels(D.model, D.kernels, f64, spec->ptx, 0, cubins);
     if (dev == "auto" && spec->ptx && cuda::available()) {
       // The GPU when its loss and gradient agree with the CPU's on a first
       // batch (as `physc train --device auto`); else the CPU, quietly.
       CompiledModel cpu = D.model;
       try {
-        cuda::bindCudaKernels(D.model, D.kernels, f64, spec->ptx);
+        cuda::bindCudaKernels(D.model, D.kernels, f64, spec->ptx, 0, cubins);
         std::vector<double> rt;
         for (const RuntimeParam &P : cpu.runtimeParams)
           rt.push_back(P.value);

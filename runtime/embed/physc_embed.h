@@ -31,13 +31,23 @@ extern "C" {
 
 /* The version of this interface; a library and the header it came with
  * always agree, since physc build writes both. */
-#define PHYSC_EMBED_VERSION 2 /* 2: physc_train_result.device_steps */
+#define PHYSC_EMBED_VERSION 3 /* 2: physc_train_result.device_steps;
+                                 3: physc_spec.cubins */
 
 /* One compiled kernel of a spec. */
 typedef struct physc_kernel {
   const char *symbol;
   void *fn;
 } physc_kernel;
+
+/* Machine code for one GPU architecture: the spec's PTX assembled by the
+ * CUDA toolkit's ptxas when the library was built (physc build --cubin). */
+typedef struct physc_cubin {
+  const char *chip;  /* "sm_90": runs on compute capability 9.0 (and, for
+                        sm_80, on 8.6 and 8.9 too: same major, lower minor) */
+  const void *image; /* the ELF image ptxas wrote */
+  int64_t size;      /* its bytes */
+} physc_cubin;
 
 /* What physc build compiles into a library: the model's description (its
  * coordinates, parameter layout, terms, data and training plan, as JSON)
@@ -50,6 +60,8 @@ typedef struct physc_spec {
   int64_t num_kernels;
   const physc_kernel *kernels;
   const char *ptx;          /* the kernels for CUDA devices, or NULL */
+  int64_t num_cubins;       /* machine code of `ptx`, per chip: a device */
+  const physc_cubin *cubins; /* loads it instead of JIT-compiling the PTX */
 } physc_spec;
 
 typedef struct physc_model physc_model;
@@ -66,7 +78,9 @@ physc_model *physc_model_create(const physc_spec *spec, const char *device,
 void physc_model_destroy(physc_model *m);
 
 const char *physc_model_name(const physc_model *m);
-/* "cpu", or the GPU the kernels run on ("NVIDIA H200 (sm_90)"). */
+/* "cpu", or the GPU the kernels run on: "NVIDIA H200 (sm_90, cubin sm_90)"
+ * when it runs an embedded cubin, "NVIDIA H200 (sm_90)" when the driver
+ * compiled the PTX. */
 const char *physc_model_device(const physc_model *m);
 int64_t physc_model_num_params(const physc_model *m);
 int physc_model_num_coords(const physc_model *m);

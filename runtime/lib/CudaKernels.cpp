@@ -269,8 +269,31 @@ void cuda::allowDynamicShared(const Driver &d, CUdevice dev, CUfunction fn,
               d.errorName(r) + ")");
 }
 
+int cuda::pickCubin(const std::vector<Cubin> &cubins, int major, int minor) {
+  int best = -1, bestMinor = -1;
+  for (size_t i = 0; i < cubins.size(); ++i) {
+    // "sm_XY": X the major, Y the minor (one digit each, as the driver's
+    // chip names from sm_50 to sm_120 have; a third digit is a major >= 10).
+    const std::string &c = cubins[i].chip;
+    if (c.size() < 5 || c.size() > 6 || c.compare(0, 3, "sm_") != 0 ||
+        !cubins[i].image || !cubins[i].size)
+      continue;
+    std::string digits = c.substr(3);
+    if (digits.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    int ma = std::stoi(digits.substr(0, digits.size() - 1));
+    int mi = digits.back() - '0';
+    if (ma == major && mi <= minor && mi > bestMinor) {
+      best = static_cast<int>(i);
+      bestMinor = mi;
+    }
+  }
+  return best;
+}
+
 void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
-                           bool f64, const std::string &ptx, int ordinal) {
+                           bool f64, const std::string &ptx, int ordinal,
+                           const std::vector<Cubin> &cubins) {
   std::vector<DeviceInfo> all = devices();
   if (ordinal < 0 || ordinal >= static_cast<int>(all.size()))
     throw Error("no CUDA device " + std::to_string(ordinal) + " (found " +
@@ -286,9 +309,21 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
   d.check(d.cuDevicePrimaryCtxRetain(&gpu->ctx, gpu->dev),
           "cuDevicePrimaryCtxRetain");
   d.check(d.cuCtxSetCurrent(gpu->ctx), "cuCtxSetCurrent");
-  if (CUresult r = d.cuModuleLoadData(&gpu->mod, ptx.c_str()))
-    throw Error("the GPU code of model '" + M.name + "' does not load on " +
-                info.name + " (" + info.chip() + "): " + d.errorName(r));
+  // The cubin for this chip when there is one: the driver then loads
+  // machine code instead of JIT-compiling the PTX (seconds for a big model,
+  // at every start where its JIT cache is cold). A cubin the driver refuses
+  // (another toolkit's, say) falls back to the PTX.
+  std::string image;
+  if (int c = pickCubin(cubins, info.major, info.minor); c >= 0) {
+    if (d.cuModuleLoadData(&gpu->mod, cubins[c].image) == 0)
+      image = ", cubin " + cubins[c].chip;
+    else
+      gpu->mod = nullptr;
+  }
+  if (!gpu->mod)
+    if (CUresult r = d.cuModuleLoadData(&gpu->mod, ptx.c_str()))
+      throw Error("the GPU code of model '" + M.name + "' does not load on " +
+                  info.name + " (" + info.chip() + "): " + d.errorName(r));
   auto function = [&](const std::string &name) {
     CUfunction fn = nullptr;
     if (d.cuModuleGetFunction(&fn, gpu->mod, name.c_str()))
@@ -340,5 +375,5 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
   M.deviceTrainer = trainer;
   // One launch per term and step: the batch in one chunk.
   M.chunkPoints = int64_t(1) << 40;
-  M.device = info.name + " (" + info.chip() + ")";
+  M.device = info.name + " (" + info.chip() + image + ")";
 }

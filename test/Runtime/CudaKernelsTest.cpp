@@ -294,4 +294,47 @@ TEST_F(CudaKernels, LossGridFollowsThePointsPerBlock) {
   }
 }
 
+/// The cubin a device runs: its own chip's, else the newest of its major
+/// with a lower minor; never one of another major or a newer minor.
+TEST(CudaCubins, PickCubinFollowsTheDriversRules) {
+  static const char elf[] = "\x7f"
+                            "ELF";
+  auto cubins = [&](std::initializer_list<const char *> chips) {
+    std::vector<cuda::Cubin> v;
+    for (const char *c : chips)
+      v.push_back({c, elf, sizeof elf});
+    return v;
+  };
+  auto both = cubins({"sm_80", "sm_90"});
+  EXPECT_EQ(cuda::pickCubin(both, 9, 0), 1);
+  EXPECT_EQ(cuda::pickCubin(both, 8, 0), 0);
+  EXPECT_EQ(cuda::pickCubin(both, 8, 6), 0); // A10, RTX 30xx: sm_80 code
+  EXPECT_EQ(cuda::pickCubin(both, 8, 9), 0);
+  EXPECT_EQ(cuda::pickCubin(both, 10, 0), -1); // Blackwell: the PTX
+  EXPECT_EQ(cuda::pickCubin(both, 7, 5), -1);
+  EXPECT_EQ(cuda::pickCubin(cubins({"sm_80", "sm_86", "sm_89"}), 8, 7), 1);
+  EXPECT_EQ(cuda::pickCubin(cubins({"sm_86"}), 8, 0), -1);
+  EXPECT_EQ(cuda::pickCubin(cubins({"sm_100", "sm_90"}), 10, 0), 0);
+  EXPECT_EQ(cuda::pickCubin(cubins({"sm_9x", "sm90", "compute_90"}), 9, 0), -1);
+  EXPECT_EQ(cuda::pickCubin({{"sm_90", nullptr, 0}}, 9, 0), -1);
+  EXPECT_EQ(cuda::pickCubin({}, 9, 0), -1);
+}
+
+/// A cubin the driver refuses (not machine code for this device) falls
+/// back to the PTX, which then runs as usual; the device name says which
+/// was loaded.
+TEST_F(CudaKernels, RefusedCubinFallsBackToThePTX) {
+  ModelDescription D = lineDescription("line");
+  CompiledModel &M = D.model;
+  static const char notElf[] = "not a cubin";
+  cuda::bindCudaKernels(M, D.kernels, true, "//fake-ptx", 0,
+                        {{"sm_90", notElf, sizeof notElf}});
+  EXPECT_EQ(M.device, "Fake GPU (sm_90)");
+  std::vector<double> pts = {-1, 0, 1}, params = {0.5, -0.25}, rt = {3.0};
+  double loss = 0, grad[2] = {0, 0}, l, g0, g1;
+  M.terms[0].lossGrad(params.data(), pts.data(), 3, 3, rt.data(), &loss, grad);
+  exactLossGrad(pts, 3, l, g0, g1);
+  EXPECT_NEAR(loss, l, 1e-12 * l);
+}
+
 } // namespace

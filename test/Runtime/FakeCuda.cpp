@@ -22,6 +22,12 @@
 //   16 for sum_partials, 18/46/5 for sample/adam/advance). Launching one
 //   checks its arguments as below, then fails with
 //   CUDA_ERROR_NOT_SUPPORTED: a CPU cannot run PTX.
+// - a cubin (Cubin.h) of `physc build`: refused with
+//   CUDA_ERROR_NO_BINARY_FOR_GPU unless it is for sm_90 (this device), else
+//   its entry kernels are the module's functions, checked and launched as
+//   real PTX's are. Its loss kernels are taken to stage the parameters
+//   (physc stages them whenever they fit in 56 KB, as the tests' models'
+//   do); fake_cuda_cubin_loads() counts the cubins loaded.
 //
 // Every launch is checked as the real kernels require, and fails as a GPU
 // would otherwise: a loss kernel not in blocks of exactly 128 threads, a
@@ -34,6 +40,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Cubin.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -44,7 +52,8 @@ namespace {
 
 using CUresult = int;
 constexpr CUresult kOk = 0, kInvalidValue = 1, kInvalidImage = 200,
-                   kNotFound = 500, kIllegalAddress = 700, kNotSupported = 801;
+                   kNoBinaryForGpu = 209, kNotFound = 500,
+                   kIllegalAddress = 700, kNotSupported = 801;
 
 /// Threads per block the loss kernels are written for (known_block_size).
 constexpr unsigned kLossBlock = 128;
@@ -62,6 +71,7 @@ struct Module {
   std::map<std::string, Function> functions;
 };
 std::map<std::string, long> launches;
+long cubinLoads = 0;
 struct Shape {
   unsigned grid = 0, block = 0;
 };
@@ -206,6 +216,35 @@ CUresult sumPartials(void **args, unsigned grid, unsigned block, bool run) {
   return kOk;
 }
 
+/// The parameter count of a physc kernel by its name. The training-step
+/// kernels (TrainKernelsToGPU.cpp, LbfgsToGPU.cpp): this driver has no
+/// graphs, so the runtime never launches them here.
+int expectedParams(const std::string &name) {
+  return endsWith(name, "_sum_partials")             ? 16
+         : endsWith(name, "_sample")                 ? 18
+         : endsWith(name, "_adam")                   ? 46
+         : endsWith(name, "_advance")                ? 5
+         : name.find("_lbfgs_") != std::string::npos ? 10 * 5 + 3
+                                                     : 22;
+}
+
+/// Registers the entry kernels of a cubin for this device (sm_90).
+CUresult loadCubin(const void *image,
+                   std::map<std::string, Function> &functions) {
+  if (physc_test::cubinSM(image) != 90)
+    return kNoBinaryForGpu;
+  std::map<std::string, int> kernels;
+  if (!physc_test::cubinKernels(image, kernels))
+    return kInvalidImage;
+  for (const auto &[name, params] : kernels) {
+    if (params != expectedParams(name))
+      return kInvalidImage;
+    functions[name] = {name, true, endsWith(name, "_loss_grad")};
+  }
+  ++cubinLoads;
+  return kOk;
+}
+
 /// Registers the `.entry` kernels of a real PTX image in `functions`; false
 /// when one has a parameter count the runtime's ABI does not expect.
 bool loadRealPTX(const char *image,
@@ -222,15 +261,7 @@ bool loadRealPTX(const char *image,
     for (const char *q = open; (q = std::strstr(q, ".param")) && q < close;
          q += 6)
       ++params;
-    // The training-step kernels (TrainKernelsToGPU.cpp, LbfgsToGPU.cpp):
-    // this driver has no graphs, so the runtime never launches them here.
-    int expected = endsWith(name, "_sum_partials")             ? 16
-                   : endsWith(name, "_sample")                 ? 18
-                   : endsWith(name, "_adam")                   ? 46
-                   : endsWith(name, "_advance")                ? 5
-                   : name.find("_lbfgs_") != std::string::npos ? 10 * 5 + 3
-                                                               : 22;
-    if (params != expected)
+    if (params != expectedParams(name))
       return false;
     functions[name] = {name, true,
                        endsWith(name, "_loss_grad") &&
@@ -245,6 +276,7 @@ bool loadRealPTX(const char *image,
 extern "C" {
 
 long fake_cuda_launches(const char *name) { return launches[name]; }
+long fake_cuda_cubin_loads() { return cubinLoads; }
 
 /// The grid and block size of the last launch of `name`; false if none.
 bool fake_cuda_last_launch(const char *name, unsigned *grid, unsigned *block) {
@@ -312,7 +344,12 @@ CUresult cuModuleLoadData(void **mod, const void *data) {
   const char *image = static_cast<const char *>(data);
   auto module = new Module;
   std::map<std::string, Function> &functions = module->functions;
-  if (std::strncmp(image, "//fake-ptx", 10) == 0) {
+  if (physc_test::isCudaElf(image)) {
+    if (CUresult r = loadCubin(image, functions)) {
+      delete module;
+      return r;
+    }
+  } else if (std::strncmp(image, "//fake-ptx", 10) == 0) {
     for (const char *m : {"line", "linef"})
       for (const char *k :
            {"_fit_loss_grad", "_u_eval", "_exact_eval", "_sum_partials"})

@@ -14,9 +14,12 @@
 // and a table of kernel symbols and addresses, which the embedding runtime
 // binds exactly as the JIT does. With `--target cpu,cuda` the spec also
 // holds the PTX of the phys-to-cuda pipeline (PTX.h) for sm_80, which the
-// runtime loads through the driver API on any GPU from sm_80 on. The
-// package is written to a temporary directory and renamed into place, so a
-// failed build leaves nothing.
+// runtime loads through the driver API on any GPU from sm_80 on, and, where
+// the CUDA toolkit has ptxas, that PTX assembled into cubins (sm_80 and
+// sm_90 unless --cubin says otherwise): a GPU of those chips loads machine
+// code and skips the driver's JIT compilation. The package is written to a
+// temporary directory and renamed into place, so a failed build leaves
+// nothing.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +31,7 @@
 
 #include "physc/Frontend/Frontend.h"
 #include "physc/Frontend/MLIRGen.h"
+#include "physc/Transforms/Passes.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/MLIRContext.h"
@@ -40,10 +44,12 @@
 #include "llvm/Object/Archive.h"
 #include "llvm/Object/ArchiveWriter.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 
@@ -71,6 +77,15 @@ static cl::opt<std::string> buildPrecision("precision",
 static cl::opt<unsigned> buildLanesPerPoint("lanes-per-point",
                                             cl::desc(kLanesPerPointHelp),
                                             cl::init(1), cl::sub(buildCmd));
+static cl::opt<std::string> buildCubin(
+    "cubin",
+    cl::desc("With --target cuda: chips to assemble the PTX for with the CUDA "
+             "toolkit's ptxas, embedded next to it as machine code that a GPU "
+             "of that chip loads without JIT-compiling the PTX. A "
+             "comma-separated list of sm_80, sm_86, sm_87, sm_89, sm_90; "
+             "auto (default: sm_80,sm_90 when ptxas is found, else none); "
+             "or none"),
+    cl::init("auto"), cl::sub(buildCmd));
 static cl::opt<std::string>
     buildCPU("cpu",
              cl::desc("CPU the kernels are tuned for: native (default: this "
@@ -120,10 +135,16 @@ llvm::Constant *cString(llvm::Module &M, llvm::StringRef s,
   return gv;
 }
 
+/// A cubin of the spec: the chip and the ELF image ptxas wrote.
+struct CubinImage {
+  std::string chip;
+  std::string image;
+};
+
 /// Adds `physc_spec_NAME` (struct physc_spec of physc_embed.h) to `M`;
 /// `ptx` empty: no GPU code (a null `ptx` field).
 bool addSpec(llvm::Module &M, const physrt::ModelDescription &D,
-             const std::string &ptx) {
+             const std::string &ptx, llvm::ArrayRef<CubinImage> cubins) {
   llvm::LLVMContext &ctx = M.getContext();
   auto *ptr = llvm::PointerType::get(ctx, 0);
   auto *i64 = llvm::Type::getInt64Ty(ctx);
@@ -141,8 +162,33 @@ bool addSpec(llvm::Module &M, const physrt::ModelDescription &D,
   auto *table = new llvm::GlobalVariable(
       M, tableTy, true, llvm::GlobalValue::PrivateLinkage,
       llvm::ConstantArray::get(tableTy, entries), "physc.kernels");
+  // The cubins: each image a 16-byte aligned byte array (an ELF file the
+  // driver reads in place).
+  auto *cubinTy = llvm::StructType::get(ctx, {ptr, ptr, i64});
+  std::vector<llvm::Constant *> cubinEntries;
+  for (const CubinImage &c : cubins) {
+    llvm::Constant *bytes = llvm::ConstantDataArray::get(
+        ctx,
+        llvm::ArrayRef<uint8_t>(
+            reinterpret_cast<const uint8_t *>(c.image.data()), c.image.size()));
+    auto *image = new llvm::GlobalVariable(M, bytes->getType(), true,
+                                           llvm::GlobalValue::PrivateLinkage,
+                                           bytes, "physc.cubin." + c.chip);
+    image->setAlignment(llvm::Align(16));
+    cubinEntries.push_back(llvm::ConstantStruct::get(
+        cubinTy, {cString(M, c.chip, "physc.chip"), image,
+                  llvm::ConstantInt::get(i64, c.image.size())}));
+  }
+  auto *cubinTableTy = llvm::ArrayType::get(cubinTy, cubinEntries.size());
+  llvm::Constant *cubinTable =
+      cubinEntries.empty()
+          ? static_cast<llvm::Constant *>(llvm::ConstantPointerNull::get(ptr))
+          : new llvm::GlobalVariable(
+                M, cubinTableTy, true, llvm::GlobalValue::PrivateLinkage,
+                llvm::ConstantArray::get(cubinTableTy, cubinEntries),
+                "physc.cubins");
   auto *specTy =
-      llvm::StructType::get(ctx, {i32, ptr, ptr, ptr, i64, ptr, ptr});
+      llvm::StructType::get(ctx, {i32, ptr, ptr, ptr, i64, ptr, ptr, i64, ptr});
   llvm::Constant *spec = llvm::ConstantStruct::get(
       specTy, {llvm::ConstantInt::get(i32, PHYSC_EMBED_VERSION),
                cString(M, D.model.name, "physc.name"),
@@ -150,15 +196,98 @@ bool addSpec(llvm::Module &M, const physrt::ModelDescription &D,
                cString(M, physrt::writeModelJSON(D), "physc.description"),
                llvm::ConstantInt::get(i64, entries.size()), table,
                ptx.empty() ? llvm::ConstantPointerNull::get(ptr)
-                           : cString(M, ptx, "physc.ptx")});
+                           : cString(M, ptx, "physc.ptx"),
+               llvm::ConstantInt::get(i64, cubinEntries.size()), cubinTable});
   new llvm::GlobalVariable(M, specTy, true, llvm::GlobalValue::ExternalLinkage,
                            spec, "physc_spec_" + D.model.name);
   return true;
 }
 
-/// The kernels of `file` (stages 1-5) with the spec, as an object file.
+bool writeText(const llvm::Twine &path, llvm::StringRef text);
+
+/// ptxas of the CUDA toolkit that holds libdevice (ROOT/bin/ptxas), else
+/// the first on PATH; empty when there is none.
+std::string findPtxas() {
+  std::string why;
+  if (std::optional<std::string> root = findCUDAToolkit(why)) {
+    llvm::SmallString<256> path(*root);
+    llvm::sys::path::append(path, "bin", "ptxas");
+    if (llvm::sys::fs::can_execute(path))
+      return std::string(path);
+  }
+  llvm::ErrorOr<std::string> onPath = llvm::sys::findProgramByName("ptxas");
+  return onPath ? *onPath : std::string();
+}
+
+/// Assembles `ptx` for every chip of `chips` with `ptxas`, the chips' runs
+/// side by side (each takes seconds for a big model, on one core).
+bool assembleCubins(const std::string &ptxas, const std::string &ptx,
+                    llvm::ArrayRef<std::string> chips,
+                    std::vector<CubinImage> &cubins) {
+  llvm::SmallString<128> ptxPath;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("physc-build", "ptx", ptxPath))
+    return fail("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removePtx(ptxPath);
+  if (!writeText(std::string(ptxPath), ptx))
+    return false;
+  struct Run {
+    std::string chip;
+    llvm::SmallString<128> out, err;
+    llvm::sys::ProcessInfo process;
+  };
+  std::vector<Run> runs(chips.size());
+  std::vector<std::unique_ptr<llvm::FileRemover>> removers;
+  for (size_t i = 0; i < chips.size(); ++i) {
+    Run &r = runs[i];
+    r.chip = chips[i];
+    for (auto [path, ext] : {std::pair{&r.out, "cubin"}, {&r.err, "log"}}) {
+      if (std::error_code ec =
+              llvm::sys::fs::createTemporaryFile("physc-build", ext, *path))
+        return fail("cannot create a temporary file: " + ec.message());
+      removers.push_back(std::make_unique<llvm::FileRemover>(*path));
+    }
+  }
+  for (Run &r : runs) {
+    std::string arch = "-arch=" + r.chip;
+    llvm::StringRef args[] = {ptxas, arch, ptxPath, "-o", r.out};
+    std::optional<llvm::StringRef> redirects[] = {std::nullopt, r.err, r.err};
+    std::string why;
+    r.process =
+        llvm::sys::ExecuteNoWait(ptxas, args, std::nullopt, redirects, 0, &why);
+    if (!r.process.Pid)
+      return fail("cannot run " + ptxas + ": " + why);
+  }
+  bool ok = true;
+  for (Run &r : runs) {
+    std::string why;
+    llvm::sys::ProcessInfo done =
+        llvm::sys::Wait(r.process, std::nullopt, &why);
+    auto log = llvm::MemoryBuffer::getFile(r.err);
+    std::string text = log ? (*log)->getBuffer().trim().str() : "";
+    if (done.ReturnCode != 0) {
+      ok = fail("ptxas -arch=" + r.chip + " failed" +
+                (why.empty() ? "" : " (" + why + ")") +
+                (text.empty() ? "" : ":\n" + text));
+      continue;
+    }
+    auto image = llvm::MemoryBuffer::getFile(r.out, /*IsText=*/false,
+                                             /*RequiresNullTerminator=*/false);
+    if (!image || (*image)->getBufferSize() == 0) {
+      ok = fail("ptxas -arch=" + r.chip + " wrote no cubin");
+      continue;
+    }
+    cubins.push_back({r.chip, (*image)->getBuffer().str()});
+  }
+  return ok;
+}
+
+/// The kernels of `file` (stages 1-5) with the spec, as an object file;
+/// with `cuda`, the PTX too, and its cubins for `cubinChips` (assembled by
+/// `ptxas`).
 bool compileObject(const std::string &file, const CodegenOptions &cg, bool cuda,
-                   physrt::ModelDescription &desc,
+                   llvm::ArrayRef<std::string> cubinChips,
+                   const std::string &ptxas, physrt::ModelDescription &desc,
                    llvm::SmallVectorImpl<char> &object) {
   std::optional<LoadedModel> loaded = loadModel(file, llvm::errs());
   if (!loaded)
@@ -187,6 +316,10 @@ bool compileObject(const std::string &file, const CodegenOptions &cg, bool cuda,
       return false;
     ptx = std::move(*text);
   }
+  std::vector<CubinImage> cubins;
+  if (cuda && !cubinChips.empty() &&
+      !assembleCubins(ptxas, ptx, cubinChips, cubins))
+    return false;
   if (failed(lowerTo(*module, Stage::LLVM, cg, Stage::Adjoint)))
     return false;
 
@@ -220,7 +353,7 @@ bool compileObject(const std::string &file, const CodegenOptions &cg, bool cuda,
   if (llvm::Error e =
           mlir::makeOptimizingTransformer(3, 0, tm->get())(llvmModule.get()))
     return fail(llvm::toString(std::move(e)));
-  if (!addSpec(*llvmModule, desc, ptx))
+  if (!addSpec(*llvmModule, desc, ptx, cubins))
     return false;
   llvm::raw_svector_ostream os(object);
   llvm::legacy::PassManager pm;
@@ -273,7 +406,7 @@ bool writeLibrary(const std::string &path, const std::string &objectName,
 
 /// NAME.h: the spec's declaration, names as enums, the parameter layout.
 std::string header(const physrt::ModelDescription &D, const std::string &src,
-                   bool ptx) {
+                   bool ptx, llvm::ArrayRef<std::string> cubinChips) {
   const physrt::CompiledModel &M = D.model;
   std::string N = M.name, U = upper(M.name), h;
   llvm::raw_string_ostream os(h);
@@ -285,7 +418,10 @@ std::string header(const physrt::ModelDescription &D, const std::string &src,
      << " *   physc_model *m = physc_model_create(&physc_spec_" << N
      << ", \"cpu\", seed);\n"
      << " * The API is in physc_embed.h. Kernels: " << D.precision << ", CPU"
-     << (ptx ? " and CUDA (PTX, sm_80 and later)" : "") << ". */\n\n"
+     << (ptx ? " and CUDA (PTX, sm_80 and later" : "")
+     << (ptx && !cubinChips.empty() ? "; cubin " + llvm::join(cubinChips, ", ")
+                                    : std::string())
+     << (ptx ? ")" : "") << ". */\n\n"
      << "#ifndef PHYSC_MODEL_" << U << "_H\n#define PHYSC_MODEL_" << U
      << "_H\n\n#include \"physc_embed.h\"\n\n"
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
@@ -408,7 +544,7 @@ bool writeText(const llvm::Twine &path, llvm::StringRef text) {
 /// Writes the whole package into `tmp`.
 bool writePackage(const std::string &tmp, const physrt::ModelDescription &D,
                   llvm::ArrayRef<char> object, const std::string &rtDir,
-                  bool withPTX) {
+                  bool withPTX, llvm::ArrayRef<std::string> cubinChips) {
   const std::string &N = D.model.name;
   for (const char *sub : {"include", "lib/cmake"})
     if (std::error_code ec = llvm::sys::fs::create_directories(tmp + "/" + sub))
@@ -424,7 +560,7 @@ bool writePackage(const std::string &tmp, const physrt::ModelDescription &D,
   return writeLibrary(tmp + "/lib/lib" + N + ".a", N + "_kernels.o", object,
                       rtDir) &&
          writeText(tmp + "/include/" + N + ".h",
-                   header(D, buildInput, withPTX)) &&
+                   header(D, buildInput, withPTX, cubinChips)) &&
          writeText(tmp + "/lib/cmake/" + N + "/" + N + "Config.cmake",
                    cmakeConfig(N)) &&
          writeText(tmp + "/" + kMarker, "physc build " + buildInput + "\n");
@@ -451,6 +587,37 @@ int physc::runBuild() {
     return usageError("build", "--precision must be f32 or f64");
   if (!isValidLanesPerPoint(buildLanesPerPoint))
     return usageError("build", badLanesPerPoint(buildLanesPerPoint));
+  // --cubin: the chips, and ptxas when there are any.
+  std::vector<std::string> cubinChips;
+  std::string ptxas;
+  if (buildCubin != "auto" && buildCubin != "none") {
+    if (!cuda)
+      return usageError("build",
+                        "--cubin " + buildCubin + " needs --target cpu,cuda");
+    llvm::SmallVector<llvm::StringRef> chips;
+    llvm::StringRef(buildCubin).split(chips, ',');
+    for (llvm::StringRef c : chips) {
+      if (!isSupportedCUDAChip(c))
+        return usageError("build", "--cubin: unsupported chip '" + c +
+                                       "' (expected sm_80, sm_86, sm_87, "
+                                       "sm_89, sm_90, auto or none)");
+      if (!llvm::is_contained(cubinChips, c))
+        cubinChips.push_back(c.str());
+    }
+  } else if (buildCubin == "auto" && cuda) {
+    cubinChips = {"sm_80", "sm_90"};
+  }
+  if (!cubinChips.empty()) {
+    ptxas = findPtxas();
+    if (ptxas.empty() && buildCubin == "auto")
+      cubinChips.clear(); // PTX only, which every GPU from sm_80 on runs
+    else if (ptxas.empty()) {
+      fail("--cubin " + buildCubin +
+           ": cannot find ptxas (in the CUDA toolkit's bin/ or on PATH); "
+           "install it, or pass --cubin none for PTX only");
+      return 1;
+    }
+  }
   std::string out = buildOut;
   while (out.size() > 1 && out.back() == '/')
     out.pop_back();
@@ -475,14 +642,14 @@ int physc::runBuild() {
   cg.gpuLanesPerPoint = buildLanesPerPoint;
   physrt::ModelDescription desc;
   llvm::SmallVector<char, 0> object;
-  if (!compileObject(buildInput, cg, cuda, desc, object))
+  if (!compileObject(buildInput, cg, cuda, cubinChips, ptxas, desc, object))
     return 1;
 
   std::string rtDir = runtimeDir();
   std::string tmp =
       out + ".tmp." + std::to_string(llvm::sys::Process::getProcessId());
   (void)llvm::sys::fs::remove_directories(tmp);
-  if (!writePackage(tmp, desc, object, rtDir, cuda)) {
+  if (!writePackage(tmp, desc, object, rtDir, cuda, cubinChips)) {
     (void)llvm::sys::fs::remove_directories(tmp);
     return 1;
   }
