@@ -26,6 +26,14 @@ OUT=$(cd "$OUT" && pwd)
 die() { echo "gpu-check: error: $*" >&2; exit "${2:-1}"; }
 [[ -f $PREP/manifest.txt ]] ||
   die "no $PREP/manifest.txt: run bench/gpu-prepare.sh first (where physc is built)"
+# gpu-prepare.sh stores the .ptx and .cubin files gzipped: unpack a copy.
+if compgen -G "$PREP/*.gz" >/dev/null; then
+  UNPACKED=$(mktemp -d "${TMPDIR:-/tmp}/gpu-prepared.XXXXXX")
+  trap 'rm -rf "$UNPACKED"' EXIT
+  cp -a "$PREP/." "$UNPACKED/"
+  gunzip "$UNPACKED"/*.gz
+  PREP=$UNPACKED
+fi
 
 status=0
 : >"$OUT/physc-timing.jsonl"

@@ -10,6 +10,10 @@
 #   <model>.l16/.l32.ptx    --lanes-per-point 16 / 32: a point's rows spread
 #                           over the lanes, in registers (l32 for every
 #                           example, checked against the CPU; l16 bench)
+#   <ptx>.cubin             each PTX above assembled by ptxas for CUDA_ARCH,
+#                           which harness_ptx loads (--cubin) instead of
+#                           having the driver JIT-compile the PTX on the GPU
+#                           machine (seconds per file, out of its budget)
 #   harness_ptx             bench/gpu/harness_ptx.cpp (driver API, loads a PTX)
 #   <model>_N<n>/           `physc dump-batch` (params, points, CPU f64 reference)
 #   manifest.txt            one line per check: "<harness> <dump dir> <kind>
@@ -19,6 +23,8 @@
 #                           and libstdc++ static: no LLVM/MLIR, no toolkit)
 #   train.txt               one line per training check: "<binary> <max rel L2>"
 #   pinn_step.py            the framework baseline (copied from ../shared)
+# The .ptx and .cubin files are stored gzipped (the bundle must stay under
+# the 64 MiB a device call carries); gpu-check.sh unpacks them.
 # Environment: PHYSC (default build/bin/physc), NVCC (default nvcc on PATH or
 # /usr/local/cuda/bin/nvcc), CUDA_ARCH (default sm_90), SEED (default 1),
 # PHYSC_SHARED (default ../shared next to the repository).
@@ -26,6 +32,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PHYSC=${PHYSC:-$ROOT/build/bin/physc}
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+PTXAS=${PTXAS:-$(dirname "$NVCC")/ptxas}
 ARCH=${CUDA_ARCH:-sm_90}
 SEED=${SEED:-1}
 SHARED=${PHYSC_SHARED:-$ROOT/../shared}
@@ -34,9 +41,22 @@ DEST=$ROOT/bench/gpu-prepared
 die() { echo "gpu-prepare: error: $*" >&2; exit 1; }
 [[ -x $PHYSC ]] || die "no physc at $PHYSC (build it, or set PHYSC=path/to/physc)"
 [[ -x $NVCC ]] || die "no nvcc at $NVCC (set NVCC=path/to/nvcc)"
+[[ -x $PTXAS ]] || die "no ptxas at $PTXAS (set PTXAS=path/to/ptxas)"
 
 TMP=$(mktemp -d "$ROOT/bench/.gpu-prepared.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+
+# ptx_check DUMP KIND NAME [ARGS]: a manifest line for harness_ptx with
+# NAME.ptx, assembled here into NAME.cubin (once per file).
+ptx_check() {
+  local dump=$1 kind=$2 name=$3
+  shift 3
+  if [[ ! -f $TMP/$name.cubin ]]; then
+    echo "gpu-prepare: ptxas -arch=$ARCH $name.ptx"
+    "$PTXAS" -arch="$ARCH" "$TMP/$name.ptx" -o "$TMP/$name.cubin"
+  fi
+  echo "harness_ptx $dump $kind --ptx @PREP@/$name.ptx --cubin @PREP@/$name.cubin $*" >>"$TMP/manifest.txt"
+}
 
 # model file, point counts ("" = the file's own samples), kind (bench|check)
 prepare() {
@@ -81,14 +101,14 @@ prepare() {
       "$PHYSC" dump-batch "$file" --points "$n" --seed "$SEED" -o "$TMP/$dir"
     fi
     echo "harness_$model $dir $kind" >>"$TMP/manifest.txt"
-    echo "harness_ptx $dir $kind --ptx @PREP@/$model.ptx" >>"$TMP/manifest.txt"
-    echo "harness_ptx $dir $kind --ptx @PREP@/$model.l32.ptx" >>"$TMP/manifest.txt"
+    ptx_check "$dir" "$kind" "$model"
+    ptx_check "$dir" "$kind" "$model.l32"
     if [[ $kind == bench ]]; then
-      echo "harness_ptx $dir $kind --ptx @PREP@/$model.l16.ptx" >>"$TMP/manifest.txt"
+      ptx_check "$dir" "$kind" "$model.l16"
       for b in 64 256; do
-        echo "harness_ptx $dir $kind --ptx @PREP@/$model.b$b.ptx --block $b" >>"$TMP/manifest.txt"
+        ptx_check "$dir" "$kind" "$model.b$b" --block $b
       done
-      echo "harness_ptx $dir $kind --ptx @PREP@/$model.global.ptx" >>"$TMP/manifest.txt"
+      ptx_check "$dir" "$kind" "$model.global"
     fi
   done
 }
@@ -107,8 +127,8 @@ for file in "$ROOT"/examples/*.phys; do
   "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" --lanes-per-point 32 \
     >"$TMP/$model.l32.ptx"
   "$PHYSC" dump-batch "$file" --seed "$SEED" -o "$TMP/${model}_default"
-  echo "harness_ptx ${model}_default check --ptx @PREP@/$model.ptx" >>"$TMP/manifest.txt"
-  echo "harness_ptx ${model}_default check --ptx @PREP@/$model.l32.ptx" >>"$TMP/manifest.txt"
+  ptx_check "${model}_default" check "$model"
+  ptx_check "${model}_default" check "$model.l32"
 done
 
 # Training through an AOT library on the GPU (and on the CPU, to compare).
@@ -144,6 +164,7 @@ else
   echo "gpu-prepare: warning: no $SHARED/anchors/pinn_step.py; gpu-check.sh will skip the framework baseline" >&2
 fi
 
+gzip -9 "$TMP"/*.ptx "$TMP"/*.cubin
 rm -rf "$DEST"
 mv "$TMP" "$DEST"
 trap - EXIT

@@ -16,11 +16,14 @@
 // Build (any C++17 compiler, the toolkit's cuda.h and libcuda stub):
 //   nvcc -std=c++17 -O2 bench/gpu/harness_ptx.cpp -lcuda -o harness_ptx
 // Run:
-//   harness_ptx DUMP_DIR --ptx FILE.ptx [--block 128] [--iters 30]
-//               [--warmup 5]
+//   harness_ptx DUMP_DIR --ptx FILE.ptx [--cubin FILE.cubin] [--block 128]
+//               [--iters 30] [--warmup 5]
 // where DUMP_DIR is `physc dump-batch`'s output and FILE.ptx `physc emit ptx`'s
 // (f32 or f64: --precision says which, default f32) for the same model;
 // --block is the loss kernels' block size, `emit ptx --block-size`'s.
+// --cubin loads that PTX assembled by ptxas for this GPU instead of having
+// the driver JIT-compile it (seconds per model); the PTX is still read for
+// the launch geometry it declares (staging, points per block).
 //
 // Prints one JSON line per term, as harness.cu does:
 //   {"term", "kernel", "n", "grid", "loss_cpu", "loss_gpu", "loss_rel_err",
@@ -29,12 +32,14 @@
 // default) the first term's step (zero loss and gradient, loss_grad,
 // sum_partials; 5 warm-up, 30 timed, CUDA events):
 //   {"N", "ms" (median), "ms_min", "grid", "block", "lanes", "staged",
-//    "model", "term", "precision", "device", "sms", "kernels": "ptx"}
+//    "model", "term", "precision", "device", "sms", "kernels": "ptx",
+//    "image": "cubin" or "ptx", "load_ms": the module load's wall time}
 // Exit status: 0 all PASS, 1 a FAIL or a bad input, 2 no usable GPU.
 
 #include <cuda.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -156,13 +161,14 @@ std::vector<int> listFromEnv(const char *name, const char *fallback) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string dir, ptxPath, precision = "f32";
+  std::string dir, ptxPath, cubinPath, precision = "f32";
   int iters = 30, warmup = 5;
   // The loss kernels' threads per block: what `physc emit ptx --block-size`
   // built them for (128, the runtime's, by default).
   unsigned lossBlock = 128;
-  const char *usage = "usage: harness_ptx DUMP_DIR --ptx FILE [--precision "
-                      "f32|f64] [--block N] [--iters N] [--warmup N]";
+  const char *usage = "usage: harness_ptx DUMP_DIR --ptx FILE [--cubin FILE] "
+                      "[--precision f32|f64] [--block N] [--iters N] "
+                      "[--warmup N]";
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
     if (s == "--iters" && a + 1 < argc)
@@ -171,6 +177,8 @@ int main(int argc, char **argv) {
       warmup = std::atoi(argv[++a]);
     else if (s == "--ptx" && a + 1 < argc)
       ptxPath = argv[++a];
+    else if (s == "--cubin" && a + 1 < argc)
+      cubinPath = argv[++a];
     else if (s == "--precision" && a + 1 < argc)
       precision = argv[++a];
     else if (s == "--block" && a + 1 < argc)
@@ -191,6 +199,14 @@ int main(int argc, char **argv) {
     die("cannot read " + ptxPath);
   std::string ptx((std::istreambuf_iterator<char>(ptxFile)),
                   std::istreambuf_iterator<char>());
+  std::string cubin;
+  if (!cubinPath.empty()) {
+    std::ifstream cubinFile(cubinPath, std::ios::binary);
+    if (!cubinFile)
+      die("cannot read " + cubinPath);
+    cubin.assign(std::istreambuf_iterator<char>(cubinFile),
+                 std::istreambuf_iterator<char>());
+  }
 
   int devices = 0;
   CUresult init = cuInit(0);
@@ -218,12 +234,21 @@ int main(int argc, char **argv) {
   CUjit_option opts[] = {CU_JIT_ERROR_LOG_BUFFER,
                          CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *vals[] = {log, (void *)(uintptr_t)sizeof log};
-  if (CUresult r = cuModuleLoadDataEx(&mod, ptx.c_str(), 2, opts, vals)) {
+  const std::string &imagePath = cubin.empty() ? ptxPath : cubinPath;
+  auto loadStart = std::chrono::steady_clock::now();
+  if (CUresult r = cuModuleLoadDataEx(
+          &mod, cubin.empty() ? ptx.c_str() : cubin.data(), 2, opts, vals)) {
     const char *name = nullptr;
     cuGetErrorName(r, &name);
-    die("cuModuleLoadDataEx(" + ptxPath + "): " + (name ? name : "?") + "\n" +
+    die("cuModuleLoadDataEx(" + imagePath + "): " + (name ? name : "?") + "\n" +
         log);
   }
+  const double loadMs = std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - loadStart)
+                            .count();
+  std::fprintf(stderr, "harness_ptx: %s loaded in %.0f ms (%s)\n",
+               imagePath.c_str(), loadMs,
+               cubin.empty() ? "the driver compiled the PTX" : "cubin");
 
   auto meta = readMeta(dir);
   const std::string model = get(meta, "model");
@@ -361,10 +386,12 @@ int main(int argc, char **argv) {
     std::printf("{\"N\": %lld, \"ms\": %.4f, \"ms_min\": %.4f, \"grid\": %u, "
                 "\"block\": %u, \"lanes\": %lld, \"staged\": %s, \"model\": "
                 "\"%s\", \"term\": \"%s\", \"precision\": \"%s\", "
-                "\"device\": \"%s\", \"sms\": %d, \"kernels\": \"ptx\"}\n",
+                "\"device\": \"%s\", \"sms\": %d, \"kernels\": \"ptx\", "
+                "\"image\": \"%s\", \"load_ms\": %.1f}\n",
                 tm.n, ms[ms.size() / 2], ms[0], grid, lossBlock, lanes,
                 staged ? "true" : "false", model.c_str(), tm.name.c_str(),
-                precision.c_str(), devName, sms);
+                precision.c_str(), devName, sms,
+                cubin.empty() ? "ptx" : "cubin", loadMs);
     std::fflush(stdout);
   }
   return allPass ? 0 : 1;
