@@ -7,8 +7,14 @@
 // in bits 8-15 of e_flags (0x5a for sm_90). Its kernels are the global
 // function symbols marked as entries (st_other 0x10), each with its
 // parameter count: one EIATTR_KPARAM_INFO record (attribute 0x17) per
-// parameter in the kernel's `.nv.info.NAME` section. Enough to check the
-// runtime's lookups and launches; nothing here can run the machine code.
+// parameter in the kernel's `.nv.info.NAME` section. The same section holds
+// the `.maxntid` and `.reqntid` of the PTX (EIATTR_MAX_THREADS 0x05,
+// EIATTR_REQNTID 0x10: three 32-bit dimensions), and `.nv.shared.NAME` is
+// the kernel's static shared memory, plus the 1 KB that ptxas reserves for
+// the system from sm_90 on (it then also writes `.nv.shared.reserved.0`).
+// Enough to check the runtime's lookups and launches (FakeCuda) or to bind
+// the entries to CPU builds of the same kernels (EmuCuda); nothing here can
+// run the machine code.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,9 +49,20 @@ inline int cubinSM(const void *image) {
   return (flags >> 8) & 0xff;
 }
 
-/// The entry kernels of a CUDA ELF and their parameter counts; false if the
-/// section or symbol tables are malformed.
-inline bool cubinKernels(const void *image, std::map<std::string, int> &out) {
+/// What a cubin says of one entry kernel.
+struct CubinKernel {
+  /// EIATTR_KPARAM_INFO records (-1: no `.nv.info.NAME` section).
+  int params = -1;
+  /// The products of the `.maxntid` and `.reqntid` dimensions (0: none).
+  unsigned maxThreads = 0, reqThreads = 0;
+  /// Static shared memory the kernel declares, without the system reserve.
+  size_t sharedBytes = 0;
+};
+
+/// The entry kernels of a CUDA ELF; false if the section or symbol tables
+/// are malformed or there is no entry.
+inline bool cubinEntries(const void *image,
+                         std::map<std::string, CubinKernel> &out) {
   const char *b = static_cast<const char *>(image);
   auto u16 = [&](size_t at) {
     uint16_t v;
@@ -76,7 +93,9 @@ inline bool cubinKernels(const void *image, std::map<std::string, int> &out) {
     return Section{u32(h), u32(h + 4), u64(h + 24), u64(h + 32), u32(h + 40)};
   };
   const Section names = section(shstrndx);
-  std::map<std::string, int> params; // by .nv.info.NAME
+  std::map<std::string, CubinKernel> info; // by kernel name
+  std::map<std::string, uint64_t> shared;  // .nv.shared.NAME sizes
+  bool reserved = false;
   Section symtab{};
   bool haveSymtab = false;
   for (unsigned i = 0; i < shnum; ++i) {
@@ -86,35 +105,65 @@ inline bool cubinKernels(const void *image, std::map<std::string, int> &out) {
       symtab = s;
       haveSymtab = true;
     }
+    if (name.rfind(".nv.shared.reserved.", 0) == 0) {
+      reserved = true;
+      continue;
+    }
+    if (name.rfind(".nv.shared.", 0) == 0) {
+      shared[name.substr(11)] = s.size;
+      continue;
+    }
     if (name.rfind(".nv.info.", 0) != 0)
       continue;
-    int count = 0;
+    CubinKernel &k = info[name.substr(9)];
+    k.params = 0;
     // Records: format (1 byte), attribute (1), then for format 4 (EIFMT_SVAL)
     // a 2-byte size and that many bytes; every other format is 4 in all.
     for (uint64_t p = s.offset; p + 4 <= s.offset + s.size;) {
       unsigned char format = b[p], attribute = b[p + 1];
-      if (format == 4) {
-        count += attribute == 0x17;
-        p += 4 + u16(p + 2);
-      } else {
+      if (format != 4) {
         p += 4;
+        continue;
       }
+      uint16_t size = u16(p + 2);
+      if (attribute == 0x17)
+        ++k.params;
+      if ((attribute == 0x05 || attribute == 0x10) && size == 12) {
+        unsigned threads = u32(p + 4) * u32(p + 8) * u32(p + 12);
+        (attribute == 0x05 ? k.maxThreads : k.reqThreads) = threads;
+      }
+      p += 4 + size;
     }
-    params[name.substr(9)] = count;
   }
   if (!haveSymtab || symtab.link >= shnum)
     return false;
   const Section strtab = section(symtab.link);
   for (uint64_t p = symtab.offset; p + 24 <= symtab.offset + symtab.size;
        p += 24) {
-    unsigned char info = b[p + 4], other = b[p + 5];
-    bool function = (info & 0xf) == 2, global = (info >> 4) == 1;
+    unsigned char info1 = b[p + 4], other = b[p + 5];
+    bool function = (info1 & 0xf) == 2, global = (info1 >> 4) == 1;
     if (!function || !global || !(other & 0x10))
       continue;
     std::string name = b + strtab.offset + u32(p);
-    out[name] = params.count(name) ? params[name] : -1;
+    CubinKernel k = info.count(name) ? info[name] : CubinKernel{};
+    if (shared.count(name)) {
+      uint64_t bytes = shared[name];
+      k.sharedBytes = reserved && bytes >= 1024 ? bytes - 1024 : bytes;
+    }
+    out[name] = k;
   }
   return !out.empty();
+}
+
+/// The entry kernels of a CUDA ELF and their parameter counts (-1 where
+/// the cubin has no `.nv.info.NAME`); false as cubinEntries.
+inline bool cubinKernels(const void *image, std::map<std::string, int> &out) {
+  std::map<std::string, CubinKernel> entries;
+  if (!cubinEntries(image, entries))
+    return false;
+  for (auto &[name, k] : entries)
+    out[name] = k.params;
+  return true;
 }
 
 } // namespace physc_test

@@ -20,6 +20,16 @@
 // an unset $PHYSC_EMU_KERNELS fails the load, with the reason in the JIT
 // error log (or on stderr when the caller passed none).
 //
+// It takes the cubins of `physc build` too (ptxas's ELF, read through
+// Cubin.h), as this sm_90 device's driver would: one for another SM is
+// refused with CUDA_ERROR_NO_BINARY_FOR_GPU, and the entries of one for
+// sm_90 are checked and bound as above, from the ELF's symbols, its
+// `.nv.info` records (parameters, `.maxntid`, `.reqntid`) and its
+// `.nv.shared.NAME` sections. A cubin does not say whether a kernel reads
+// dynamic shared memory, so only that check is left to the launches. The
+// machine code itself never runs: what runs is the CPU build, so a
+// cubin's kernels compute exactly what the same model's PTX kernels do.
+//
 // A loss kernel that stages the parameters in dynamic shared memory
 // (its PTX references the module's `.extern .shared` array, and its .sigs
 // line gives the bytes it reads there) must be launched with at least that
@@ -53,11 +63,13 @@
 //
 // For tests, `long emu_cuda_count(const char *what)` returns how many
 // launches a kernel had (by name), or the totals "launch", "graph_launch",
-// "graph_instantiate", "stream_sync", "ctx_sync", "memset", "memcpy_htod"
-// and "memcpy_dtoh"; with $PHYSC_EMU_STATS set the counters are printed to
+// "graph_instantiate", "stream_sync", "ctx_sync", "memset", "memcpy_htod",
+// "memcpy_dtoh", and "load_ptx" and "load_cubin" (modules loaded); with $PHYSC_EMU_STATS set the counters are printed to
 // stderr at exit, one `physc-emucuda: NAME COUNT` line each.
 //
 //===----------------------------------------------------------------------===//
+
+#include "Cubin.h"
 
 #include <cuda.h>
 
@@ -352,6 +364,8 @@ struct PtxEntry {
   size_t sharedBytes = 0;
   /// Whether its body names a module-level `.extern .shared` array.
   bool dynamicShared = false;
+  /// False for a cubin's entry: the ELF does not record dynamicShared.
+  bool knowsDynamic = true;
 };
 
 /// The names of the module-level `.extern .shared ... NAME[];` arrays.
@@ -471,6 +485,35 @@ bool parsePtx(const char *image, std::vector<PtxEntry> &entries,
   return true;
 }
 
+/// The entries of a cubin, as parsePtx reads them from PTX.
+CUresult parseCubin(const void *image, std::vector<PtxEntry> &entries,
+                    std::string &err) {
+  // The driver runs a cubin on a device of the same major version and the
+  // same or a later minor one: here, sm_90 only.
+  if (int sm = physc_test::cubinSM(image); sm != 90) {
+    err = "a cubin for sm_" + std::to_string(sm) + ": this device is sm_90";
+    return CUDA_ERROR_NO_BINARY_FOR_GPU;
+  }
+  std::map<std::string, physc_test::CubinKernel> kernels;
+  if (!physc_test::cubinEntries(image, kernels)) {
+    err = "a CUDA ELF without readable sections or entry kernels";
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
+  for (auto &[name, k] : kernels) {
+    if (k.params < 0) {
+      err = "cubin entry " + name + " has no .nv.info." + name;
+      return CUDA_ERROR_INVALID_IMAGE;
+    }
+    PtxEntry entry{name, (size_t)k.params};
+    entry.maxThreads = k.maxThreads;
+    entry.reqThreads = k.reqThreads;
+    entry.sharedBytes = k.sharedBytes;
+    entry.knowsDynamic = false;
+    entries.push_back(entry);
+  }
+  return CUDA_SUCCESS;
+}
+
 /// Reads kernels.so.sigs: `NAME ARGKINDS WGSIZE WGELEM DYNBYTES` per line.
 bool readSignatures(const std::string &path,
                     std::map<std::string, Signature> &sigs, std::string &err) {
@@ -506,7 +549,7 @@ bool readSignatures(const std::string &path,
   return true;
 }
 
-/// Binds every entry of a PTX image to its CPU kernel.
+/// Binds every entry of a PTX image or cubin to its CPU kernel.
 CUresult loadModule(State &s, CUmodule *out, const void *image,
                     std::string &err) {
   if (!out || !image) {
@@ -514,8 +557,14 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
     return CUDA_ERROR_INVALID_VALUE;
   }
   std::vector<PtxEntry> entries;
-  if (!parsePtx(static_cast<const char *>(image), entries, err))
+  const bool cubin = physc_test::isCudaElf(image);
+  if (cubin) {
+    if (CUresult r = parseCubin(image, entries, err))
+      return r;
+  } else if (!parsePtx(static_cast<const char *>(image), entries, err)) {
     return CUDA_ERROR_INVALID_IMAGE;
+  }
+  const char *what = cubin ? "cubin" : "PTX";
   const char *path = std::getenv("PHYSC_EMU_KERNELS");
   if (!path || !*path) {
     err = "PHYSC_EMU_KERNELS is not set: it names the kernels.so that "
@@ -539,28 +588,34 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
   for (const PtxEntry &entry : entries) {
     auto sig = sigs.find(entry.name);
     if (sig == sigs.end()) {
-      err = "PTX entry " + entry.name + " has no emulated kernel in " + path +
-            ".sigs (the PTX of another model?)";
+      err = std::string(what) + " entry " + entry.name +
+            " has no emulated kernel in " + path + ".sigs (the " + what +
+            " of another model?)";
       return CUDA_ERROR_NOT_FOUND;
     }
     if (sig->second.ptxParams() != entry.params) {
-      err = "ABI mismatch: PTX entry " + entry.name + " has " +
-            std::to_string(entry.params) + " parameters, the kernel's " +
+      err = "ABI mismatch: " + std::string(what) + " entry " + entry.name +
+            " has " + std::to_string(entry.params) +
+            " parameters, the kernel's " +
             "signature '" + sig->second.kinds + "' expands to " +
             std::to_string(sig->second.ptxParams()) +
             " (5 per memref, 1 per index)";
       return CUDA_ERROR_INVALID_IMAGE;
     }
-    const size_t wgBytes = sig->second.wgSize * sig->second.wgElem;
+    size_t wgBytes = sig->second.wgSize * sig->second.wgElem;
+    // ptxas rounds a kernel's shared memory up to 16 bytes.
+    if (cubin)
+      wgBytes = (wgBytes + 15) / 16 * 16;
     if (entry.sharedBytes != wgBytes) {
-      err = "ABI mismatch: PTX entry " + entry.name + " declares " +
-            std::to_string(entry.sharedBytes) +
+      err = "ABI mismatch: " + std::string(what) + " entry " + entry.name +
+            " declares " + std::to_string(entry.sharedBytes) +
             " bytes of shared memory, the emulated kernel's workgroup " +
             "buffer has " + std::to_string(wgBytes) +
             " (kernels of another precision or block size?)";
       return CUDA_ERROR_INVALID_IMAGE;
     }
-    if (entry.dynamicShared != (sig->second.dynBytes > 0)) {
+    if (entry.knowsDynamic &&
+        entry.dynamicShared != (sig->second.dynBytes > 0)) {
       err = "ABI mismatch: PTX entry " + entry.name +
             (entry.dynamicShared ? " reads" : " does not read") +
             " dynamic shared memory, the emulated kernel " +
@@ -602,6 +657,7 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
   }
   s.modules.live[mh] = std::move(mod);
   *out = reinterpret_cast<CUmodule>(mh);
+  ++s.counters[cubin ? "load_cubin" : "load_ptx"];
   return CUDA_SUCCESS;
 }
 

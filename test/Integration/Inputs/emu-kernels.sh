@@ -18,6 +18,9 @@
 # from PATH (physc, physc-opt, mlir-translate, llc), as in lit.
 # $LANES_PER_POINT (default 1) is phys-kernels-to-gpu's lanes-per-point:
 # load the PTX of `physc emit ptx --lanes-per-point` (or train with it).
+# DERIVATIVES=1 also builds the FIELD_derivs kernels that `physc build`
+# libraries hold (phys-outline-kernels{derivatives=true}, then the stages
+# of `physc emit adjoint`): load a library's PTX or cubin with those.
 set -euo pipefail
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
   echo "usage: emu-kernels.sh SPEC.phys f32|f64 OUTDIR [EMUCUDA_LIB_DIR]" >&2
@@ -38,7 +41,15 @@ fi
 libdir=$(cd "$libdir" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
-physc emit adjoint "$spec" |
+adjoint() {
+  if [ "${DERIVATIVES:-0}" = 1 ]; then
+    physc emit phys "$spec" |
+      physc-opt -pass-pipeline='builtin.module(phys.model(phys-outline-kernels{derivatives=true},phys-expand-derivatives,canonicalize,cse,phys-build-adjoint,canonicalize,cse,phys-rematerialize))'
+  else
+    physc emit adjoint "$spec"
+  fi
+}
+adjoint |
   physc-opt -phys-kernels-to-gpu="precision=$precision block-size=128 lanes-per-point=${LANES_PER_POINT:-1}" \
     > "$out/kernels.gpu.mlir"
 python3 "$here/gpu-emulate.py" "$out/kernels.gpu.mlir" "$out/kernels.cpu.mlir"
