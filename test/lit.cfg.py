@@ -21,6 +21,10 @@ tool_dirs = [os.path.join(config.physc_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["physc", "physc-opt", "physc-burgers-ref",
                                  "physc-allen-cahn-ref"], tool_dirs)
 config.environment["PATH"] = os.pathsep.join(tool_dirs + [config.environment.get("PATH", "")])
+# physc keeps generated GPU code in $HOME/.cache/physc (tools/physc/CodeCache.h):
+# off in tests, so each one generates the PTX it checks and none writes
+# outside its %t; Integration/code-cache.test turns it on in its own folder.
+config.environment["PHYSC_CACHE"] = "0"
 
 # GPU-only tests: `REQUIRES: cuda`. The CUDA toolkit (ptxas, nvcc) is on every
 # build machine; a GPU is not.

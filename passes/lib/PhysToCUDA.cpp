@@ -30,6 +30,12 @@ bool physc::isSupportedCUDAChip(llvm::StringRef chip) {
 
 void physc::buildPhysToCUDAPipeline(OpPassManager &pm,
                                     const PhysToCUDAOptions &options) {
+  buildPhysToGPUPipeline(pm, options);
+  buildGPUToPTXPipeline(pm, options);
+}
+
+void physc::buildPhysToGPUPipeline(OpPassManager &pm,
+                                   const PhysToCUDAOptions &options) {
   KernelsToGPUOptions gpu;
   gpu.precision = options.precision;
   gpu.blockSize = options.blockSize;
@@ -38,6 +44,10 @@ void physc::buildPhysToCUDAPipeline(OpPassManager &pm,
   pm.addPass(createKernelsToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
+
+void physc::buildGPUToPTXPipeline(OpPassManager &pm,
+                                  const PhysToCUDAOptions &options) {
   std::string toNVVM = "nvvm-attach-target{chip=" + options.chip +
                        " features=+ptx80 O=3},"
                        "convert-scf-to-cf,"

@@ -64,8 +64,9 @@
 // For tests, `long emu_cuda_count(const char *what)` returns how many
 // launches a kernel had (by name), or the totals "launch", "graph_launch",
 // "graph_instantiate", "stream_sync", "ctx_sync", "memset", "memcpy_htod",
-// "memcpy_dtoh", and "load_ptx" and "load_cubin" (modules loaded); with $PHYSC_EMU_STATS set the counters are printed to
-// stderr at exit, one `physc-emucuda: NAME COUNT` line each.
+// "memcpy_dtoh", and "load_ptx" and "load_cubin" (modules loaded); with
+// $PHYSC_EMU_STATS set the counters are printed to stderr at exit, one
+// `physc-emucuda: NAME COUNT` line each.
 //
 //===----------------------------------------------------------------------===//
 
@@ -596,9 +597,8 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
     if (sig->second.ptxParams() != entry.params) {
       err = "ABI mismatch: " + std::string(what) + " entry " + entry.name +
             " has " + std::to_string(entry.params) +
-            " parameters, the kernel's " +
-            "signature '" + sig->second.kinds + "' expands to " +
-            std::to_string(sig->second.ptxParams()) +
+            " parameters, the kernel's " + "signature '" + sig->second.kinds +
+            "' expands to " + std::to_string(sig->second.ptxParams()) +
             " (5 per memref, 1 per index)";
       return CUDA_ERROR_INVALID_IMAGE;
     }

@@ -23,6 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CodeCache.h"
 #include "Commands.h"
 #include "Describe.h"
 #include "PTX.h"
@@ -220,27 +221,45 @@ std::string findPtxas() {
 }
 
 /// Assembles `ptx` for every chip of `chips` with `ptxas`, the chips' runs
-/// side by side (each takes seconds for a big model, on one core).
+/// side by side (each takes seconds for a big model, on one core). A cubin
+/// already in the code cache (CodeCache.h: same PTX, chip and ptxas) is
+/// read from there instead.
 bool assembleCubins(const std::string &ptxas, const std::string &ptx,
                     llvm::ArrayRef<std::string> chips,
                     std::vector<CubinImage> &cubins) {
-  llvm::SmallString<128> ptxPath;
-  if (std::error_code ec =
-          llvm::sys::fs::createTemporaryFile("physc-build", "ptx", ptxPath))
-    return fail("cannot create a temporary file: " + ec.message());
-  llvm::FileRemover removePtx(ptxPath);
-  if (!writeText(std::string(ptxPath), ptx))
-    return false;
   struct Run {
-    std::string chip;
+    std::string chip, key;
+    std::optional<std::string> image; // from the cache
     llvm::SmallString<128> out, err;
     llvm::sys::ProcessInfo process;
   };
   std::vector<Run> runs(chips.size());
-  std::vector<std::unique_ptr<llvm::FileRemover>> removers;
+  std::optional<std::string> cacheDir = codeCacheDir();
+  bool anyToRun = false;
   for (size_t i = 0; i < chips.size(); ++i) {
     Run &r = runs[i];
     r.chip = chips[i];
+    if (cacheDir) {
+      r.key = codeCacheKey("cubin\nptxas " + fileIdentity(ptxas) + "\nchip " +
+                           r.chip + "\n" + ptx);
+      r.image = readCachedCode(*cacheDir, "cubin", r.key);
+    }
+    anyToRun |= !r.image;
+  }
+  llvm::SmallString<128> ptxPath;
+  std::optional<llvm::FileRemover> removePtx;
+  if (anyToRun) {
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("physc-build", "ptx", ptxPath))
+      return fail("cannot create a temporary file: " + ec.message());
+    removePtx.emplace(ptxPath);
+    if (!writeText(std::string(ptxPath), ptx))
+      return false;
+  }
+  std::vector<std::unique_ptr<llvm::FileRemover>> removers;
+  for (Run &r : runs) {
+    if (r.image)
+      continue;
     for (auto [path, ext] : {std::pair{&r.out, "cubin"}, {&r.err, "log"}}) {
       if (std::error_code ec =
               llvm::sys::fs::createTemporaryFile("physc-build", ext, *path))
@@ -249,6 +268,8 @@ bool assembleCubins(const std::string &ptxas, const std::string &ptx,
     }
   }
   for (Run &r : runs) {
+    if (r.image)
+      continue;
     std::string arch = "-arch=" + r.chip;
     llvm::StringRef args[] = {ptxas, arch, ptxPath, "-o", r.out};
     std::optional<llvm::StringRef> redirects[] = {std::nullopt, r.err, r.err};
@@ -260,6 +281,10 @@ bool assembleCubins(const std::string &ptxas, const std::string &ptx,
   }
   bool ok = true;
   for (Run &r : runs) {
+    if (r.image) {
+      cubins.push_back({r.chip, std::move(*r.image)});
+      continue;
+    }
     std::string why;
     llvm::sys::ProcessInfo done =
         llvm::sys::Wait(r.process, std::nullopt, &why);
@@ -278,6 +303,8 @@ bool assembleCubins(const std::string &ptxas, const std::string &ptx,
       continue;
     }
     cubins.push_back({r.chip, (*image)->getBuffer().str()});
+    if (cacheDir)
+      writeCachedCode(*cacheDir, "cubin", r.key, cubins.back().image);
   }
   return ok;
 }

@@ -54,7 +54,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     // From the stage-3 module, before it is lowered for the CPU below.
     std::optional<std::string> text = generatePTX(
         *module, options.precision, kRuntimeChip, "physc train", errs,
-        /*blockSize=*/128, /*stageParams=*/true, options.gpuLanesPerPoint);
+        /*blockSize=*/128, /*stageParams=*/true, options.gpuLanesPerPoint,
+        &jit->ptxOrigin);
     if (!text)
       return nullptr;
     jit->ptx = std::move(*text);
@@ -67,7 +68,8 @@ std::unique_ptr<JITModel> JITModel::compile(const LoadedModel &loaded,
     });
     std::optional<std::string> text = generatePTX(
         *module, options.precision, kRuntimeChip, "physc train", why,
-        /*blockSize=*/128, /*stageParams=*/true, options.gpuLanesPerPoint);
+        /*blockSize=*/128, /*stageParams=*/true, options.gpuLanesPerPoint,
+        &jit->ptxOrigin);
     if (text)
       jit->ptx = std::move(*text);
     else if (jit->ptxError.empty())

@@ -10,6 +10,7 @@
 #ifndef PHYSC_TOOLS_JITMODEL_H
 #define PHYSC_TOOLS_JITMODEL_H
 
+#include "PTX.h"
 #include "Pipeline.h"
 
 #include "physc/Frontend/Frontend.h"
@@ -60,6 +61,8 @@ public:
   /// to it (physrt::cuda::bindCudaKernels). Needs compile(..., cuda = true).
   /// False after printing why to `errs`.
   bool moveToGPU(llvm::raw_ostream &errs);
+  /// Where the PTX came from (generated, or read from the PTX cache).
+  const PTXOrigin &gpuCodeOrigin() const { return ptxOrigin; }
 
 private:
   JITModel() = default;
@@ -70,6 +73,7 @@ private:
   std::vector<physrt::KernelRef> kernelRefs;
   std::string ptx;      ///< for moveToGPU(); empty without GPU code
   std::string ptxError; ///< why there is no PTX (GPUCode::IfPossible)
+  PTXOrigin ptxOrigin;
 };
 
 } // namespace physc

@@ -6,6 +6,8 @@
 
 #include "PTX.h"
 
+#include "CodeCache.h"
+
 #include "physc/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -15,6 +17,9 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+
+#include <chrono>
+#include <limits>
 
 using namespace mlir;
 
@@ -55,11 +60,10 @@ std::optional<std::string> physc::findCUDAToolkit(std::string &why) {
   return std::nullopt;
 }
 
-std::optional<std::string>
-physc::generatePTX(ModuleOp module, const std::string &precision,
-                   const std::string &chip, llvm::StringRef tool,
-                   llvm::raw_ostream &errs, unsigned blockSize,
-                   bool stageParams, unsigned lanesPerPoint) {
+std::optional<std::string> physc::generatePTX(
+    ModuleOp module, const std::string &precision, const std::string &chip,
+    llvm::StringRef tool, llvm::raw_ostream &errs, unsigned blockSize,
+    bool stageParams, unsigned lanesPerPoint, PTXOrigin *origin) {
   // Checked first, so a machine without the toolkit gets this error rather
   // than PTX with unresolved __nv_* calls that no driver would load.
   std::string why;
@@ -74,8 +78,8 @@ physc::generatePTX(ModuleOp module, const std::string &precision,
   ctx->appendDialectRegistry(registry);
 
   // phys-kernels-to-gpu replaces the models by gpu.modules: work on a copy.
+  auto start = std::chrono::steady_clock::now();
   OwningOpRef<ModuleOp> copy(module.clone());
-  PassManager pm(ctx);
   PhysToCUDAOptions options;
   options.chip = chip;
   options.precision = precision;
@@ -89,8 +93,46 @@ physc::generatePTX(ModuleOp module, const std::string &precision,
   // (MODEL_loss_points_per_block), which sizes the runtime's grids.
   options.lanesPerPoint = lanesPerPoint;
   options.toolkit = *toolkit;
-  buildPhysToCUDAPipeline(pm, options);
-  if (failed(pm.run(*copy)))
+  PassManager toGPU(ctx);
+  buildPhysToGPUPipeline(toGPU, options);
+  if (failed(toGPU.run(*copy)))
+    return std::nullopt;
+  auto finish = [&](PTXOrigin o) {
+    o.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (origin)
+      *origin = std::move(o);
+  };
+
+  // The gpu.modules, the chip and libdevice determine the PTX, once physc
+  // and LLVM are fixed (CodeCache.h).
+  std::optional<std::string> cacheDir = codeCacheDir();
+  std::string key;
+  if (cacheDir) {
+    llvm::SmallString<256> libdevice(*toolkit);
+    llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
+    std::string inputs = "ptx\n" + physcIdentity() + "chip " + chip +
+                         "\nlibdevice " + fileIdentity(libdevice) + "\n";
+    // Everything but locations, which the PTX does not carry: moving a
+    // line of the .phys file keeps the key.
+    OpPrintingFlags flags;
+    flags.elideLargeElementsAttrs(std::numeric_limits<int64_t>::max())
+        .elideLargeResourceString(std::numeric_limits<int64_t>::max())
+        .enableDebugInfo(false);
+    llvm::raw_string_ostream os(inputs);
+    copy->print(os, flags);
+    key = codeCacheKey(os.str());
+    if (std::optional<std::string> ptx =
+            readCachedCode(*cacheDir, "ptx", key)) {
+      finish({/*cached=*/true, codeCachePath(*cacheDir, "ptx", key)});
+      return ptx;
+    }
+  }
+
+  PassManager toPTX(ctx);
+  buildGPUToPTXPipeline(toPTX, options);
+  if (failed(toPTX.run(*copy)))
     return std::nullopt;
 
   // One gpu.binary per model and one object (our target) in it. The PTX
@@ -105,7 +147,13 @@ physc::generatePTX(ModuleOp module, const std::string &precision,
       }
       ptx = cast<gpu::ObjectAttr>(a).getObject().getValue().rtrim('\0').str();
     }
-  if (!ptx)
+  if (!ptx) {
     errs << tool << ": error: the pipeline produced no GPU code\n";
+    return std::nullopt;
+  }
+  PTXOrigin o;
+  if (cacheDir && writeCachedCode(*cacheDir, "ptx", key, *ptx))
+    o.cachePath = codeCachePath(*cacheDir, "ptx", key);
+  finish(std::move(o));
   return ptx;
 }

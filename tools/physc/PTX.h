@@ -34,15 +34,6 @@ inline constexpr const char *kRuntimeChip = "sm_80";
 /// ("cannot find libdevice ...; set PHYSC_CUDA_PATH ...") when none does.
 std::optional<std::string> findCUDAToolkit(std::string &why);
 
-/// The PTX (without its trailing NUL) of the one model in `module`, which is
-/// at Stage::Adjoint; `module` itself is left as it is (the pipeline runs on
-/// a clone), so the caller can go on to the CPU stages. Kernels in
-/// `precision`, for `chip`, loss kernels for blocks of `blockSize` threads
-/// (the runtime launches 128; others are for benchmarks), with the
-/// parameters staged in shared memory unless `stageParams` is false, and
-/// `lanesPerPoint` lanes sharing each point of a loss kernel. Null
-/// after reporting why: as "TOOL: error: ..." on `errs`, or through the
-/// context's diagnostics for pipeline failures.
 /// Lanes per point phys-kernels-to-gpu accepts: 1, 2, 4, 8, 16, 32.
 inline bool isValidLanesPerPoint(unsigned n) {
   return n >= 1 && n <= 32 && (n & (n - 1)) == 0;
@@ -58,11 +49,33 @@ inline std::string badLanesPerPoint(unsigned n) {
          std::to_string(n);
 }
 
+/// Where generatePTX's PTX came from.
+struct PTXOrigin {
+  /// Read back from the cache (CodeCache.h) rather than generated.
+  bool cached = false;
+  /// The cache entry it was read from or stored as; empty when the cache
+  /// is off or the entry could not be written.
+  std::string cachePath;
+  /// Seconds from the stage-3 module to the PTX.
+  double seconds = 0;
+};
+
+/// The PTX (without its trailing NUL) of the one model in `module`, which is
+/// at Stage::Adjoint; `module` itself is left as it is (the pipeline runs on
+/// a clone), so the caller can go on to the CPU stages. Kernels in
+/// `precision`, for `chip`, loss kernels for blocks of `blockSize` threads
+/// (the runtime launches 128; others are for benchmarks), with the
+/// parameters staged in shared memory unless `stageParams` is false, and
+/// `lanesPerPoint` lanes sharing each point of a loss kernel. Null
+/// after reporting why: as "TOOL: error: ..." on `errs`, or through the
+/// context's diagnostics for pipeline failures. The PTX comes from the
+/// PTX cache when it holds the same kernels; `origin` says which.
 std::optional<std::string>
 generatePTX(mlir::ModuleOp module, const std::string &precision,
             const std::string &chip, llvm::StringRef tool,
             llvm::raw_ostream &errs, unsigned blockSize = 128,
-            bool stageParams = true, unsigned lanesPerPoint = 1);
+            bool stageParams = true, unsigned lanesPerPoint = 1,
+            PTXOrigin *origin = nullptr);
 
 } // namespace physc
 

@@ -168,6 +168,18 @@ int physc::runTrain() {
                                                 : JITModel::GPUCode::None);
   if (!jit)
     return 1;
+  if (const PTXOrigin &o = jit->gpuCodeOrigin(); !quiet && o.seconds > 0) {
+    if (o.cached)
+      llvm::errs() << llvm::format("physc train: GPU code read from the "
+                                   "cache in %.1f s (%s)\n",
+                                   o.seconds, o.cachePath.c_str());
+    else
+      llvm::errs() << llvm::format("physc train: GPU code generated in %.1f s",
+                                   o.seconds)
+                   << (o.cachePath.empty() ? std::string()
+                                           : "; cached as " + o.cachePath)
+                   << "\n";
+  }
   if (device == "cuda" && !jit->moveToGPU(llvm::errs()))
     return 1;
   if (tryGPU) {

@@ -66,6 +66,14 @@ bool isSupportedCUDAChip(llvm::StringRef chip);
 void registerPhysToCUDAPipeline();
 void buildPhysToCUDAPipeline(mlir::OpPassManager &pm,
                              const PhysToCUDAOptions &options);
+/// Its two halves. The first (phys-kernels-to-gpu, canonicalize, cse) is
+/// cheap and leaves gpu.modules whose text determines the PTX together
+/// with the chip and libdevice; the second (NVVM, LLVM's O3 and NVPTX back
+/// end) takes seconds, which is why physc caches its result by that text.
+void buildPhysToGPUPipeline(mlir::OpPassManager &pm,
+                            const PhysToCUDAOptions &options);
+void buildGPUToPTXPipeline(mlir::OpPassManager &pm,
+                           const PhysToCUDAOptions &options);
 /// What serialising a gpu.module to PTX needs in the context: the NVVM
 /// target attribute interface and the LLVM IR translations of the GPU,
 /// NVVM and LLVM dialects.
