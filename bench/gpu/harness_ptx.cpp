@@ -213,10 +213,16 @@ int main(int argc, char **argv) {
   if (init == CUDA_SUCCESS)
     init = cuDeviceGetCount(&devices);
   if (init != CUDA_SUCCESS || devices == 0) {
+    // The toolkit's stub driver answers every call with
+    // CUDA_ERROR_STUB_LIBRARY (34), cuGetErrorName included: the number too.
     const char *name = nullptr;
     cuGetErrorName(init, &name);
+    std::string why =
+        init == CUDA_SUCCESS ? "0 devices"
+        : name ? std::string(name) + " (" + std::to_string(int(init)) + ")"
+               : "CUDA error " + std::to_string(int(init));
     std::fprintf(stderr, "harness_ptx: no CUDA device available (%s)\n",
-                 init != CUDA_SUCCESS ? (name ? name : "?") : "0 devices");
+                 why.c_str());
     return 2;
   }
   CUdevice dev;

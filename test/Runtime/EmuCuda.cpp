@@ -12,7 +12,9 @@
 // each `.entry` to the CPU build of the same kernel, loaded from
 // $PHYSC_EMU_KERNELS (kernels.so and kernels.so.sigs beside it, written by
 // test/Integration/Inputs/emu-kernels.sh from the same model's
-// phys-kernels-to-gpu output). The PTX's parameter count of every entry
+// phys-kernels-to-gpu output; or a ':'-separated list of them, of which a
+// module binds to the first that has all its entries and passes the
+// checks below). The PTX's parameter count of every entry
 // must equal the one the signature implies (5 per memref, 1 per index;
 // docs/cuda.md, "ABI in PTX"), and its `.shared` arrays the bytes of the
 // kernel's workgroup buffer (which differ with the precision and the block
@@ -550,42 +552,26 @@ bool readSignatures(const std::string &path,
   return true;
 }
 
-/// Binds every entry of a PTX image or cubin to its CPU kernel.
-CUresult loadModule(State &s, CUmodule *out, const void *image,
-                    std::string &err) {
-  if (!out || !image) {
-    err = "null module or image";
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  std::vector<PtxEntry> entries;
-  const bool cubin = physc_test::isCudaElf(image);
-  if (cubin) {
-    if (CUresult r = parseCubin(image, entries, err))
-      return r;
-  } else if (!parsePtx(static_cast<const char *>(image), entries, err)) {
-    return CUDA_ERROR_INVALID_IMAGE;
-  }
+/// Binds every entry of a module to its CPU kernel in the kernels.so at
+/// `path` (and its .sigs), after the ABI checks.
+CUresult bindEntries(State &s, const std::string &path,
+                     const std::vector<PtxEntry> &entries, bool cubin,
+                     std::vector<std::unique_ptr<Function>> &fns,
+                     std::string &err) {
   const char *what = cubin ? "cubin" : "PTX";
-  const char *path = std::getenv("PHYSC_EMU_KERNELS");
-  if (!path || !*path) {
-    err = "PHYSC_EMU_KERNELS is not set: it names the kernels.so that "
-          "emu-kernels.sh built from the same model";
-    return CUDA_ERROR_NOT_FOUND;
-  }
   void *&lib = s.kernelLibs[path];
   if (!lib)
-    lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     s.kernelLibs.erase(path);
     const char *why = dlerror();
-    err = std::string("cannot load ") + path + ": " + (why ? why : "?");
+    err = "cannot load " + path + ": " + (why ? why : "?");
     return CUDA_ERROR_NOT_FOUND;
   }
   std::map<std::string, Signature> sigs;
-  if (!readSignatures(std::string(path) + ".sigs", sigs, err))
+  if (!readSignatures(path + ".sigs", sigs, err))
     return CUDA_ERROR_NOT_FOUND;
 
-  std::vector<std::unique_ptr<Function>> fns;
   for (const PtxEntry &entry : entries) {
     auto sig = sigs.find(entry.name);
     if (sig == sigs.end()) {
@@ -631,7 +617,7 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
     }
     void *fn = dlsym(lib, ("_mlir_ciface_" + entry.name).c_str());
     if (!fn) {
-      err = std::string(path) + " has no _mlir_ciface_" + entry.name;
+      err = path + " has no _mlir_ciface_" + entry.name;
       return CUDA_ERROR_NOT_FOUND;
     }
     // gpu-emulate.py also emits the buffer size as code: both must agree.
@@ -646,6 +632,55 @@ CUresult loadModule(State &s, CUmodule *out, const void *image,
     fns.push_back(std::make_unique<Function>(
         Function{entry.name, 0, fn, sig->second, entry.maxThreads,
                  entry.reqThreads, 0}));
+  }
+  return CUDA_SUCCESS;
+}
+
+/// Binds every entry of a PTX image or cubin to its CPU kernels: those of
+/// the first kernels.so in $PHYSC_EMU_KERNELS (a ':'-separated list, so
+/// that one process can load several models, or one model's kernels for
+/// several block sizes) that has all of them and passes the ABI checks.
+CUresult loadModule(State &s, CUmodule *out, const void *image,
+                    std::string &err) {
+  if (!out || !image) {
+    err = "null module or image";
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::vector<PtxEntry> entries;
+  const bool cubin = physc_test::isCudaElf(image);
+  if (cubin) {
+    if (CUresult r = parseCubin(image, entries, err))
+      return r;
+  } else if (!parsePtx(static_cast<const char *>(image), entries, err)) {
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
+  std::vector<std::string> paths;
+  if (const char *list = std::getenv("PHYSC_EMU_KERNELS")) {
+    std::stringstream ss(list);
+    for (std::string p; std::getline(ss, p, ':');)
+      if (!p.empty())
+        paths.push_back(p);
+  }
+  if (paths.empty()) {
+    err = "PHYSC_EMU_KERNELS is not set: it names the kernels.so that "
+          "emu-kernels.sh built from the same model";
+    return CUDA_ERROR_NOT_FOUND;
+  }
+  std::vector<std::unique_ptr<Function>> fns;
+  CUresult r = CUDA_ERROR_NOT_FOUND;
+  std::string why;
+  for (const std::string &path : paths) {
+    fns.clear();
+    std::string e;
+    r = bindEntries(s, path, entries, cubin, fns, e);
+    if (r == CUDA_SUCCESS)
+      break;
+    why += (why.empty() ? "" : "; ") + e;
+  }
+  if (r != CUDA_SUCCESS) {
+    err = paths.size() > 1 ? "no kernels.so of PHYSC_EMU_KERNELS fits: " + why
+                           : why;
+    return r;
   }
   uintptr_t mh = s.newHandle();
   auto mod = std::make_unique<Module>();
