@@ -61,7 +61,7 @@ public:
   /// to it (physrt::cuda::bindCudaKernels). Needs compile(..., cuda = true).
   /// False after printing why to `errs`.
   bool moveToGPU(llvm::raw_ostream &errs);
-  /// Where the PTX came from (generated, or read from the PTX cache).
+  /// Where the PTX came from (generated, or read from the code cache).
   const PTXOrigin &gpuCodeOrigin() const { return ptxOrigin; }
 
 private:

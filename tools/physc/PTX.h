@@ -69,7 +69,8 @@ struct PTXOrigin {
 /// `lanesPerPoint` lanes sharing each point of a loss kernel. Null
 /// after reporting why: as "TOOL: error: ..." on `errs`, or through the
 /// context's diagnostics for pipeline failures. The PTX comes from the
-/// PTX cache when it holds the same kernels; `origin` says which.
+/// code cache (CodeCache.h) when it holds the same kernels; `origin` says
+/// which.
 std::optional<std::string>
 generatePTX(mlir::ModuleOp module, const std::string &precision,
             const std::string &chip, llvm::StringRef tool,
