@@ -51,12 +51,84 @@ GroupedGradAccums physc::groupGradAccums(ArrayRef<Operation *> accums) {
   return grouped;
 }
 
+/// Reorders `ops` so that up to `width` matvecs of one (net, layer,
+/// direction) stand together, the first of them leading; see the
+/// constructor's comment. Every moved op still follows what it reads.
+static void
+groupMatvecs(SmallVectorImpl<Operation *> &ops, int64_t width,
+             DenseMap<Operation *, SmallVector<Operation *>> &groups) {
+  DenseSet<Operation *> scheduled(ops.begin(), ops.end()), done;
+  SmallVector<Operation *> order;
+  // The ops not yet placed that `v` needs, in their original order; false
+  // if they include a matvec.
+  DenseMap<Operation *, int> pos;
+  for (auto [i, op] : llvm::enumerate(ops))
+    pos[op] = i;
+  auto pending = [&](Value v, SmallVectorImpl<Operation *> &slice) {
+    DenseSet<Operation *> seen;
+    SmallVector<Operation *> stack;
+    if (Operation *d = v.getDefiningOp())
+      stack.push_back(d);
+    while (!stack.empty()) {
+      Operation *op = stack.pop_back_val();
+      if (!scheduled.contains(op) || done.contains(op) ||
+          !seen.insert(op).second)
+        continue;
+      if (KernelSchedule::decodeMatvec(op))
+        return false;
+      slice.push_back(op);
+      for (Value operand : op->getOperands())
+        if (Operation *d = operand.getDefiningOp())
+          stack.push_back(d);
+    }
+    llvm::sort(slice, [&](Operation *a, Operation *b) {
+      return pos.lookup(a) < pos.lookup(b);
+    });
+    return true;
+  };
+  for (auto [i, op] : llvm::enumerate(ops)) {
+    if (done.contains(op))
+      continue;
+    std::optional<KernelSchedule::Matvec> lead =
+        KernelSchedule::decodeMatvec(op);
+    SmallVector<Operation *> group = {op};
+    for (size_t j = i + 1;
+         lead && j < ops.size() && static_cast<int64_t>(group.size()) < width;
+         ++j) {
+      std::optional<KernelSchedule::Matvec> m =
+          KernelSchedule::decodeMatvec(ops[j]);
+      SmallVector<Operation *> slice;
+      if (!m || done.contains(ops[j]) || m->net != lead->net ||
+          m->layer != lead->layer || m->transposed != lead->transposed ||
+          !pending(m->x, slice))
+        continue;
+      for (Operation *s : slice) {
+        order.push_back(s);
+        done.insert(s);
+      }
+      group.push_back(ops[j]);
+    }
+    for (Operation *g : group) {
+      order.push_back(g);
+      done.insert(g);
+    }
+    if (group.size() > 1)
+      groups[op] = std::move(group);
+  }
+  ops.assign(order.begin(), order.end());
+}
+
 KernelSchedule::KernelSchedule(Block &body,
                                function_ref<bool(Operation *)> skip,
-                               bool eagerGradAccums) {
+                               bool eagerGradAccums, int64_t fuseMatvecs) {
   for (Operation &op : body.without_terminator())
     if (!skip(&op))
       ops.push_back(&op);
+  if (fuseMatvecs > 1) {
+    groupMatvecs(ops, fuseMatvecs, fusedGroups);
+    for (auto &[lead, group] : fusedGroups)
+      fusedFollowers.insert(group.begin() + 1, group.end());
+  }
   const int end = ops.size() + 1;
   DenseMap<Operation *, int> pos;
   for (auto [i, op] : llvm::enumerate(ops))
@@ -92,6 +164,27 @@ KernelSchedule::KernelSchedule(Block &body,
                                     : pos.lookup(u));
         lastUses[r] = last;
       }
+}
+
+std::optional<KernelSchedule::Matvec>
+KernelSchedule::decodeMatvec(Operation *op) {
+  if (auto mv = dyn_cast<MatvecOp>(op))
+    return Matvec{op,
+                  mv.getInput(),
+                  mv.getResult(),
+                  mv.getNet(),
+                  static_cast<int64_t>(mv.getLayer()),
+                  mv.getBias(),
+                  /*transposed=*/false};
+  if (auto mt = dyn_cast<MatvecTOp>(op))
+    return Matvec{op,
+                  mt.getInput(),
+                  mt.getResult(),
+                  mt.getNet(),
+                  static_cast<int64_t>(mt.getLayer()),
+                  /*bias=*/false,
+                  /*transposed=*/true};
+  return std::nullopt;
 }
 
 LogicalResult KernelSchedule::emit(const Emitter &e) const {
@@ -132,15 +225,10 @@ LogicalResult KernelSchedule::emit(const Emitter &e) const {
       i = k;
       continue;
     }
-    if (auto mv = dyn_cast<MatvecOp>(op))
-      e.matvec({op, mv.getInput(), mv.getResult(), mv.getNet(),
-                static_cast<int64_t>(mv.getLayer()), mv.getBias(),
-                /*transposed=*/false});
-    else if (auto mt = dyn_cast<MatvecTOp>(op))
-      e.matvec({op, mt.getInput(), mt.getResult(), mt.getNet(),
-                static_cast<int64_t>(mt.getLayer()),
-                /*bias=*/false, /*transposed=*/true});
-    else if (failed(e.scalar(op)))
+    if (std::optional<Matvec> mv = decodeMatvec(op)) {
+      if (!fusedFollowers.contains(op))
+        e.matvec(*mv);
+    } else if (failed(e.scalar(op)))
       return failure();
     e.release(i);
     ++i;

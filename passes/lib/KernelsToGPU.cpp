@@ -41,6 +41,8 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
+#include <map>
+
 namespace physc {
 #define GEN_PASS_DEF_KERNELSTOGPU
 #include "physc/Transforms/Passes.h.inc"
@@ -65,6 +67,12 @@ constexpr int64_t kMatvecBlock = 4;
 /// Rows of a layer's dW each thread sums together in the tile's gradient
 /// reduction (GPUKernelCodegen::emitGradAccum).
 constexpr int64_t kGradRows = 4;
+/// Matvecs of one layer (the jet components of a row, or of its adjoint)
+/// a lane-split kernel computes in one loop, sharing each weight load.
+constexpr int64_t kMaxFusedMatvecs = 8;
+/// Workgroup bytes the slices of a lane-split kernel may take before it
+/// fuses fewer matvecs (kMaxFusedMatvecs, halved until they fit).
+constexpr int64_t kMaxSliceBytes = 20 * 1024;
 /// Largest parameter vector staged in shared memory. With kStageBytes of
 /// static workgroup memory a block then needs at most 96 KB, which every
 /// chip physc targets grants (sm_86 and sm_89 allow 99 KB per block, sm_80
@@ -142,6 +150,12 @@ private:
   /// every thread reaches: the body is straight-line) as soon as its last
   /// dy is known.
   bool eagerGradAccums() override { return true; }
+  /// Lane-split kernels compute the matvecs of a layer together
+  /// (emitMatvec). A point per thread does not: its rows live in local
+  /// memory, and moving the later matvecs up keeps more of them alive at
+  /// once (the bench pde kernel's stack grows from 8,720 to 10,768 bytes),
+  /// while its weight loads are already warp-wide broadcasts.
+  int64_t fusedMatvecs() override { return laneSplit() ? fuseWidth : 1; }
   /// Scalar params (trainable `param`s) are few: the thread sums them
   /// privately, next to the loss, and the block tree reduces them once.
   void accumParamGrad(int64_t offset, Value v) override {
@@ -209,12 +223,16 @@ private:
     b.create<NVVM::SyncWarpOp>(
         loc, b.create<arith::ConstantIntOp>(loc, -1, 32).getResult());
   }
-  /// Stores the elements of `row` (`width` wide) into the group's next
-  /// slice, syncs the warp and returns the slice's offset in `shared`. The
-  /// slices alternate: a lane that writes slice s has passed the sync that
+  /// Stores the elements of `rows` (each `width` wide) into the group's
+  /// next slice, interleaved (element j of rows[c] at j * stride + c),
+  /// syncs the warp and returns the slice's offset in `shared`. The slices
+  /// alternate: a lane that writes slice s has passed the sync that
   /// followed the last write of the other one, so every lane has finished
   /// reading s before.
-  Value rowToSlice(Value row, int64_t width);
+  Value rowsToSlice(ArrayRef<Value> rows, int64_t width, int64_t stride);
+  Value rowToSlice(Value row, int64_t width) {
+    return rowsToSlice(row, width, 1);
+  }
   /// Index of weight (r, c) of a layer with `in` inputs whose weights
   /// start at `wOff`; in the staged copy, rows of 32k weights are
   /// swizzled (c ^ (r & 31)), so that lanes reading one column of
@@ -280,6 +298,9 @@ private:
   llvm::DenseMap<Value, SmallVector<Value>> laneRows;
   int64_t sliceBase = 0, sliceStride = 0;
   int sliceUses = 0;
+  /// Lane-split: how many matvecs of one layer one loop may compute (the
+  /// slices hold that many interleaved rows).
+  int64_t fuseWidth = 1;
   /// In a loss kernel: whether the thread's point is a real one.
   Value valid;
   /// The thread's private [loss, scalar-param grads...] and the partials
@@ -451,16 +472,23 @@ void GPUKernelCodegen::emitGradAccum() {
 // Lane-split rows
 //===----------------------------------------------------------------------===//
 
-Value GPUKernelCodegen::rowToSlice(Value row, int64_t width) {
+Value GPUKernelCodegen::rowsToSlice(ArrayRef<Value> rows, int64_t width,
+                                    int64_t stride) {
   int64_t which = sliceUses++ % 2;
   Value base = b.create<arith::AddIOp>(
       loc, idx(sliceBase + which * sliceStride),
       b.create<arith::MulIOp>(loc, group, idx(2 * sliceStride)));
   for (int64_t k = 0, e = slots(width); k < e; ++k)
     guarded(slotValid(width, k), [&] {
-      b.create<memref::StoreOp>(
-          loc, laneElem(row, k), shared,
-          ValueRange{b.create<arith::AddIOp>(loc, base, slotIndex(k))});
+      Value at = slotIndex(k);
+      if (stride > 1)
+        at = b.create<arith::MulIOp>(loc, at, idx(stride));
+      at = b.create<arith::AddIOp>(loc, base, at);
+      for (auto [c, row] : llvm::enumerate(rows))
+        b.create<memref::StoreOp>(
+            loc, laneElem(row, k), shared,
+            ValueRange{c ? b.create<arith::AddIOp>(loc, at, idx(c)).getResult()
+                         : at});
     });
   syncWarp();
   return base;
@@ -570,49 +598,92 @@ void GPUKernelCodegen::releaseDead(int position,
 // Every x[i] is one broadcast load for all of the lane's slots; the weights
 // of one i are read by the group's lanes from different banks (swizzled
 // rows, weightIndex).
+//
+// The later matvecs of the same layer (and direction) whose inputs are
+// already known are computed in the same loop: the jets push every
+// component of a row through W (value, d/dx, d/dt, d2/dx2), and the
+// reverse sweep pulls every component of its adjoint through W^T. Their
+// inputs go into the slice interleaved, so that one i's inputs are one
+// vector load, and each weight load then serves C fmas instead of one: a
+// warp-wide weight load is a shared-memory wavefront, and an SM serves one
+// wavefront per cycle while it issues four warp-wide fmas. Each output is
+// still the same sum in the same order, so the results do not change.
 void GPUKernelCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
   if (!laneSplit())
     return RowCodegen::emitMatvec(mv);
+  SmallVector<KernelSchedule::Matvec> fused = {mv};
+  ArrayRef<Operation *> group = schedule->fusedWith(mv.op);
+  for (Operation *op : group.drop_front(std::min<size_t>(group.size(), 1)))
+    fused.push_back(*KernelSchedule::decodeMatvec(op));
   auto netOp = model.lookupSymbol<NetOp>(mv.net);
   int64_t in = netOp.getFanIn(mv.layer), outW = netOp.getFanOut(mv.layer);
   int64_t wOff = layout.offset(mv.net, mv.layer, false);
   int64_t bOff = layout.offset(mv.net, mv.layer, true);
   bool transposed = mv.transposed;
   int64_t nOut = transposed ? in : outW, nIn = transposed ? outW : in;
-  Value xConst = rowConst.lookup(mv.x);
-  Value base = xConst ? Value() : rowToSlice(mv.x, nIn);
+  // Inputs that are splat constants stay registers; the others go to the
+  // slice, `stride` apart (1, 2 or 4: a vector load's width).
+  SmallVector<Value> xConst, sliced;
+  SmallVector<int64_t> column;
+  for (const KernelSchedule::Matvec &m : fused) {
+    xConst.push_back(rowConst.lookup(m.x));
+    column.push_back(xConst.back() ? -1 : sliced.size());
+    if (!xConst.back())
+      sliced.push_back(m.x);
+  }
+  int64_t stride = llvm::PowerOf2Ceil(std::max<size_t>(sliced.size(), 1));
+  Value base = sliced.empty() ? Value() : rowsToSlice(sliced, nIn, stride);
   // The lane's outputs; a slot past the row reads output nOut - 1's weights
-  // (its result is never read).
+  // (its result is never read). Sums are [matvec][slot].
+  int64_t S = slots(nOut);
   SmallVector<Value> os, sums;
-  for (int64_t k = 0, e = slots(nOut); k < e; ++k) {
+  for (int64_t k = 0; k < S; ++k) {
     Value o = slotIndex(k);
     if (slotValid(nOut, k))
       o = b.create<arith::MinUIOp>(loc, o, idx(nOut - 1));
     os.push_back(o);
-    sums.push_back(
-        mv.bias && !transposed
-            ? b.create<memref::LoadOp>(
-                   loc, params,
-                   ValueRange{b.create<arith::AddIOp>(loc, idx(bOff), o)})
-                  .getResult()
-            : constant(0));
   }
+  for (const KernelSchedule::Matvec &m : fused)
+    for (Value o : os)
+      sums.push_back(
+          m.bias && !transposed
+              ? b.create<memref::LoadOp>(
+                     loc, params,
+                     ValueRange{b.create<arith::AddIOp>(loc, idx(bOff), o)})
+                    .getResult()
+              : constant(0));
   auto step = [&](Value i, ValueRange acc) {
-    Value xv = xConst ? xConst
-                      : b.create<memref::LoadOp>(
-                             loc, shared,
-                             ValueRange{b.create<arith::AddIOp>(loc, base, i)})
-                            .getResult();
-    SmallVector<Value> next;
+    Value at = i;
+    if (stride > 1)
+      at = b.create<arith::MulIOp>(loc, i, idx(stride));
+    if (base)
+      at = b.create<arith::AddIOp>(loc, base, at);
+    SmallVector<Value> xv;
+    for (auto [c, x] : llvm::enumerate(xConst))
+      xv.push_back(x ? x
+                     : b.create<memref::LoadOp>(
+                            loc, shared,
+                            ValueRange{column[c] ? b.create<arith::AddIOp>(
+                                                        loc, at, idx(column[c]))
+                                                       .getResult()
+                                                 : at})
+                           .getResult());
+    SmallVector<Value> next(acc.begin(), acc.end());
     for (auto [k, o] : llvm::enumerate(os)) {
-      Value at = transposed ? weightIndex(wOff, in, i, o)
-                            : weightIndex(wOff, in, o, i);
-      Value w = b.create<memref::LoadOp>(loc, params, at);
-      next.push_back(fma(w, xv, acc[k]));
+      Value w =
+          b.create<memref::LoadOp>(loc, params,
+                                   transposed ? weightIndex(wOff, in, i, o)
+                                              : weightIndex(wOff, in, o, i));
+      for (size_t c = 0; c < fused.size(); ++c)
+        next[c * S + k] = fma(w, xv[c], acc[c * S + k]);
     }
     return next;
   };
-  laneRows[mv.y] = emitSumLoop(nIn, nIn % 4 == 0 ? 4 : 1, sums, step);
+  SmallVector<Value> result =
+      emitSumLoop(nIn, nIn % 4 == 0 ? 4 : 1, sums, step);
+  for (auto [c, m] : llvm::enumerate(fused))
+    laneRows[m.y] = SmallVector<Value>(result.begin() + c * S,
+                                       result.begin() + (c + 1) * S);
 }
 
 void GPUKernelCodegen::emitStageParams() {
@@ -738,9 +809,30 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
           if (isRow(r))
             widest = std::max(widest, rowWidth(r));
       });
-      sliceStride = widest | 1;
+      // Room for as many interleaved rows as the most matvecs of one
+      // layer (emitMatvec), as long as the slices stay small. With C > 1
+      // rows the stride is C (W + 1): a multiple of C, so that the loads
+      // of one i's C inputs stay one aligned vector load, and the groups
+      // of a warp start on different banks.
+      std::map<std::tuple<std::string, int64_t, bool>, int64_t> perLayer;
+      fuseWidth = 1;
+      body.walk([&](Operation *op) {
+        if (auto m = KernelSchedule::decodeMatvec(op))
+          fuseWidth = std::max(
+              fuseWidth, ++perLayer[{m->net.str(), m->layer, m->transposed}]);
+      });
+      fuseWidth =
+          std::min<int64_t>(llvm::PowerOf2Ceil(fuseWidth), kMaxFusedMatvecs);
+      auto strideFor = [&](int64_t c) {
+        return c == 1 ? widest | 1 : c * (widest + 1);
+      };
+      while (fuseWidth > 1 &&
+             tilePoints * 2 * strideFor(fuseWidth) * (T.getWidth() / 8) >
+                 kMaxSliceBytes)
+        fuseWidth /= 2;
+      sliceStride = strideFor(fuseWidth);
       sliceElems = tilePoints * 2 * sliceStride;
-      stageElems -= sliceElems;
+      stageElems -= sliceElems + fuseWidth;
     }
     // Workgroup memory: the largest round of staged rows, or the tree.
     int64_t sharedSize = kReduceChunk * blockSize;
@@ -771,8 +863,9 @@ LogicalResult GPUKernelCodegen::emit(gpu::GPUModuleOp gpuModule) {
         sharedSize = std::max(sharedSize, P * perPoint);
       }
     if (laneSplit()) {
-      sliceBase = sharedSize;
-      sharedSize += sliceElems;
+      // Aligned for vector loads of fuseWidth elements.
+      sliceBase = llvm::alignTo(sharedSize, fuseWidth);
+      sharedSize = sliceBase + sliceElems;
       if (sharedSize * (T.getWidth() / 8) > 48 * 1024)
         return kernel.emitOpError("needs ")
                << sharedSize * (T.getWidth() / 8)

@@ -6,6 +6,8 @@
 
 #include "RowCodegen.h"
 
+#include "llvm/ADT/ScopeExit.h"
+
 #include <algorithm>
 
 using namespace mlir;
@@ -274,18 +276,27 @@ void RowCodegen::emitGroup(ArrayRef<Operation *> group, int last,
 }
 
 void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
-  Value x = mv.x, y = mv.y;
+  // The matvecs the schedule put with this one (fusedMatvecs): same layer
+  // and direction, so each weight load serves all of them.
+  SmallVector<KernelSchedule::Matvec> fused = {mv};
+  ArrayRef<Operation *> group = schedule->fusedWith(mv.op);
+  for (Operation *op : group.drop_front(std::min<size_t>(group.size(), 1)))
+    fused.push_back(*KernelSchedule::decodeMatvec(op));
+  int64_t C = fused.size();
   StringRef net = mv.net;
   int64_t layer = mv.layer;
-  bool bias = mv.bias, transposed = mv.transposed;
+  bool transposed = mv.transposed;
   auto netOp = model.lookupSymbol<NetOp>(net);
   int64_t in = netOp.getFanIn(layer), outW = netOp.getFanOut(layer);
   int64_t wOff = layout.offset(net, layer, false);
   int64_t bOff = layout.offset(net, layer, true);
   // y = W x: rows of W; y = W^T x: its columns.
   int64_t nOut = transposed ? in : outW, nIn = transposed ? outW : in;
-  Value xb = rowBuf.lookup(x);
-  Value yb = allocRow(y);
+  SmallVector<Value> xbs, ybs;
+  for (const KernelSchedule::Matvec &m : fused)
+    xbs.push_back(rowBuf.lookup(m.x));
+  for (const KernelSchedule::Matvec &m : fused)
+    ybs.push_back(allocRow(m.y));
   auto weight = [&](Value o, Value i) -> Value {
     // element (o, i) of the map: W[o][i] or W[i][o]
     Value row = transposed ? i : o, col = transposed ? o : i;
@@ -295,38 +306,47 @@ void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
                                 col));
     return broadcast(b.create<memref::LoadOp>(loc, params, k));
   };
-  auto xAt = [&](Value i) -> Value {
-    return xb ? b.create<memref::LoadOp>(loc, xb, i).getResult()
-              : rowConst.lookup(x);
+  auto xAt = [&](int64_t c, Value i) -> Value {
+    return xbs[c] ? b.create<memref::LoadOp>(loc, xbs[c], i).getResult()
+                  : rowConst.lookup(fused[c].x);
   };
   int64_t block = std::max<int64_t>(1, matvecBlock());
-  // Outputs [o0, o0 + count): each a sum over i in order, from the bias or
-  // zero; every x[i] is loaded once for all of them.
+  // Outputs [o0, o0 + count) of each fused matvec: each a sum over i in
+  // order, from the bias or zero; every x[i] is loaded once for all of
+  // them, every weight once for all the matvecs. Sums are [matvec][k].
   auto outputs = [&](Value o0, int64_t count) {
     SmallVector<Value> os, sums;
-    for (int64_t k = 0; k < count; ++k) {
-      Value o = k ? b.create<arith::AddIOp>(loc, o0, idx(k)).getResult() : o0;
-      os.push_back(o);
-      sums.push_back(
-          bias && !transposed
-              ? broadcast(b.create<memref::LoadOp>(
-                    loc, params,
-                    ValueRange{b.create<arith::AddIOp>(loc, idx(bOff), o)}))
-              : constant(0));
-    }
+    for (const KernelSchedule::Matvec &m : fused)
+      for (int64_t k = 0; k < count; ++k) {
+        if (&m == &fused.front())
+          os.push_back(k ? b.create<arith::AddIOp>(loc, o0, idx(k)).getResult()
+                         : o0);
+        sums.push_back(m.bias && !transposed
+                           ? broadcast(b.create<memref::LoadOp>(
+                                 loc, params,
+                                 ValueRange{b.create<arith::AddIOp>(
+                                     loc, idx(bOff), os[k])}))
+                           : constant(0));
+      }
     auto step = [&](Value i, ValueRange acc) {
-      Value xv = xAt(i);
-      SmallVector<Value> next;
-      for (int64_t k = 0; k < count; ++k)
-        next.push_back(fma(weight(os[k], i), xv, acc[k]));
+      SmallVector<Value> xv;
+      for (int64_t c = 0; c < C; ++c)
+        xv.push_back(xAt(c, i));
+      SmallVector<Value> next(acc.begin(), acc.end());
+      for (int64_t k = 0; k < count; ++k) {
+        Value w = weight(os[k], i);
+        for (int64_t c = 0; c < C; ++c)
+          next[c * count + k] = fma(w, xv[c], acc[c * count + k]);
+      }
       return next;
     };
     // Where outputs are blocked (the GPU), four consecutive i per
     // iteration: a row's weights for them are adjacent, one vector load.
     int64_t unroll = block > 1 && nIn % 4 == 0 ? 4 : 1;
     sums = emitSumLoop(nIn, unroll, sums, step);
-    for (int64_t k = 0; k < count; ++k)
-      b.create<memref::StoreOp>(loc, sums[k], yb, os[k]);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t k = 0; k < count; ++k)
+        b.create<memref::StoreOp>(loc, sums[c * count + k], ybs[c], os[k]);
   };
   // Blocks of `block` outputs, then the rest one by one.
   int64_t blocked = nOut / block * block;
@@ -342,7 +362,8 @@ void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
     b.setInsertionPoint(loop.getBody()->getTerminator());
     outputs(loop.getInductionVar(), 1);
   }
-  rowBuf[y] = yb;
+  for (int64_t c = 0; c < C; ++c)
+    rowBuf[fused[c].y] = ybs[c];
 }
 
 SmallVector<Value> RowCodegen::emitSumLoop(
@@ -422,7 +443,9 @@ void RowCodegen::emitGradAccum() {
 
 LogicalResult RowCodegen::emitBody(Block &body) {
   bool eager = eagerGradAccums();
-  KernelSchedule schedule(body, isSplatConst, eager);
+  KernelSchedule schedule(body, isSplatConst, eager, fusedMatvecs());
+  this->schedule = &schedule;
+  auto forget = llvm::make_scope_exit([&] { this->schedule = nullptr; });
   KernelSchedule::Emitter emitter;
   emitter.scalar = [&](Operation *op) { return emitScalarOp(op); };
   emitter.group = [&](ArrayRef<Operation *> group, int last) {

@@ -77,6 +77,10 @@ protected:
   /// stands (emitGradAccum on just that layer's), so that their dy and x
   /// rows die there, rather than all at the end of the body.
   virtual bool eagerGradAccums() { return false; }
+  /// How many matvecs of one layer and direction the schedule may put
+  /// together (KernelSchedule::fusedWith); emitMatvec is then called for
+  /// the first of each group only, and computes all of them. 1 by default.
+  virtual int64_t fusedMatvecs() { return 1; }
   /// phys.accum_param_grad of the param at layout offset `offset`: by
   /// default gradAcc[gradBase + offset] += v.
   virtual void accumParamGrad(int64_t offset, mlir::Value v);
@@ -161,6 +165,8 @@ protected:
   /// at gradAcc[gradBase + k].
   mlir::Value lossAcc, gradAcc;
   int64_t gradBase = 0;
+  /// The schedule emitBody walks, while it walks it.
+  const KernelSchedule *schedule = nullptr;
   /// Where scratch arrays are allocated: in front of all their users.
   mlir::OpBuilder::InsertPoint entry;
 

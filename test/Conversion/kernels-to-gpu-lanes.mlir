@@ -179,3 +179,107 @@ phys.model @wide {
     phys.yield
   }
 }
+
+// -----
+
+// Matvecs of one layer share a loop: the jets push every component of a
+// row through the same W, and each weight load then serves all of them.
+// Layer 1's d/dx input (hx) is computed before its first matvec (the
+// schedule moves it up), and the two inputs go into the slice
+// interleaved, element j of h at 2j and of hx at 2j + 1. Workgroup memory:
+// the tree, then two slices of 2 (32 + 1) for each of the 8 groups.
+// CHECK-LABEL: gpu.module @f_kernels
+// CHECK:         gpu.func @f_pde_loss_grad({{.*}} workgroup(%[[WG:[a-z0-9]+]] : memref<2080xf32,
+// CHECK:           %[[TID:.+]] = gpu.thread_id x
+// CHECK:           %[[LANE:.+]] = arith.remui %[[TID]], %c16 : index
+// CHECK-NEXT:      %[[GROUP:.+]] = arith.divui %[[TID]], %c16 : index
+
+// Layer 0, value and d/dx (a constant input, kept in a register): one
+// weight load, two fmas.
+// CHECK:             %[[G132:.+]] = arith.muli %[[GROUP]], %c132 : index
+// CHECK:             %[[W0:.+]] = memref.load %view[%[[LANE]]]
+// CHECK-NEXT:        arith.mulf %[[W0]], %{{.+}} fastmath<contract> : f32
+// CHECK-NEXT:        arith.addf
+// CHECK-NEXT:        arith.addf %[[W0]], %cst fastmath<contract> : f32
+// CHECK:             %[[H:.+]] = math.tanh
+// CHECK-NEXT:        %[[HH:.+]] = arith.mulf %[[H]], %[[H]] : f32
+// CHECK-NEXT:        %[[DT:.+]] = arith.subf %cst_0, %[[HH]] : f32
+// CHECK-NEXT:        %[[HX:.+]] = arith.mulf %[[DT]], %{{.+}} : f32
+
+// Layer 1: h and hx into the slice, one loop, two sums.
+// CHECK:             %[[SL:.+]] = arith.addi %[[G132]], %c1090 : index
+// CHECK-NEXT:        %[[J2:.+]] = arith.muli %[[LANE]], %c2 : index
+// CHECK-NEXT:        %[[AT:.+]] = arith.addi %[[SL]], %[[J2]] : index
+// CHECK-NEXT:        memref.store %[[H]], %[[WG]][%[[AT]]]
+// CHECK-NEXT:        %[[AT1:.+]] = arith.addi %[[AT]], %c1 : index
+// CHECK-NEXT:        memref.store %[[HX]], %[[WG]][%[[AT1]]]
+// CHECK:             nvvm.bar.warp.sync
+// CHECK:             scf.for %[[I:.+]] = %c0 to %c32 step %c4 iter_args(%[[S0:.+]] = %{{.+}}, %[[S1:.+]] = %cst) -> (f32, f32) {
+// CHECK-NEXT:          %[[I2:.+]] = arith.muli %[[I]], %c2 : index
+// CHECK-NEXT:          %[[XI:.+]] = arith.addi %[[SL]], %[[I2]] : index
+// CHECK-NEXT:          %[[X0:.+]] = memref.load %[[WG]][%[[XI]]]
+// CHECK-NEXT:          %[[XI1:.+]] = arith.addi %[[XI]], %c1 : index
+// CHECK-NEXT:          %[[X1:.+]] = memref.load %[[WG]][%[[XI1]]]
+// CHECK-NEXT:          %[[WI:.+]] = arith.addi %[[I]], %c64 : index
+// CHECK-NEXT:          %[[W1:.+]] = memref.load %view[%[[WI]]]
+// CHECK-NEXT:          %[[P0:.+]] = arith.mulf %[[W1]], %[[X0]] fastmath<contract> : f32
+// CHECK-NEXT:          arith.addf %[[P0]], %[[S0]] fastmath<contract> : f32
+// CHECK-NEXT:          %[[P1:.+]] = arith.mulf %[[W1]], %[[X1]] fastmath<contract> : f32
+// CHECK-NEXT:          arith.addf %[[P1]], %[[S1]] fastmath<contract> : f32
+
+// The reverse sweep: both adjoints through W^T in one pass, each weight
+// load serving both.
+// CHECK:               %[[DA:.+]] = arith.addi %{{.+}}, %[[J2]] : index
+// CHECK-NEXT:          memref.store %{{.+}}, %[[WG]][%[[DA]]]
+// CHECK-NEXT:          %[[DA1:.+]] = arith.addi %[[DA]], %c1 : index
+// CHECK-NEXT:          memref.store %{{.+}}, %[[WG]][%[[DA1]]]
+// CHECK-NEXT:        }
+// CHECK-NEXT:        nvvm.bar.warp.sync
+// CHECK-NEXT:        %[[D0:.+]] = memref.load %[[WG]]
+// CHECK:             %[[D1:.+]] = memref.load %[[WG]]
+// CHECK:             %[[WT:.+]] = memref.load %view
+// CHECK-NEXT:        arith.mulf %[[WT]], %[[D0]]
+// CHECK-NEXT:        arith.addf
+// CHECK-NEXT:        arith.mulf %[[WT]], %[[D1]]
+// CHECK:           gpu.return
+phys.model @f {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.net @N "mlp"(in = 1, out = 1, hidden = [32], act = "tanh", init = "glorot")
+  phys.kernel @pde.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    %in = tensor.from_elements %x : tensor<1xf64>
+    %z = phys.matvec @N[0] %in bias : tensor<1xf64> -> tensor<32xf64>
+    %h = math.tanh %z : tensor<32xf64>
+    %o = phys.matvec @N[1] %h bias : tensor<32xf64> -> tensor<1xf64>
+    %e = arith.constant dense<1.0> : tensor<1xf64>
+    %zx = phys.matvec @N[0] %e : tensor<1xf64> -> tensor<32xf64>
+    %one = arith.constant dense<1.0> : tensor<32xf64>
+    %hh = arith.mulf %h, %h : tensor<32xf64>
+    %dt = arith.subf %one, %hh : tensor<32xf64>
+    %hx = arith.mulf %dt, %zx : tensor<32xf64>
+    %ox = phys.matvec @N[1] %hx : tensor<32xf64> -> tensor<1xf64>
+    %c0 = arith.constant 0 : index
+    %u = tensor.extract %o[%c0] : tensor<1xf64>
+    %ux = tensor.extract %ox[%c0] : tensor<1xf64>
+    %r = arith.subf %ux, %u : f64
+    %m = phys.mask %r : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    %g = arith.addf %m, %m : f64
+    %gm = phys.mask %g : f64
+    %gn = arith.negf %gm : f64
+    %dy = tensor.from_elements %gn : tensor<1xf64>
+    %dyx = tensor.from_elements %gm : tensor<1xf64>
+    phys.accum_weight_grad @N[1] %dy, %h : tensor<1xf64>, tensor<32xf64>
+    phys.accum_weight_grad @N[1] %dyx, %hx : tensor<1xf64>, tensor<32xf64>
+    phys.accum_bias_grad @N[1] %dy : tensor<1xf64>
+    %dh = phys.matvec_t @N[1] %dy : tensor<1xf64> -> tensor<32xf64>
+    %dhx = phys.matvec_t @N[1] %dyx : tensor<1xf64> -> tensor<32xf64>
+    %dz = arith.mulf %dh, %dt : tensor<32xf64>
+    %dzx = arith.mulf %dhx, %dt : tensor<32xf64>
+    phys.accum_weight_grad @N[0] %dz, %in : tensor<32xf64>, tensor<1xf64>
+    phys.accum_bias_grad @N[0] %dz : tensor<32xf64>
+    phys.accum_weight_grad @N[0] %dzx, %e : tensor<32xf64>, tensor<1xf64>
+    phys.yield
+  }
+}

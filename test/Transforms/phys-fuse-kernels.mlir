@@ -394,3 +394,73 @@ phys.model @d {
     phys.yield
   }
 }
+
+// -----
+
+// The matvecs of one layer and direction share a loop: the jets push every
+// component of a row through the same W, and each weight is broadcast once
+// for all of them. Layer 1's d/dx input hx is moved up to its first
+// matvec, so the tanh loop computes it too.
+// CHECK-LABEL: func.func @f_pde_loss_grad(
+// CHECK:         %[[Z:.+]] = vector.fma %[[W0:[0-9]+]], %{{.+}}, %{{.+}} : vector<16xf32>
+// CHECK-NEXT:    %[[ZX:.+]] = vector.fma %[[W0]], %{{.+}}, %{{.+}} : vector<16xf32>
+// CHECK-NEXT:    memref.store %[[Z]], %[[ZB:.+]][%{{.+}}]
+// CHECK-NEXT:    memref.store %[[ZX]], %[[ZXB:.+]][%{{.+}}]
+// CHECK:         scf.for
+// CHECK-NEXT:      memref.load %[[ZB]]
+// CHECK-NEXT:      %[[H:.+]] = math.tanh
+// CHECK-NEXT:      %[[HH:.+]] = arith.mulf %[[H]], %[[H]]
+// CHECK-NEXT:      %[[DT:.+]] = arith.subf %{{.+}}, %[[HH]]
+// CHECK-NEXT:      %[[ZXI:.+]] = memref.load %[[ZXB]]
+// CHECK-NEXT:      arith.mulf %[[DT]], %[[ZXI]]
+// CHECK:         scf.for {{.*}} iter_args(%[[S0:.+]] = %{{.+}}, %[[S1:.+]] = %{{.+}}) -> (vector<16xf32>, vector<16xf32>) {
+// CHECK-NEXT:      %[[HI:.+]] = memref.load
+// CHECK-NEXT:      %[[HXI:.+]] = memref.load
+// CHECK:           vector.fma %[[W1:[0-9]+]], %[[HI]], %[[S0]]
+// CHECK-NEXT:      vector.fma %[[W1]], %[[HXI]], %[[S1]]
+
+// The reverse sweep: both adjoints through W^T, one broadcast per weight.
+// CHECK:         vector.fma %[[WT:[0-9]+]], %{{.+}}, %{{.+}} : vector<16xf32>
+// CHECK-NEXT:    vector.fma %[[WT]], %{{.+}}, %{{.+}} : vector<16xf32>
+// CHECK:         return
+phys.model @f {
+  phys.coord @x "space" [-1.0, 1.0]
+  phys.net @N "mlp"(in = 1, out = 1, hidden = [32], act = "tanh", init = "glorot")
+  phys.kernel @pde.loss_grad "loss_grad" {
+  ^bb0(%x: f64):
+    %in = tensor.from_elements %x : tensor<1xf64>
+    %z = phys.matvec @N[0] %in bias : tensor<1xf64> -> tensor<32xf64>
+    %h = math.tanh %z : tensor<32xf64>
+    %o = phys.matvec @N[1] %h bias : tensor<32xf64> -> tensor<1xf64>
+    %e = arith.constant dense<1.0> : tensor<1xf64>
+    %zx = phys.matvec @N[0] %e : tensor<1xf64> -> tensor<32xf64>
+    %one = arith.constant dense<1.0> : tensor<32xf64>
+    %hh = arith.mulf %h, %h : tensor<32xf64>
+    %dt = arith.subf %one, %hh : tensor<32xf64>
+    %hx = arith.mulf %dt, %zx : tensor<32xf64>
+    %ox = phys.matvec @N[1] %hx : tensor<32xf64> -> tensor<1xf64>
+    %c0 = arith.constant 0 : index
+    %u = tensor.extract %o[%c0] : tensor<1xf64>
+    %ux = tensor.extract %ox[%c0] : tensor<1xf64>
+    %r = arith.subf %ux, %u : f64
+    %m = phys.mask %r : f64
+    %sq = arith.mulf %m, %m : f64
+    phys.accum_loss %sq : f64
+    %g = arith.addf %m, %m : f64
+    %gm = phys.mask %g : f64
+    %gn = arith.negf %gm : f64
+    %dy = tensor.from_elements %gn : tensor<1xf64>
+    %dyx = tensor.from_elements %gm : tensor<1xf64>
+    phys.accum_weight_grad @N[1] %dy, %h : tensor<1xf64>, tensor<32xf64>
+    phys.accum_weight_grad @N[1] %dyx, %hx : tensor<1xf64>, tensor<32xf64>
+    phys.accum_bias_grad @N[1] %dy : tensor<1xf64>
+    %dh = phys.matvec_t @N[1] %dy : tensor<1xf64> -> tensor<32xf64>
+    %dhx = phys.matvec_t @N[1] %dyx : tensor<1xf64> -> tensor<32xf64>
+    %dz = arith.mulf %dh, %dt : tensor<32xf64>
+    %dzx = arith.mulf %dhx, %dt : tensor<32xf64>
+    phys.accum_weight_grad @N[0] %dz, %in : tensor<32xf64>, tensor<1xf64>
+    phys.accum_bias_grad @N[0] %dz : tensor<32xf64>
+    phys.accum_weight_grad @N[0] %dzx, %e : tensor<32xf64>, tensor<1xf64>
+    phys.yield
+  }
+}

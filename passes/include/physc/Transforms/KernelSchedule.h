@@ -19,6 +19,7 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace physc {
@@ -53,10 +54,15 @@ public:
   /// false; skipped ops (hoisted constants) are the generator's business.
   /// With `eagerGradAccums`, the gradient accumulations of one layer's
   /// weights (or biases) run where the last of them stands, instead of at
-  /// the end of the tile, so their rows die there.
+  /// the end of the tile, so their rows die there. With `fuseMatvecs` > 1,
+  /// up to that many matvecs of one layer and direction are scheduled
+  /// together (fusedWith): each later one is moved up to the first, with
+  /// the ops its input needs that have not run yet, as long as those
+  /// include no matvec. The jets then push all components of a layer's row
+  /// through W at once, instead of one derivative direction after another.
   KernelSchedule(mlir::Block &body,
                  llvm::function_ref<bool(mlir::Operation *)> skip,
-                 bool eagerGradAccums = false);
+                 bool eagerGradAccums = false, int64_t fuseMatvecs = 1);
 
   /// Position of the last reader of row `v`; readers that run at the end
   /// of a tile (the yield, gradient accumulations unless eager) count as
@@ -66,6 +72,14 @@ public:
   /// weight (or bias) accumulations, where they all run.
   bool closesGradGroup(mlir::Operation *accum) const {
     return groupClosers.contains(accum);
+  }
+  /// With `fuseMatvecs` > 1: the matvecs scheduled with matvec `op`, `op`
+  /// first, when it leads a group of two or more; empty otherwise. The
+  /// others of a group are not passed to Emitter::matvec.
+  llvm::ArrayRef<mlir::Operation *> fusedWith(mlir::Operation *op) const {
+    auto it = fusedGroups.find(op);
+    return it == fusedGroups.end() ? llvm::ArrayRef<mlir::Operation *>()
+                                   : llvm::ArrayRef(it->second);
   }
 
   /// phys.matvec (y = W x, plus the layer's bias when `bias`) or
@@ -77,6 +91,8 @@ public:
     int64_t layer;
     bool bias, transposed;
   };
+  /// `op` decoded, if it is a phys.matvec or phys.matvec_t.
+  static std::optional<Matvec> decodeMatvec(mlir::Operation *op);
 
   /// What to emit for each piece (owning callables: an Emitter is filled
   /// in field by field from lambdas).
@@ -100,6 +116,9 @@ private:
   llvm::SmallVector<mlir::Operation *> ops;
   llvm::DenseMap<mlir::Value, int> lastUses;
   llvm::DenseSet<mlir::Operation *> groupClosers;
+  llvm::DenseMap<mlir::Operation *, llvm::SmallVector<mlir::Operation *>>
+      fusedGroups;
+  llvm::DenseSet<mlir::Operation *> fusedFollowers;
 };
 
 } // namespace physc
