@@ -42,6 +42,11 @@ log() { echo "gpu-check: [${SECONDS}s] $*" | tee -a "$OUT/progress.log"; }
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "host: $(uname -srm)"
+  if [[ -f $PREP/prepared.txt ]]; then
+    cat "$PREP/prepared.txt"
+  else
+    echo "prepared: unknown (no prepared.txt in the bundle)"
+  fi
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm \
       --format=csv 2>&1 || true

@@ -10,6 +10,7 @@
 #   <model>.l16/.l32.ptx    --lanes-per-point 16 / 32: a point's rows spread
 #                           over the lanes, in registers (l32 for every
 #                           example, checked against the CPU; l16 bench)
+#   <model>.l32.b256.ptx    bench models: 32 lanes a point, 256 threads a block
 #   <ptx>.cubin             each PTX above assembled by ptxas for CUDA_ARCH,
 #                           which harness_ptx loads (--cubin) instead of
 #                           having the driver JIT-compile the PTX on the GPU
@@ -23,6 +24,7 @@
 #                           and libstdc++ static: no LLVM/MLIR, no toolkit)
 #   train.txt               one line per training check: "<binary> <max rel L2>"
 #   pinn_step.py            the framework baseline (copied from ../shared)
+#   prepared.txt            when, and from which commit, the bundle was made
 # The .ptx and .cubin files are stored gzipped (the bundle must stay under
 # the 64 MiB a device call carries); gpu-check.sh unpacks them.
 # Environment: PHYSC (default build/bin/physc), NVCC (default nvcc on PATH or
@@ -84,9 +86,13 @@ prepare() {
     # them in shared memory buys (or costs in occupancy).
     "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" \
       --stage-params=false >"$TMP/$model.global.ptx"
-    # And with 16 lanes a point (two points a warp).
+    # And with 16 lanes a point (two points a warp), and 32 lanes a point
+    # with 256 threads a block: 8 points a tile, so half the read-modify-
+    # writes of the block's gradient row per point, for fewer blocks an SM.
     "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" \
       --lanes-per-point 16 >"$TMP/$model.l16.ptx"
+    "$PHYSC" emit ptx "$file" --precision f32 --chip "$ARCH" \
+      --lanes-per-point 32 --block-size 256 >"$TMP/$model.l32.b256.ptx"
   fi
   local n
   for n in "$@"; do
@@ -105,6 +111,7 @@ prepare() {
     ptx_check "$dir" "$kind" "$model.l32"
     if [[ $kind == bench ]]; then
       ptx_check "$dir" "$kind" "$model.l16"
+      ptx_check "$dir" "$kind" "$model.l32.b256" --block 256
       for b in 64 256; do
         ptx_check "$dir" "$kind" "$model.b$b" --block $b
       done
@@ -164,6 +171,14 @@ else
   echo "gpu-prepare: warning: no $SHARED/anchors/pinn_step.py; gpu-check.sh will skip the framework baseline" >&2
 fi
 
+# Which physc made the bundle: gpu-check.sh copies it into env.txt, so a
+# result says which kernels it timed (a bundle left from an older commit
+# runs just as well).
+{
+  echo "prepared: $(date -u +%FT%TZ)"
+  echo "commit: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "physc: $PHYSC, sha256 $(sha256sum "$PHYSC" | cut -c1-16)"
+} >"$TMP/prepared.txt"
 gzip -9 "$TMP"/*.ptx "$TMP"/*.cubin
 rm -rf "$DEST"
 mv "$TMP" "$DEST"
