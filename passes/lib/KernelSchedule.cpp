@@ -59,11 +59,11 @@ groupMatvecs(SmallVectorImpl<Operation *> &ops, int64_t width,
              DenseMap<Operation *, SmallVector<Operation *>> &groups) {
   DenseSet<Operation *> scheduled(ops.begin(), ops.end()), done;
   SmallVector<Operation *> order;
-  // The ops not yet placed that `v` needs, in their original order; false
-  // if they include a matvec.
   DenseMap<Operation *, int> pos;
   for (auto [i, op] : llvm::enumerate(ops))
     pos[op] = i;
+  // The ops not yet placed that `v` needs, in their original order; false
+  // if they include a matvec (whose own group may not have run yet).
   auto pending = [&](Value v, SmallVectorImpl<Operation *> &slice) {
     DenseSet<Operation *> seen;
     SmallVector<Operation *> stack;
