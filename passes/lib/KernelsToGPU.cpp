@@ -599,8 +599,9 @@ void GPUKernelCodegen::releaseDead(int position,
 // of one i are read by the group's lanes from different banks (swizzled
 // rows, weightIndex).
 //
-// The later matvecs of the same layer (and direction) whose inputs are
-// already known are computed in the same loop: the jets push every
+// The schedule puts the later matvecs of the same layer (and direction)
+// with this one (KernelSchedule::fusedWith), and they are computed in the
+// same loop: the jets push every
 // component of a row through W (value, d/dx, d/dt, d2/dx2), and the
 // reverse sweep pulls every component of its adjoint through W^T. Their
 // inputs go into the slice interleaved, so that one i's inputs are one
@@ -622,7 +623,7 @@ void GPUKernelCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
   bool transposed = mv.transposed;
   int64_t nOut = transposed ? in : outW, nIn = transposed ? outW : in;
   // Inputs that are splat constants stay registers; the others go to the
-  // slice, `stride` apart (1, 2 or 4: a vector load's width).
+  // slice, `stride` apart (a power of two: whole, aligned vector loads).
   SmallVector<Value> xConst, sliced;
   SmallVector<int64_t> column;
   for (const KernelSchedule::Matvec &m : fused) {
