@@ -601,14 +601,14 @@ void GPUKernelCodegen::releaseDead(int position,
 //
 // The schedule puts the later matvecs of the same layer (and direction)
 // with this one (KernelSchedule::fusedWith), and they are computed in the
-// same loop: the jets push every
-// component of a row through W (value, d/dx, d/dt, d2/dx2), and the
-// reverse sweep pulls every component of its adjoint through W^T. Their
-// inputs go into the slice interleaved, so that one i's inputs are one
-// vector load, and each weight load then serves C fmas instead of one: a
-// warp-wide weight load is a shared-memory wavefront, and an SM serves one
-// wavefront per cycle while it issues four warp-wide fmas. Each output is
-// still the same sum in the same order, so the results do not change.
+// same loop: the jets push every component of a row through W (value,
+// d/dx, d/dt, d2/dx2), and the reverse sweep pulls every component of its
+// adjoint through W^T. Their inputs go into the slice interleaved, so
+// that one i's inputs are one vector load, and each weight load then
+// serves C fmas instead of one: a warp-wide weight load is a shared-memory
+// wavefront, and an SM serves one wavefront per cycle while it issues four
+// warp-wide fmas. Each output is still the same sum in the same order, so
+// the results do not change.
 void GPUKernelCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
   if (!laneSplit())
     return RowCodegen::emitMatvec(mv);
