@@ -168,22 +168,20 @@ KernelSchedule::KernelSchedule(Block &body,
 
 std::optional<KernelSchedule::Matvec>
 KernelSchedule::decodeMatvec(Operation *op) {
+  // Both ops have the same operands; only matvec has a bias.
+  auto decode = [&](auto m, bool bias, bool transposed) {
+    return Matvec{op,
+                  m.getInput(),
+                  m.getResult(),
+                  m.getNet(),
+                  static_cast<int64_t>(m.getLayer()),
+                  bias,
+                  transposed};
+  };
   if (auto mv = dyn_cast<MatvecOp>(op))
-    return Matvec{op,
-                  mv.getInput(),
-                  mv.getResult(),
-                  mv.getNet(),
-                  static_cast<int64_t>(mv.getLayer()),
-                  mv.getBias(),
-                  /*transposed=*/false};
+    return decode(mv, mv.getBias(), /*transposed=*/false);
   if (auto mt = dyn_cast<MatvecTOp>(op))
-    return Matvec{op,
-                  mt.getInput(),
-                  mt.getResult(),
-                  mt.getNet(),
-                  static_cast<int64_t>(mt.getLayer()),
-                  /*bias=*/false,
-                  /*transposed=*/true};
+    return decode(mt, /*bias=*/false, /*transposed=*/true);
   return std::nullopt;
 }
 

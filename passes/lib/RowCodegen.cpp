@@ -316,6 +316,8 @@ void RowCodegen::emitMatvec(const KernelSchedule::Matvec &mv) {
   // them, every weight once for all the matvecs. Sums are [matvec][k].
   auto outputs = [&](Value o0, int64_t count) {
     SmallVector<Value> os, sums;
+    // The output indices are made along with the first matvec's sums, so
+    // that a lone matvec is emitted exactly as before fusion existed.
     for (const KernelSchedule::Matvec &m : fused)
       for (int64_t k = 0; k < count; ++k) {
         if (&m == &fused.front())
