@@ -22,6 +22,30 @@ constexpr int kMultiprocessorCount = 16;
 constexpr int kComputeCapabilityMajor = 75;
 constexpr int kComputeCapabilityMinor = 76;
 
+/// cuda.h's CUjit_option values for the JIT's error log.
+constexpr int kJitErrorLogBuffer = 5;
+constexpr int kJitErrorLogBufferSizeBytes = 6;
+
+/// Whether `r` is a fault of a kernel that ran earlier: cuda.h says each of
+/// these leaves the process in an inconsistent state, and every later call
+/// returns the same error.
+bool isKernelFault(CUresult r) {
+  switch (r) {
+  case 700: // CUDA_ERROR_ILLEGAL_ADDRESS
+  case 702: // CUDA_ERROR_LAUNCH_TIMEOUT
+  case 710: // CUDA_ERROR_ASSERT
+  case 714: // CUDA_ERROR_HARDWARE_STACK_ERROR
+  case 715: // CUDA_ERROR_ILLEGAL_INSTRUCTION
+  case 716: // CUDA_ERROR_MISALIGNED_ADDRESS
+  case 717: // CUDA_ERROR_INVALID_ADDRESS_SPACE
+  case 718: // CUDA_ERROR_INVALID_PC
+  case 719: // CUDA_ERROR_LAUNCH_FAILED
+    return true;
+  default:
+    return false;
+  }
+}
+
 /// Names of the results a missing or unusable driver gives, for drivers
 /// (like the toolkit's stub library) whose cuGetErrorName fails too.
 const char *knownError(CUresult r) {
@@ -100,6 +124,7 @@ Loaded load() {
   // Optional: without them the optimizer runs on the host, or kernels that
   // need more than 48 KB of shared memory report that they cannot run.
   std::string optional;
+  resolve(lib, "cuModuleLoadDataEx", d.cuModuleLoadDataEx, optional);
   resolve(lib, "cuFuncSetAttribute", d.cuFuncSetAttribute, optional);
   resolve(lib, "cuStreamCreate", d.cuStreamCreate, optional);
   resolve(lib, "cuStreamDestroy_v2", d.cuStreamDestroy, optional);
@@ -141,8 +166,37 @@ std::string Driver::errorName(CUresult r) const {
 }
 
 void Driver::check(CUresult r, const char *what) const {
-  if (r != 0)
-    throw Error(std::string(what) + ": " + errorName(r));
+  if (r == 0)
+    return;
+  std::string message = std::string(what) + ": " + errorName(r);
+  // Kernels run asynchronously: the call that reports a fault is not the
+  // launch that caused it.
+  if (isKernelFault(r))
+    throw DeviceFault(message +
+                      ": a GPU kernel launched before this call failed, and "
+                      "the CUDA context cannot be used any more (with "
+                      "CUDA_LAUNCH_BLOCKING=1 the launch reports it; "
+                      "compute-sanitizer names the kernel and the access)");
+  throw Error(message);
+}
+
+CUresult Driver::loadModule(CUmodule *mod, const void *image,
+                            std::string &log) const {
+  log.clear();
+  if (!cuModuleLoadDataEx)
+    return cuModuleLoadData(mod, image);
+  std::string buffer(8192, '\0');
+  int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSizeBytes};
+  void *values[] = {
+      buffer.data(),
+      reinterpret_cast<void *>(static_cast<uintptr_t>(buffer.size() - 1))};
+  CUresult r = cuModuleLoadDataEx(mod, image, 2, options, values);
+  if (r != 0) {
+    log = buffer.c_str();
+    while (!log.empty() && (log.back() == '\n' || log.back() == ' '))
+      log.pop_back();
+  }
+  return r;
 }
 
 const Driver &cuda::driver() {

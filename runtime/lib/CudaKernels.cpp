@@ -313,17 +313,18 @@ void cuda::bindCudaKernels(CompiledModel &M, const std::vector<KernelRef> &refs,
   // machine code instead of JIT-compiling the PTX (seconds for a big model,
   // at every start where its JIT cache is cold). A cubin the driver refuses
   // (another toolkit's, say) falls back to the PTX.
-  std::string image;
+  std::string image, log;
   if (int c = pickCubin(cubins, info.major, info.minor); c >= 0) {
-    if (d.cuModuleLoadData(&gpu->mod, cubins[c].image) == 0)
+    if (d.loadModule(&gpu->mod, cubins[c].image, log) == 0)
       image = ", cubin " + cubins[c].chip;
     else
       gpu->mod = nullptr;
   }
   if (!gpu->mod)
-    if (CUresult r = d.cuModuleLoadData(&gpu->mod, ptx.c_str()))
+    if (CUresult r = d.loadModule(&gpu->mod, ptx.c_str(), log))
       throw Error("the GPU code of model '" + M.name + "' does not load on " +
-                  info.name + " (" + info.chip() + "): " + d.errorName(r));
+                  info.name + " (" + info.chip() + "): " + d.errorName(r) +
+                  (log.empty() ? "" : "; the driver's JIT says: " + log));
   auto function = [&](const std::string &name) {
     CUfunction fn = nullptr;
     if (d.cuModuleGetFunction(&fn, gpu->mod, name.c_str()))

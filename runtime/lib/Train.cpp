@@ -568,295 +568,306 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
   // records where, so resuming with a larger --steps continues the same run.
   bool capped = false;
   std::vector<double> grad, terms;
-  for (size_t si = firstStage; si < M.stages.size() && !capped; ++si) {
-    const Stage &S = M.stages[si];
-    int64_t done = si == firstStage ? firstStageStep : 0;
-    int64_t stageStart = step - done;
-    int64_t budget = S.steps;
-    if (opts.maxSteps >= 0)
-      budget = std::min(budget, opts.maxSteps - stageStart);
-    if (budget <= done) {
-      if (budget < S.steps) {
-        capped = true;
-        if (done == 0)
-          save(si, 0, S.steps, nullptr, nullptr);
-      }
-      continue;
-    }
-    bool resumed = resume && si == firstStage &&
-                   resume->state.kind != OptimizerStateKind::None;
-    if (S.optimizer == "adam" || S.optimizer == "multiadam") {
-      // MultiAdam: the same loop with one gradient per group of terms.
-      bool multi = S.optimizer == "multiadam";
-      AdamOptions ao{S.lr, S.beta1, S.beta2, S.eps};
-      Adam A(multi ? 0 : R.params.size(), ao);
-      std::vector<std::vector<int>> groups;
-      std::optional<MultiAdam> MA;
-      std::vector<std::vector<double>> groupGrads;
-      if (multi) {
-        groups = multiAdamGroups(M, S);
-        MA.emplace(R.params.size(), groups.size(), ao);
-      }
-      if (resumed && multi)
-        MA->restore(resume->state.multiAdam);
-      else if (resumed)
-        A.restore(resume->state.adam);
-      const Adam *AP = multi ? nullptr : &A;
-      const MultiAdam *MP = multi ? &*MA : nullptr;
-      std::string why = M.deviceTrainer && !opts.hostOptimizer
-                            ? hostOnly(M, S, causal.has_value(), LW.annealing(),
-                                       resampling, kind)
-                            : "-";
-      if (why.empty()) {
-        // Whole steps on the device; the host waits only to log, to save a
-        // checkpoint and at the end of the stage (the sync points below).
-        DeviceTrainer &D = *M.deviceTrainer;
-        D.begin(R.params, A.state(), S, rt, opts.seed, step,
-                resampling == ResampleKind::Fresh ? nullptr : &population);
-        if (!opts.quiet)
-          log << "stage " << si + 1 << " (adam) on the device: " << D.describe()
-              << "\n";
-        for (int64_t k = done; k < budget;) {
-          int64_t ran = D.run(stepsToSync(budget - k));
-          step += ran;
-          k += ran;
-          R.deviceSteps += ran;
-          double f = D.losses(terms);
-          AdamState state;
-          D.read(R.params, state);
-          A.restore(state);
-          if (int64_t bad = D.divergedAt()) {
-            progress.finish();
-            throw Error(divergence(M, ev, R.params,
-                                   drawBatches(M, kind, opts.seed, kTrainStream,
-                                               bad - 1),
-                                   rt, terms, f, bad, "adam") +
-                        kept());
-          }
-          progress.update(step, S.optimizer, terms, f);
-          R.history.add(step, S.optimizer, terms, f);
-          if (due())
-            save(si, k, S.steps, &A, nullptr);
-        }
+  // A kernel's fault ends the run where the host last looked.
+  try {
+    for (size_t si = firstStage; si < M.stages.size() && !capped; ++si) {
+      const Stage &S = M.stages[si];
+      int64_t done = si == firstStage ? firstStageStep : 0;
+      int64_t stageStart = step - done;
+      int64_t budget = S.steps;
+      if (opts.maxSteps >= 0)
+        budget = std::min(budget, opts.maxSteps - stageStart);
+      if (budget <= done) {
         if (budget < S.steps) {
           capped = true;
-          save(si, budget, S.steps, &A, nullptr);
+          if (done == 0)
+            save(si, 0, S.steps, nullptr, nullptr);
         }
         continue;
       }
-      if (why != "-" && !opts.quiet)
-        log << "stage " << si + 1 << " (" << S.optimizer
-            << ") on the host, kernels on the device: " << why << "\n";
-      for (int64_t k = done; k < budget; ++k) {
-        if (resampling == ResampleKind::R3 && step > 0 &&
-            step % M.resampleEvery == 0)
-          resampleR3(M, population,
-                     drawBatches(M, kind, opts.seed, kR3Stream, step), R.params,
-                     rt, ev.threadPool(), &r3);
-        const CompiledModel &MS = causal ? causal->expanded : M;
-        std::vector<Batch> batches =
-            resampling == ResampleKind::Fresh
-                ? drawBatches(MS, kind, opts.seed, kTrainStream, step)
-                : population;
-        double f;
-        if (causal) {
-          updateCausalWeights(*causal, R.params, batches, rt, ev.threadPool());
-          f = ev.lossAndGrad(MS, R.params, batches, rt, &grad, &terms);
-          terms = foldCausalLosses(*causal, batches, terms, M.terms.size());
-        } else {
-          f = multi ? LW.groups(ev, M, groups, R.params, batches, rt, grad,
-                                terms, groupGrads)
-                    : LW.adamStep(ev, M, step, R.params, batches, rt, grad,
-                                  terms);
+      bool resumed = resume && si == firstStage &&
+                     resume->state.kind != OptimizerStateKind::None;
+      if (S.optimizer == "adam" || S.optimizer == "multiadam") {
+        // MultiAdam: the same loop with one gradient per group of terms.
+        bool multi = S.optimizer == "multiadam";
+        AdamOptions ao{S.lr, S.beta1, S.beta2, S.eps};
+        Adam A(multi ? 0 : R.params.size(), ao);
+        std::vector<std::vector<int>> groups;
+        std::optional<MultiAdam> MA;
+        std::vector<std::vector<double>> groupGrads;
+        if (multi) {
+          groups = multiAdamGroups(M, S);
+          MA.emplace(R.params.size(), groups.size(), ao);
         }
-        if (!std::isfinite(f) || !allFinite(grad)) {
-          progress.finish();
-          // (With causal weighting, the per-term check uses unsplit terms.)
-          throw Error(divergence(M, ev, R.params,
-                                 causal ? drawBatches(M, kind, opts.seed,
-                                                      kTrainStream, step)
-                                        : batches,
-                                 rt, terms, f, step + 1, S.optimizer.c_str()) +
-                      kept());
+        if (resumed && multi)
+          MA->restore(resume->state.multiAdam);
+        else if (resumed)
+          A.restore(resume->state.adam);
+        const Adam *AP = multi ? nullptr : &A;
+        const MultiAdam *MP = multi ? &*MA : nullptr;
+        std::string why = M.deviceTrainer && !opts.hostOptimizer
+                              ? hostOnly(M, S, causal.has_value(),
+                                         LW.annealing(), resampling, kind)
+                              : "-";
+        if (why.empty()) {
+          // Whole steps on the device; the host waits only to log, to save a
+          // checkpoint and at the end of the stage (the sync points below).
+          DeviceTrainer &D = *M.deviceTrainer;
+          D.begin(R.params, A.state(), S, rt, opts.seed, step,
+                  resampling == ResampleKind::Fresh ? nullptr : &population);
+          if (!opts.quiet)
+            log << "stage " << si + 1
+                << " (adam) on the device: " << D.describe() << "\n";
+          for (int64_t k = done; k < budget;) {
+            int64_t ran = D.run(stepsToSync(budget - k));
+            step += ran;
+            k += ran;
+            R.deviceSteps += ran;
+            double f = D.losses(terms);
+            AdamState state;
+            D.read(R.params, state);
+            A.restore(state);
+            if (int64_t bad = D.divergedAt()) {
+              progress.finish();
+              throw Error(divergence(M, ev, R.params,
+                                     drawBatches(M, kind, opts.seed,
+                                                 kTrainStream, bad - 1),
+                                     rt, terms, f, bad, "adam") +
+                          kept());
+            }
+            progress.update(step, S.optimizer, terms, f);
+            R.history.add(step, S.optimizer, terms, f);
+            if (due())
+              save(si, k, S.steps, &A, nullptr);
+          }
+          if (budget < S.steps) {
+            capped = true;
+            save(si, budget, S.steps, &A, nullptr);
+          }
+          continue;
         }
-        if (multi)
-          MA->step(R.params, groupGrads);
-        else
-          A.step(R.params, grad);
+        if (why != "-" && !opts.quiet)
+          log << "stage " << si + 1 << " (" << S.optimizer
+              << ") on the host, kernels on the device: " << why << "\n";
+        for (int64_t k = done; k < budget; ++k) {
+          if (resampling == ResampleKind::R3 && step > 0 &&
+              step % M.resampleEvery == 0)
+            resampleR3(M, population,
+                       drawBatches(M, kind, opts.seed, kR3Stream, step),
+                       R.params, rt, ev.threadPool(), &r3);
+          const CompiledModel &MS = causal ? causal->expanded : M;
+          std::vector<Batch> batches =
+              resampling == ResampleKind::Fresh
+                  ? drawBatches(MS, kind, opts.seed, kTrainStream, step)
+                  : population;
+          double f;
+          if (causal) {
+            updateCausalWeights(*causal, R.params, batches, rt,
+                                ev.threadPool());
+            f = ev.lossAndGrad(MS, R.params, batches, rt, &grad, &terms);
+            terms = foldCausalLosses(*causal, batches, terms, M.terms.size());
+          } else {
+            f = multi ? LW.groups(ev, M, groups, R.params, batches, rt, grad,
+                                  terms, groupGrads)
+                      : LW.adamStep(ev, M, step, R.params, batches, rt, grad,
+                                    terms);
+          }
+          if (!std::isfinite(f) || !allFinite(grad)) {
+            progress.finish();
+            // (With causal weighting, the per-term check uses unsplit terms.)
+            throw Error(divergence(M, ev, R.params,
+                                   causal ? drawBatches(M, kind, opts.seed,
+                                                        kTrainStream, step)
+                                          : batches,
+                                   rt, terms, f, step + 1,
+                                   S.optimizer.c_str()) +
+                        kept());
+          }
+          if (multi)
+            MA->step(R.params, groupGrads);
+          else
+            A.step(R.params, grad);
+          projectBounds(M, R.params);
+          ++step;
+          progress.update(step, S.optimizer, terms, f);
+          R.history.add(step, S.optimizer, terms, f);
+          if (due())
+            save(si, k + 1, S.steps, AP, nullptr, MP);
+        }
+        if (budget < S.steps) {
+          capped = true;
+          save(si, budget, S.steps, AP, nullptr, MP);
+        }
+        continue;
+      }
+      // L-BFGS on one fixed batch, drawn at the stage's first step (also when
+      // resumed, so it is the same batch).
+      std::vector<Batch> batches =
+          resampling == ResampleKind::Fresh
+              ? drawBatches(M, kind, opts.seed, kTrainStream, stageStart)
+              : population;
+      // With a DeviceTrainer the batch stays on the device: L-BFGS runs there
+      // whole when the GPU code has the MODEL_lbfgs_* kernels (unless
+      // --host-line-search), else each evaluation is one graph launch for the
+      // line search on the host.
+      bool deviceEval = M.deviceTrainer && !opts.hostOptimizer;
+      LbfgsOptions lo;
+      lo.maxIterations = budget - done;
+      lo.history = S.history;
+      lo.gradTolerance = S.tolerance;
+      if (deviceEval && M.deviceTrainer->hasLbfgs() && !opts.hostLineSearch) {
+        DeviceTrainer &D = *M.deviceTrainer;
+        LbfgsHistory H;
+        if (resumed)
+          H.assign(resume->state.lbfgsS, resume->state.lbfgsY,
+                   resume->state.lbfgsRho);
+        std::vector<double> xEval = R.params;
+        projectBounds(M, xEval);
+        D.beginLbfgs(R.params, xEval, H, lo, batches, LW.values(), rt);
+        if (!opts.quiet)
+          log << "stage " << si + 1
+              << " (lbfgs) on the device: line search and updates in " << M.name
+              << "_lbfgs_*, " << D.describe() << "\n";
+        DeviceTrainer::LbfgsStatus st;
+        int64_t stageSteps = budget - done;
+        while (!st.done && st.iterations < stageSteps) {
+          st = D.runLbfgs(st.iterations +
+                          stepsToSync(stageSteps - st.iterations));
+          int64_t before = step;
+          step = stageStart + done + st.iterations;
+          // Not after a failed line search, as on the host: a resume would
+          // carry on where the uninterrupted run did not.
+          bool ckpt =
+              due() && !(st.done && st.stop == StopReason::LineSearchFailed);
+          D.readLbfgs(R.params, terms, ckpt ? &H : nullptr);
+          if (st.diverged) {
+            progress.finish();
+            step = stageStart + done + st.diverged;
+            throw Error(divergence(M, ev, R.params, batches, rt, terms, st.f,
+                                   step, "lbfgs") +
+                        kept());
+          }
+          R.deviceSteps += step - before;
+          if (step > before) {
+            progress.update(step, "lbfgs", terms, st.f);
+            R.history.add(step, "lbfgs", terms, st.f);
+          }
+          if (ckpt)
+            save(si, step - stageStart, S.steps, nullptr, &H);
+        }
+        // Capped by --steps: the checkpoint keeps the iterate as it is (a
+        // bounded param may lie outside its range), so that a resumed run
+        // goes on exactly as this one would have.
+        if (st.stop == StopReason::MaxIterations && budget < S.steps) {
+          capped = true;
+          D.readLbfgs(R.params, terms, &H);
+          save(si, step - stageStart, S.steps, nullptr, &H);
+        }
         projectBounds(M, R.params);
-        ++step;
-        progress.update(step, S.optimizer, terms, f);
-        R.history.add(step, S.optimizer, terms, f);
-        if (due())
-          save(si, k + 1, S.steps, AP, nullptr, MP);
+        if (st.done && st.stop != StopReason::MaxIterations) {
+          planned -= budget - (step - stageStart);
+          progress.setTotal(planned);
+          if (step > stageStart) {
+            progress.update(step, "lbfgs", terms, st.f, /*force=*/true);
+            R.history.add(step, "lbfgs", terms, st.f);
+          }
+          progress.finish();
+          if (!opts.quiet)
+            log << "lbfgs stopped after " << (step - stageStart)
+                << " iterations: " << toString(st.stop) << "\n";
+        }
+        continue;
       }
-      if (budget < S.steps) {
-        capped = true;
-        save(si, budget, S.steps, AP, nullptr, MP);
+      if (deviceEval) {
+        M.deviceTrainer->beginEvaluation(batches, LW.values(), rt);
+        if (!opts.quiet)
+          log << "stage " << si + 1
+              << " (lbfgs): line search on the host, each evaluation one "
+                 "CUDA graph on the device\n";
       }
-      continue;
-    }
-    // L-BFGS on one fixed batch, drawn at the stage's first step (also when
-    // resumed, so it is the same batch).
-    std::vector<Batch> batches =
-        resampling == ResampleKind::Fresh
-            ? drawBatches(M, kind, opts.seed, kTrainStream, stageStart)
-            : population;
-    // With a DeviceTrainer the batch stays on the device: L-BFGS runs there
-    // whole when the GPU code has the MODEL_lbfgs_* kernels (unless
-    // --host-line-search), else each evaluation is one graph launch for the
-    // line search on the host.
-    bool deviceEval = M.deviceTrainer && !opts.hostOptimizer;
-    LbfgsOptions lo;
-    lo.maxIterations = budget - done;
-    lo.history = S.history;
-    lo.gradTolerance = S.tolerance;
-    if (deviceEval && M.deviceTrainer->hasLbfgs() && !opts.hostLineSearch) {
-      DeviceTrainer &D = *M.deviceTrainer;
+      auto evalAt = [&](const std::vector<double> &x, std::vector<double> *g,
+                        std::vector<double> &termLosses) {
+        return deviceEval ? M.deviceTrainer->evaluate(x, g, termLosses)
+                          : LW.eval(ev, M, x, batches, rt, g, &termLosses);
+      };
+      // A bounded trainable param enters as clamp(x): outside its range the
+      // loss is flat in it, so the line search sees a consistent objective.
+      std::vector<double> clamped;
+      Objective f = [&](const std::vector<double> &x, std::vector<double> &g) {
+        if (!hasBounds(M))
+          return evalAt(x, &g, terms);
+        clamped = x;
+        projectBounds(M, clamped);
+        double fx = evalAt(clamped, &g, terms);
+        for (const ParamBlock &B : M.blocks)
+          if (B.bounded && clamped[B.offset] != x[B.offset])
+            g[B.offset] = 0;
+        return fx;
+      };
+      // L-BFGS cannot start from a non-finite loss or gradient; report it
+      // like any other step's (this evaluation changes no state).
+      double f0 = evalAt(R.params, &grad, terms);
+      if (!std::isfinite(f0) || !allFinite(grad)) {
+        progress.finish();
+        throw Error(divergence(M, ev, R.params, batches, rt, terms, f0,
+                               step + 1, "lbfgs") +
+                    kept());
+      }
       LbfgsHistory H;
       if (resumed)
         H.assign(resume->state.lbfgsS, resume->state.lbfgsY,
                  resume->state.lbfgsRho);
-      std::vector<double> xEval = R.params;
-      projectBounds(M, xEval);
-      D.beginLbfgs(R.params, xEval, H, lo, batches, LW.values(), rt);
-      if (!opts.quiet)
-        log << "stage " << si + 1
-            << " (lbfgs) on the device: line search and updates in " << M.name
-            << "_lbfgs_*, " << D.describe() << "\n";
-      DeviceTrainer::LbfgsStatus st;
-      int64_t stageSteps = budget - done;
-      while (!st.done && st.iterations < stageSteps) {
-        st =
-            D.runLbfgs(st.iterations + stepsToSync(stageSteps - st.iterations));
-        int64_t before = step;
-        step = stageStart + done + st.iterations;
-        // Not after a failed line search, as on the host: a resume would
-        // carry on where the uninterrupted run did not.
-        bool ckpt =
-            due() && !(st.done && st.stop == StopReason::LineSearchFailed);
-        D.readLbfgs(R.params, terms, ckpt ? &H : nullptr);
-        if (st.diverged) {
-          progress.finish();
-          step = stageStart + done + st.diverged;
-          throw Error(divergence(M, ev, R.params, batches, rt, terms, st.f,
-                                 step, "lbfgs") +
-                      kept());
-        }
-        R.deviceSteps += step - before;
-        if (step > before) {
-          progress.update(step, "lbfgs", terms, st.f);
-          R.history.add(step, "lbfgs", terms, st.f);
-        }
-        if (ckpt)
-          save(si, step - stageStart, S.steps, nullptr, &H);
+      std::string badGrad;
+      OptimizeResult OR = minimizeLbfgs(
+          f, R.params, lo,
+          [&](int64_t, double fx, const std::vector<double> &g) {
+            ++step;
+            if (!std::isfinite(fx) || !allFinite(g)) {
+              badGrad = divergence(M, ev, R.params, batches, rt, terms, fx,
+                                   step, "lbfgs");
+              return false;
+            }
+            progress.update(step, "lbfgs", terms, fx);
+            R.history.add(step, "lbfgs", terms, fx);
+            // Not after a failed line search: L-BFGS stops there, and a resume
+            // would carry on where the uninterrupted run did not.
+            if (due() && !H.stopping)
+              save(si, step - stageStart, S.steps, nullptr, &H);
+            return true;
+          },
+          &H);
+      if (!badGrad.empty()) {
+        progress.finish();
+        throw Error(badGrad + kept());
       }
-      // Capped by --steps: the checkpoint keeps the iterate as it is (a
-      // bounded param may lie outside its range), so that a resumed run
-      // goes on exactly as this one would have.
-      if (st.stop == StopReason::MaxIterations && budget < S.steps) {
+      // Capped by --steps: saved before the projection, as above.
+      if (OR.stop == StopReason::MaxIterations && budget < S.steps) {
         capped = true;
-        D.readLbfgs(R.params, terms, &H);
         save(si, step - stageStart, S.steps, nullptr, &H);
       }
       projectBounds(M, R.params);
-      if (st.done && st.stop != StopReason::MaxIterations) {
+      if (OR.stop != StopReason::MaxIterations) {
+        // Stopped early: the remaining planned steps will not run.
         planned -= budget - (step - stageStart);
         progress.setTotal(planned);
         if (step > stageStart) {
-          progress.update(step, "lbfgs", terms, st.f, /*force=*/true);
-          R.history.add(step, "lbfgs", terms, st.f);
+          // Show where it stopped; `terms` may be of a rejected trial point.
+          double f = evalAt(R.params, nullptr, terms);
+          progress.update(step, "lbfgs", terms, f, /*force=*/true);
+          R.history.add(step, "lbfgs", terms, f);
         }
         progress.finish();
         if (!opts.quiet)
           log << "lbfgs stopped after " << (step - stageStart)
-              << " iterations: " << toString(st.stop) << "\n";
+              << " iterations: " << toString(OR.stop) << "\n";
       }
-      continue;
     }
-    if (deviceEval) {
-      M.deviceTrainer->beginEvaluation(batches, LW.values(), rt);
-      if (!opts.quiet)
-        log << "stage " << si + 1
-            << " (lbfgs): line search on the host, each evaluation one "
-               "CUDA graph on the device\n";
-    }
-    auto evalAt = [&](const std::vector<double> &x, std::vector<double> *g,
-                      std::vector<double> &termLosses) {
-      return deviceEval ? M.deviceTrainer->evaluate(x, g, termLosses)
-                        : LW.eval(ev, M, x, batches, rt, g, &termLosses);
-    };
-    // A bounded trainable param enters as clamp(x): outside its range the
-    // loss is flat in it, so the line search sees a consistent objective.
-    std::vector<double> clamped;
-    Objective f = [&](const std::vector<double> &x, std::vector<double> &g) {
-      if (!hasBounds(M))
-        return evalAt(x, &g, terms);
-      clamped = x;
-      projectBounds(M, clamped);
-      double fx = evalAt(clamped, &g, terms);
-      for (const ParamBlock &B : M.blocks)
-        if (B.bounded && clamped[B.offset] != x[B.offset])
-          g[B.offset] = 0;
-      return fx;
-    };
-    // L-BFGS cannot start from a non-finite loss or gradient; report it
-    // like any other step's (this evaluation changes no state).
-    double f0 = evalAt(R.params, &grad, terms);
-    if (!std::isfinite(f0) || !allFinite(grad)) {
-      progress.finish();
-      throw Error(divergence(M, ev, R.params, batches, rt, terms, f0, step + 1,
-                             "lbfgs") +
-                  kept());
-    }
-    LbfgsHistory H;
-    if (resumed)
-      H.assign(resume->state.lbfgsS, resume->state.lbfgsY,
-               resume->state.lbfgsRho);
-    std::string badGrad;
-    OptimizeResult OR = minimizeLbfgs(
-        f, R.params, lo,
-        [&](int64_t, double fx, const std::vector<double> &g) {
-          ++step;
-          if (!std::isfinite(fx) || !allFinite(g)) {
-            badGrad = divergence(M, ev, R.params, batches, rt, terms, fx, step,
-                                 "lbfgs");
-            return false;
-          }
-          progress.update(step, "lbfgs", terms, fx);
-          R.history.add(step, "lbfgs", terms, fx);
-          // Not after a failed line search: L-BFGS stops there, and a resume
-          // would carry on where the uninterrupted run did not.
-          if (due() && !H.stopping)
-            save(si, step - stageStart, S.steps, nullptr, &H);
-          return true;
-        },
-        &H);
-    if (!badGrad.empty()) {
-      progress.finish();
-      throw Error(badGrad + kept());
-    }
-    // Capped by --steps: saved before the projection, as above.
-    if (OR.stop == StopReason::MaxIterations && budget < S.steps) {
-      capped = true;
-      save(si, step - stageStart, S.steps, nullptr, &H);
-    }
-    projectBounds(M, R.params);
-    if (OR.stop != StopReason::MaxIterations) {
-      // Stopped early: the remaining planned steps will not run.
-      planned -= budget - (step - stageStart);
-      progress.setTotal(planned);
-      if (step > stageStart) {
-        // Show where it stopped; `terms` may be of a rejected trial point.
-        double f = evalAt(R.params, nullptr, terms);
-        progress.update(step, "lbfgs", terms, f, /*force=*/true);
-        R.history.add(step, "lbfgs", terms, f);
-      }
-      progress.finish();
-      if (!opts.quiet)
-        log << "lbfgs stopped after " << (step - stageStart)
-            << " iterations: " << toString(OR.stop) << "\n";
-    }
+  } catch (const DeviceFault &e) {
+    // The context is gone: nothing more can run on the GPU, not even the
+    // final evaluation.
+    progress.finish();
+    throw DeviceFault("training on the device stopped after step " +
+                      std::to_string(step) + ": " + e.what() + kept());
   }
   progress.finish();
   R.history.flush();

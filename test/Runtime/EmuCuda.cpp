@@ -50,8 +50,9 @@
 // grids and blocks are supported, and a block larger than the entry's
 // `.maxntid` (or other than its `.reqntid`) is refused, as a GPU does.
 //
-// Memory is host memory, zeroed (NaN bytes with $PHYSC_EMU_POISON set, to
-// find reads of memory nothing wrote). Everything runs synchronously at call
+// Memory is host memory, allocated full of NaN bytes, as a GPU's is not
+// zeroed either: reads of memory nothing wrote show in the results
+// ($PHYSC_EMU_POISON=0 zeroes it instead). Everything runs synchronously at call
 // time, except on a stream that is capturing: its launches, memsets and async
 // copies are recorded (parameters by value) and cuStreamEndCapture returns
 // them as a graph that cuGraphLaunch replays in order. Misuse returns the
@@ -62,6 +63,12 @@
 // launching a destroyed graph exec (CUDA_ERROR_INVALID_HANDLE), copying
 // outside an allocation (CUDA_ERROR_INVALID_VALUE), and so on. Handles are
 // never reused, so a stale one is always an error.
+//
+// $PHYSC_EMU_FAULT=NAME[:K] makes the K-th launch of kernel NAME (the
+// first without K) fault as an illegal address does on a GPU: the launch
+// returns success, the kernel does not run (nor the rest of a graph it is
+// in), and every later call that needs the context returns
+// CUDA_ERROR_ILLEGAL_ADDRESS.
 //
 // For tests, `long emu_cuda_count(const char *what)` returns how many
 // launches a kernel had (by name), or the totals "launch", "graph_launch",
@@ -250,6 +257,9 @@ struct State {
   Registry<Event> events;
   std::map<std::string, void *> kernelLibs; // path -> dlopen handle
   std::map<std::string, long> counters;
+  /// The error of a kernel that faulted ($PHYSC_EMU_FAULT): every later
+  /// call that needs the context returns it, as on a GPU.
+  CUresult sticky = CUDA_SUCCESS;
 
   uintptr_t newHandle() { return nextHandle += 0x10; }
 
@@ -288,7 +298,24 @@ CUresult ready(State &s) {
     return CUDA_ERROR_INVALID_CONTEXT;
   if (s.primaryRefs <= 0)
     return CUDA_ERROR_CONTEXT_IS_DESTROYED;
-  return CUDA_SUCCESS;
+  return s.sticky;
+}
+
+/// Whether this launch of `name` is the one $PHYSC_EMU_FAULT (`NAME` or
+/// `NAME:K`, the K-th launch, from 1) makes fault. Counts the launches of
+/// that name.
+bool faultsNow(const std::string &name) {
+  static const std::pair<std::string, long> fault = [] {
+    const char *env = std::getenv("PHYSC_EMU_FAULT");
+    std::string spec = env ? env : "";
+    size_t colon = spec.rfind(':');
+    if (colon == std::string::npos)
+      return std::make_pair(spec, 1L);
+    return std::make_pair(spec.substr(0, colon),
+                          std::strtol(spec.c_str() + colon + 1, nullptr, 10));
+  }();
+  static long seen = 0;
+  return !fault.first.empty() && name == fault.first && ++seen == fault.second;
 }
 
 bool isLegacy(CUstream h) { return h == nullptr || h == CU_STREAM_LEGACY; }
@@ -714,6 +741,13 @@ CUresult checkDims(unsigned gx, unsigned gy, unsigned gz, unsigned bx,
 CUresult runKernel(State &s, const Function &f, unsigned grid, unsigned block,
                    const std::vector<uint64_t> &params, size_t dynamic) {
   const Signature &sig = f.sig;
+  // A fault is asynchronous on a GPU: the launch succeeds, and the next
+  // call that waits for the device reports it (ready()).
+  if (faultsNow(f.name)) {
+    note("%s faults (PHYSC_EMU_FAULT)", f.name.c_str());
+    s.sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+    return CUDA_SUCCESS;
+  }
   const size_t staticBytes = (size_t)sig.wgSize * sig.wgElem;
   const size_t allowed = f.maxDynamic ? f.maxDynamic
                          : staticBytes < kSharedDefault
@@ -1243,14 +1277,14 @@ CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
     return CUDA_ERROR_INVALID_VALUE;
   if (CUresult r = checkCaptures(s, kUnsafe))
     return r;
-  void *p = std::calloc(1, bytes);
+  void *p = std::malloc(bytes);
   if (!p)
     return CUDA_ERROR_OUT_OF_MEMORY;
-  // A GPU's fresh memory is not zeroed: with PHYSC_EMU_POISON set it holds
-  // NaN bytes, so that a kernel or caller that relies on zeroes shows.
-  if (const char *poison = std::getenv("PHYSC_EMU_POISON");
-      poison && *poison && std::strcmp(poison, "0") != 0)
-    std::memset(p, 0xff, bytes);
+  // A GPU's fresh memory is not zeroed: it holds NaN bytes here, so that a
+  // kernel or caller that relies on zeroes shows (PHYSC_EMU_POISON=0 zeroes
+  // it instead).
+  const char *poison = std::getenv("PHYSC_EMU_POISON");
+  std::memset(p, poison && std::strcmp(poison, "0") == 0 ? 0 : 0xff, bytes);
   *ptr = reinterpret_cast<CUdeviceptr>(p);
   s.allocations[*ptr] = bytes;
   return CUDA_SUCCESS;
@@ -1495,8 +1529,10 @@ CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
     return CUDA_SUCCESS;
   }
   ++s.counters["graph_launch"];
+  // After a fault the rest of the graph does not run; the launch itself
+  // still succeeds.
   for (const Op &op : g->ops)
-    if (CUresult r = runOp(s, op))
+    if (CUresult r = runOp(s, op); r || s.sticky)
       return r;
   return CUDA_SUCCESS;
 }

@@ -45,6 +45,10 @@ struct Driver {
   CUresult (*cuCtxSetCurrent)(CUcontext);
   CUresult (*cuCtxSynchronize)();
   CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  /// Takes the JIT's error log (loadModule). Optional: null when the driver
+  /// lacks it, and then a refused module's error names only the result.
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *,
+                                 void **);
   CUresult (*cuModuleUnload)(CUmodule);
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
@@ -78,8 +82,15 @@ struct Driver {
 
   /// "CUDA_ERROR_NO_DEVICE (100)" and the like.
   std::string errorName(CUresult r) const;
-  /// Throws Error("WHAT: NAME") unless `r` is 0.
+  /// Throws Error("WHAT: NAME") unless `r` is 0. A kernel's fault (an
+  /// illegal address, say) is reported by whichever later call waits for
+  /// the GPU, and leaves the context unusable; for those results the
+  /// message says so, and how to find the kernel.
   void check(CUresult r, const char *what) const;
+  /// Loads PTX or a cubin. When the driver refuses it, `log` gets what its
+  /// JIT said (empty when it said nothing, or the driver has no
+  /// cuModuleLoadDataEx): a bare CUDA_ERROR_INVALID_PTX names no line.
+  CUresult loadModule(CUmodule *mod, const void *image, std::string &log) const;
 };
 
 /// The driver, opened and initialised (cuInit) on first use: libcuda.so.1,

@@ -21,6 +21,13 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A GPU kernel faulted (an illegal address, say). The CUDA context is
+/// unusable from then on, so the caller can only stop and say what it has
+/// kept (training: its last checkpoint).
+struct DeviceFault : Error {
+  using Error::Error;
+};
+
 } // namespace physrt
 
 #endif // PHYSRT_ERROR_H
