@@ -24,7 +24,8 @@
 #                           and libstdc++ static: no LLVM/MLIR, no toolkit)
 #   train.txt               one line per training check: "<binary> <max rel L2>"
 #   pinn_step.py            the framework baseline (copied from ../shared)
-#   prepared.txt            when, and from which commit, the bundle was made
+#   prepared.txt            when, from which commit and with which toolkit
+#                           the bundle was made
 # The .ptx and .cubin files are stored gzipped (the bundle must stay under
 # the 64 MiB a device call carries); gpu-check.sh unpacks them.
 # Environment: PHYSC (default build/bin/physc), NVCC (default nvcc on PATH or
@@ -178,6 +179,9 @@ fi
   echo "prepared: $(date -u +%FT%TZ)"
   echo "commit: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
   echo "physc: $PHYSC, sha256 $(sha256sum "$PHYSC" | cut -c1-16)"
+  # The harnesses and cubins need a driver at least as new as this toolkit.
+  echo "nvcc: $("$NVCC" --version | grep -o 'release [0-9.]*, V[0-9.]*' || echo unknown)"
+  echo "ptxas: $("$PTXAS" --version | grep -o 'release [0-9.]*, V[0-9.]*' || echo unknown)"
 } >"$TMP/prepared.txt"
 gzip -9 "$TMP"/*.ptx "$TMP"/*.cubin
 rm -rf "$DEST"

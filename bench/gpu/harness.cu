@@ -87,6 +87,19 @@ int main(int argc, char **argv) {
 
   int devices = 0;
   cudaError_t e = cudaGetDeviceCount(&devices);
+  // A GPU whose driver is older than the toolkit that built this harness
+  // is there, and usable by the PTX harness: a failure, not "no GPU".
+  if (e == cudaErrorInsufficientDriver) {
+    int driver = 0;
+    cudaDriverGetVersion(&driver);
+    std::fprintf(stderr,
+                 "harness: the CUDA driver (%d.%d) is older than the CUDA "
+                 "runtime this harness was built with (%d.%d): rebuild the "
+                 "bundle with an older toolkit\n",
+                 driver / 1000, driver % 1000 / 10, CUDART_VERSION / 1000,
+                 CUDART_VERSION % 1000 / 10);
+    return 1;
+  }
   if (e != cudaSuccess || devices == 0) {
     std::fprintf(stderr, "harness: no CUDA device available (%s)\n",
                  e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
