@@ -256,8 +256,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr,
                    "harness_ptx: warning: the driver refuses %s (%s%s%s); "
                    "loading the PTX instead\n",
-                   cubinPath.c_str(), name ? name : "?", *log ? ": " : "",
-                   log);
+                   cubinPath.c_str(), name ? name : "?", *log ? ": " : "", log);
       cubin.clear();
       std::memset(log, 0, sizeof log);
       vals[1] = (void *)(uintptr_t)sizeof log;
