@@ -39,14 +39,15 @@ struct physc_model {
   uint64_t seed = 0;
   std::vector<double> params;
   std::vector<std::pair<std::string, double>> set; ///< like --set
-  std::unique_ptr<Evaluator> evaluator;            ///< created on first use
+  std::unique_ptr<Evaluator> lazyEvaluator; ///< all cores; made on first use
 
   std::vector<double> rt() const { return runtimeValues(M, set); }
-  ThreadPool &pool() {
-    if (!evaluator)
-      evaluator = std::make_unique<Evaluator>();
-    return evaluator->threadPool();
+  Evaluator &evaluator() {
+    if (!lazyEvaluator)
+      lazyEvaluator = std::make_unique<Evaluator>();
+    return *lazyEvaluator;
   }
+  ThreadPool &pool() { return evaluator().threadPool(); }
 };
 
 namespace {
@@ -304,12 +305,14 @@ int physc_model_eval_derivatives(const physc_model *cm, int field,
     Batch B = toBatch(points, n, m->M.coords.size());
     std::vector<double> soa(static_cast<size_t>(K) * B.ld);
     std::vector<double> rt = m->rt();
-    // One call per chunk of points, so any n fits the kernels' tiles.
-    for (int64_t start = 0; start < n; start += Evaluator::kChunk) {
-      int64_t count = std::min(Evaluator::kChunk, n - start);
-      fn(m->params.data(), B.pts.data() + start, B.ld, count, rt.data(),
-         soa.data() + start);
-    }
+    // One call per chunk of points, so any n fits the kernels' tiles; the
+    // chunks write disjoint columns, so they run on all cores.
+    int64_t chunk = Evaluator::kChunk;
+    m->pool().parallelFor((n + chunk - 1) / chunk, [&](int64_t k) {
+      int64_t start = k * chunk;
+      fn(m->params.data(), B.pts.data() + start, B.ld,
+         std::min(chunk, n - start), rt.data(), soa.data() + start);
+    });
     for (int64_t i = 0; i < n; ++i)
       for (int k = 0; k < K; ++k)
         out[i * K + k] = soa[k * B.ld + i];
@@ -324,29 +327,22 @@ int physc_model_term_loss(const physc_model *m, int term, const double *points,
             "term index " + std::to_string(term) + " out of range");
     require(loss, "the loss pointer is NULL");
     require(n > 0, "a loss needs at least one point");
-    const Term &t = m->M.terms[term];
-    Batch B = toBatch(points, n, physc_model_term_columns(m, term));
-    std::vector<double> rt = m->rt();
-    std::vector<double> g(m->M.numParams, 0.0);
-    double sum = 0;
-    // Fixed chunks of kTile-aligned points, summed in order: the result
-    // does not depend on anything but the points.
-    for (int64_t start = 0; start < n; start += Evaluator::kChunk) {
-      int64_t count = std::min(Evaluator::kChunk, n - start);
-      std::vector<double> soa(B.pts.size() / B.ld * count);
-      int columns = B.pts.size() / B.ld;
-      for (int c = 0; c < columns; ++c)
-        std::copy(B.pts.begin() + c * B.ld + start,
-                  B.pts.begin() + c * B.ld + start + count,
-                  soa.begin() + c * count);
-      Batch chunk = makeBatch(soa.data(), count, count, columns);
-      t.lossGrad(m->params.data(), chunk.pts.data(), chunk.ld, chunk.n,
-                 rt.data(), &sum, g.data());
-    }
-    *loss = sum / n;
+    auto *mm = const_cast<physc_model *>(m);
+    std::vector<Batch> batches(m->M.terms.size());
+    batches[term] = toBatch(points, n, physc_model_term_columns(m, term));
+    // The Evaluator `physc train` uses, on all cores: fixed chunks whose
+    // partial sums are folded in chunk order, so the result depends on the
+    // points alone, not on the thread count.
+    EvalExtras only;
+    only.onlyTerm = term;
+    std::vector<double> weights(m->M.terms.size(), 0.0);
+    weights[term] = 1.0;
+    only.weights = &weights;
+    std::vector<double> g;
+    *loss = mm->evaluator().lossAndGrad(m->M, m->params, batches, m->rt(),
+                                        grad ? &g : nullptr, nullptr, only);
     if (grad)
-      for (int64_t i = 0; i < m->M.numParams; ++i)
-        grad[i] = g[i] / n;
+      std::copy(g.begin(), g.end(), grad);
   });
 }
 

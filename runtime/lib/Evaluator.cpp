@@ -46,8 +46,16 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
     throw Error("model '" + M.name + "' has " + std::to_string(M.numParams) +
                 " parameters but the parameter vector has " +
                 std::to_string(params.size()));
+  if (extras.onlyTerm >= static_cast<int>(nt))
+    throw Error("model '" + M.name + "' has no term " +
+                std::to_string(extras.onlyTerm));
+  auto skipped = [&](size_t t) {
+    return extras.onlyTerm >= 0 && t != static_cast<size_t>(extras.onlyTerm);
+  };
   chunks.clear();
   for (size_t t = 0; t < nt; ++t) {
+    if (skipped(t))
+      continue;
     const Term &T = M.terms[t];
     const Batch &B = batches[t];
     if (!T.lossGrad)
@@ -142,6 +150,8 @@ double Evaluator::lossAndGrad(const CompiledModel &M,
   if (termLosses)
     termLosses->assign(nt, 0.0);
   for (size_t t = 0; t < nt; ++t) {
+    if (skipped(t))
+      continue;
     double mean = termSum[t] / static_cast<double>(batches[t].n);
     if (termLosses)
       (*termLosses)[t] = mean;

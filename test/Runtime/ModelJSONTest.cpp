@@ -284,6 +284,42 @@ struct LineSpec {
   }
 };
 
+/// physc_model_term_loss over many chunks of points (run on all cores, as
+/// physc train's Evaluator does) is the mean over all of them, and the same
+/// bits at every call.
+TEST(Embed, TermLossSpansChunks) {
+  LineSpec L;
+  physc_model *m = physc_model_create(&L.spec, "cpu", 0);
+  ASSERT_NE(m, nullptr) << physc_last_error();
+  double w[2] = {1, 0.5};
+  ASSERT_EQ(physc_model_set_params(m, w), 0);
+  const int64_t n = 5000; // 5 chunks of 1024, the last partial
+  std::vector<double> xs(n);
+  for (int64_t i = 0; i < n; ++i)
+    xs[i] = -1 + 2.0 * i / (n - 1);
+  double want = 0, want0 = 0, want1 = 0;
+  for (double x : xs) {
+    double r = 1 + 0.5 * x - (2 + 3 * x);
+    want += r * r / n;
+    want0 += 2 * r / n;
+    want1 += 2 * r * x / n;
+  }
+  double loss, grad[2], again, grad2[2];
+  ASSERT_EQ(physc_model_term_loss(m, 0, xs.data(), n, &loss, grad), 0)
+      << physc_last_error();
+  EXPECT_NEAR(loss, want, 1e-13 * want);
+  EXPECT_NEAR(grad[0], want0, 1e-13 * std::abs(want0));
+  EXPECT_NEAR(grad[1], want1, 1e-13 * std::abs(want1));
+  ASSERT_EQ(physc_model_term_loss(m, 0, xs.data(), n, &again, grad2), 0);
+  EXPECT_EQ(again, loss);
+  EXPECT_EQ(grad2[0], grad[0]);
+  EXPECT_EQ(grad2[1], grad[1]);
+  double alone;
+  ASSERT_EQ(physc_model_term_loss(m, 0, xs.data(), n, &alone, nullptr), 0);
+  EXPECT_EQ(alone, loss);
+  physc_model_destroy(m);
+}
+
 TEST(Embed, EvaluatesLossesAndTrains) {
   LineSpec L;
   physc_model *m = physc_model_create(&L.spec, "cpu", 0);

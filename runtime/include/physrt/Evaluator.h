@@ -31,6 +31,10 @@ struct EvalExtras {
   /// total in the same chunk order, so it is bit-identical for any thread
   /// count and the total gradient is bit-identical to a call without it.
   std::vector<std::vector<double>> *termGrads = nullptr;
+  /// When >= 0, only this term is computed, as if it were the model's only
+  /// one: the other batches are not read (they may be empty), and count
+  /// neither in the total nor in the gradient.
+  int onlyTerm = -1;
 };
 
 /// Evaluates the training loss
