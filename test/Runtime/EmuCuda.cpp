@@ -52,11 +52,11 @@
 //
 // Memory is host memory, allocated full of NaN bytes, as a GPU's is not
 // zeroed either: reads of memory nothing wrote show in the results
-// ($PHYSC_EMU_POISON=0 zeroes it instead). Everything runs synchronously at call
-// time, except on a stream that is capturing: its launches, memsets and async
-// copies are recorded (parameters by value) and cuStreamEndCapture returns
-// them as a graph that cuGraphLaunch replays in order. Misuse returns the
-// driver's errors: synchronizing during a capture
+// ($PHYSC_EMU_POISON=0 zeroes it instead). Everything runs synchronously at
+// call time, except on a stream that is capturing: its launches, memsets and
+// async copies are recorded (parameters by value) and cuStreamEndCapture
+// returns them as a graph that cuGraphLaunch replays in order. Misuse returns
+// the driver's errors: synchronizing during a capture
 // (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, and the capture is invalidated),
 // the legacy stream while a blocking stream captures
 // (CUDA_ERROR_STREAM_CAPTURE_IMPLICIT),
