@@ -1,4 +1,5 @@
-//===- term_loss.cpp - Times physc_model_term_loss of a `physc build` package -===//
+//===- term_loss.cpp - Times physc_model_term_loss of a `physc build` package
+//-===//
 //
 // Part of physc's benchmarks (bench/embed-step.sh). Links the package of
 // examples/bench_burgers64.phys (model `burgers`) and times one term's loss
@@ -57,7 +58,7 @@ int main(int argc, char **argv) {
   std::printf("{\"N\": %lld, \"ms\": %.4f, \"ms_min\": %.4f, \"loss\": %.6g, "
               "\"term\": \"%s\"}\n",
               static_cast<long long>(n), ms[ms.size() / 2], ms.front(), loss,
-              termName);
+              physc_model_term_name(m, term));
   physc_model_destroy(m);
   return 0;
 }

@@ -39,12 +39,13 @@ struct physc_model {
   uint64_t seed = 0;
   std::vector<double> params;
   std::vector<std::pair<std::string, double>> set; ///< like --set
-  std::unique_ptr<Evaluator> lazyEvaluator; ///< all cores; made on first use
+  int threads = 0;                                 ///< <= 0: all cores
+  std::unique_ptr<Evaluator> lazyEvaluator;        ///< made on first use
 
   std::vector<double> rt() const { return runtimeValues(M, set); }
   Evaluator &evaluator() {
     if (!lazyEvaluator)
-      lazyEvaluator = std::make_unique<Evaluator>();
+      lazyEvaluator = std::make_unique<Evaluator>(threads);
     return *lazyEvaluator;
   }
   ThreadPool &pool() { return evaluator().threadPool(); }
@@ -263,6 +264,15 @@ int physc_model_load(physc_model *m, const char *path) {
   });
 }
 
+int physc_model_set_threads(physc_model *m, int threads) {
+  return guard([&] {
+    checkModel(m);
+    if (threads != m->threads)
+      m->lazyEvaluator.reset();
+    m->threads = threads;
+  });
+}
+
 int physc_model_eval(const physc_model *cm, int field, const double *points,
                      int64_t n, double *out) {
   return guard([&] {
@@ -303,19 +313,11 @@ int physc_model_eval_derivatives(const physc_model *cm, int field,
       return;
     int K = physc_model_num_derivatives(m);
     Batch B = toBatch(points, n, m->M.coords.size());
-    std::vector<double> soa(static_cast<size_t>(K) * B.ld);
-    std::vector<double> rt = m->rt();
-    // One call per chunk of points, so any n fits the kernels' tiles; the
-    // chunks write disjoint columns, so they run on all cores.
-    int64_t chunk = Evaluator::kChunk;
-    m->pool().parallelFor((n + chunk - 1) / chunk, [&](int64_t k) {
-      int64_t start = k * chunk;
-      fn(m->params.data(), B.pts.data() + start, B.ld,
-         std::min(chunk, n - start), rt.data(), soa.data() + start);
-    });
+    std::vector<double> soa =
+        evaluatePoints(fn, m->params, B, m->rt(), m->pool(), K);
     for (int64_t i = 0; i < n; ++i)
       for (int k = 0; k < K; ++k)
-        out[i * K + k] = soa[k * B.ld + i];
+        out[i * K + k] = soa[k * n + i];
   });
 }
 

@@ -108,6 +108,11 @@ int physc_model_set_value(physc_model *m, const char *name, double value);
 int physc_model_save(const physc_model *m, const char *path);
 int physc_model_load(physc_model *m, const char *path);
 
+/* Threads that physc_model_eval, _eval_derivatives, _term_loss and
+ * _rel_l2 use (training takes physc_train_options.threads instead):
+ * <= 0 for all cores, the default. The results do not depend on it. */
+int physc_model_set_threads(physc_model *m, int threads);
+
 /* `field` at `n` points (num_coords columns): out[i] for point i. */
 int physc_model_eval(const physc_model *m, int field, const double *points,
                      int64_t n, double *out);

@@ -169,28 +169,31 @@ void Driver::check(CUresult r, const char *what) const {
   if (r == 0)
     return;
   std::string message = std::string(what) + ": " + errorName(r);
-  // Kernels run asynchronously: the call that reports a fault is not the
-  // launch that caused it.
   if (isKernelFault(r))
     throw DeviceFault(message +
-                      ": a GPU kernel launched before this call failed, and "
-                      "the CUDA context cannot be used any more (with "
-                      "CUDA_LAUNCH_BLOCKING=1 the launch reports it; "
-                      "compute-sanitizer names the kernel and the access)");
+                      ": a GPU kernel failed, and the CUDA context cannot be "
+                      "used any more (kernels run asynchronously: unless "
+                      "CUDA_LAUNCH_BLOCKING=1, the call that reports a fault "
+                      "is not the launch that caused it; compute-sanitizer "
+                      "names the kernel)");
   throw Error(message);
 }
 
 CUresult Driver::loadModule(CUmodule *mod, const void *image,
                             std::string &log) const {
   log.clear();
-  if (!cuModuleLoadDataEx)
-    return cuModuleLoadData(mod, image);
   std::string buffer(8192, '\0');
   int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSizeBytes};
   void *values[] = {
       buffer.data(),
       reinterpret_cast<void *>(static_cast<uintptr_t>(buffer.size() - 1))};
-  CUresult r = cuModuleLoadDataEx(mod, image, 2, options, values);
+  CUresult r = cuModuleLoadDataEx
+                   ? cuModuleLoadDataEx(mod, image, 2, options, values)
+                   : cuModuleLoadData(mod, image);
+  // A context a kernel's fault left unusable refuses every module: that is
+  // the error to report, not the module.
+  if (isKernelFault(r))
+    check(r, "cuModuleLoadData");
   if (r != 0) {
     log = buffer.c_str();
     while (!log.empty() && (log.back() == '\n' || log.back() == ' '))

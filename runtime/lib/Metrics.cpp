@@ -8,6 +8,7 @@
 #include "physrt/Error.h"
 #include "physrt/Evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -17,9 +18,9 @@ std::vector<double> physrt::evaluatePoints(const EvalFn &fn,
                                            const std::vector<double> &params,
                                            const Batch &B,
                                            const std::vector<double> &rt,
-                                           ThreadPool &pool) {
-  // Kernels write whole tiles, so the output has ld entries.
-  std::vector<double> out(static_cast<size_t>(B.ld), 0.0);
+                                           ThreadPool &pool, int outputs) {
+  // Kernels write whole tiles, output k at [k * ld + i]: ld entries each.
+  std::vector<double> out(static_cast<size_t>(outputs) * B.ld, 0.0);
   int64_t chunk = Evaluator::kChunk;
   int64_t nc = (B.n + chunk - 1) / chunk;
   pool.parallelFor(nc, [&](int64_t k) {
@@ -27,7 +28,10 @@ std::vector<double> physrt::evaluatePoints(const EvalFn &fn,
     fn(params.data(), B.pts.data() + start, B.ld, std::min(chunk, B.n - start),
        rt.data(), out.data() + start);
   });
-  out.resize(static_cast<size_t>(B.n));
+  // Pack to stride n (moving each output down: never onto itself).
+  for (int k = 1; k < outputs && B.ld != B.n; ++k)
+    std::copy_n(out.begin() + k * B.ld, B.n, out.begin() + k * B.n);
+  out.resize(static_cast<size_t>(outputs) * B.n);
   return out;
 }
 

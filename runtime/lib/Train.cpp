@@ -862,32 +862,35 @@ TrainResult physrt::train(const CompiledModel &M, const TrainOptions &opts,
               << " iterations: " << toString(OR.stop) << "\n";
       }
     }
+    progress.finish();
+    R.history.flush();
+    // The final checkpoint first: a fault in the evaluation below then
+    // loses no training.
+    if (!outDir.empty() && !capped)
+      save(M.stages.size(), 0, 0, nullptr, nullptr);
+
+    // Final losses on a fresh batch: an honest estimate, not the batch the
+    // last optimiser step fitted.
+    std::vector<Batch> evalBatches =
+        drawBatches(M, kind, opts.seed, kEvalStream, 0);
+    R.totalLoss =
+        LW.eval(ev, M, R.params, evalBatches, rt, nullptr, &R.termLoss);
+    R.weights = LW.values();
+    R.relL2 = relativeL2PerField(M, R.params, rt, ev.threadPool());
+    R.steps = step;
+
+    if (!outDir.empty()) {
+      if (!M.fields.empty())
+        writeFieldsCSV(joinPath(outDir, "fields.csv"), M, R.params, rt,
+                       ev.threadPool());
+      writePictures(outDir, M, R.params, rt, R.history, ev.threadPool());
+    }
   } catch (const DeviceFault &e) {
     // The context is gone: nothing more can run on the GPU, not even the
     // final evaluation.
     progress.finish();
     throw DeviceFault("training on the device stopped after step " +
                       std::to_string(step) + ": " + e.what() + kept());
-  }
-  progress.finish();
-  R.history.flush();
-
-  // Final losses on a fresh batch: an honest estimate, not the batch the
-  // last optimiser step fitted.
-  std::vector<Batch> evalBatches =
-      drawBatches(M, kind, opts.seed, kEvalStream, 0);
-  R.totalLoss = LW.eval(ev, M, R.params, evalBatches, rt, nullptr, &R.termLoss);
-  R.weights = LW.values();
-  R.relL2 = relativeL2PerField(M, R.params, rt, ev.threadPool());
-  R.steps = step;
-
-  if (!outDir.empty()) {
-    if (!capped)
-      save(M.stages.size(), 0, 0, nullptr, nullptr);
-    if (!M.fields.empty())
-      writeFieldsCSV(joinPath(outDir, "fields.csv"), M, R.params, rt,
-                     ev.threadPool());
-    writePictures(outDir, M, R.params, rt, R.history, ev.threadPool());
   }
   R.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)

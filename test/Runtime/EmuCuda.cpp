@@ -311,8 +311,14 @@ bool faultsNow(const std::string &name) {
     size_t colon = spec.rfind(':');
     if (colon == std::string::npos)
       return std::make_pair(spec, 1L);
-    return std::make_pair(spec.substr(0, colon),
-                          std::strtol(spec.c_str() + colon + 1, nullptr, 10));
+    char *end = nullptr;
+    long k = std::strtol(spec.c_str() + colon + 1, &end, 10);
+    if (k < 1 || *end) { // a fault that never comes would pass silently
+      note("PHYSC_EMU_FAULT=%s: K must be a launch number from 1",
+           spec.c_str());
+      std::_Exit(2);
+    }
+    return std::make_pair(spec.substr(0, colon), k);
   }();
   static long seen = 0;
   return !fault.first.empty() && name == fault.first && ++seen == fault.second;

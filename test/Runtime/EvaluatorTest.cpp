@@ -79,6 +79,47 @@ TEST(Evaluator, IdenticalForAnyThreadCount) {
   EXPECT_EQ(g4, g1);
 }
 
+/// EvalExtras::onlyTerm computes one term as if it were the model's only
+/// one (the embedding API's term_loss): the other batches may be empty, its
+/// weight is the given one, and the bits do not depend on the threads.
+TEST(Evaluator, OnlyTermAsIfAlone) {
+  CompiledModel M = test::mlpModel(8); // fit (2500 points), edge (300)
+  std::vector<double> p = initParams(M, 1);
+  std::vector<Batch> B = batchesFor(M, 2);
+  CompiledModel alone = M;
+  alone.terms = {M.terms[0]};
+  alone.terms[0].weight = 1;
+  Evaluator e1(1), e3(3);
+  std::vector<double> gRef, tRef;
+  double ref = e1.lossAndGrad(alone, p, {B[0]}, {}, &gRef, &tRef);
+
+  std::vector<Batch> only(M.terms.size());
+  only[0] = B[0];
+  std::vector<double> weights = {1, 10};
+  EvalExtras x;
+  x.onlyTerm = 0;
+  x.weights = &weights;
+  std::vector<double> g1, g3, t1, t3;
+  double f1 = e1.lossAndGrad(M, p, only, {}, &g1, &t1, x);
+  double f3 = e3.lossAndGrad(M, p, only, {}, &g3, &t3, x);
+  EXPECT_EQ(f1, ref);
+  EXPECT_EQ(g1, gRef);
+  EXPECT_EQ(f3, f1);
+  EXPECT_EQ(g3, g1);
+  EXPECT_EQ(t1, (std::vector<double>{tRef[0], 0}));
+  EXPECT_EQ(t3, t1);
+  // The whole model's loss is another number: the edge term counts there.
+  EXPECT_NE(e1.lossAndGrad(M, p, B, {}, nullptr, nullptr), f1);
+
+  x.onlyTerm = 2;
+  try {
+    e1.lossAndGrad(M, p, only, {}, nullptr, nullptr, x);
+    FAIL();
+  } catch (const Error &e) {
+    EXPECT_STREQ(e.what(), "model 'mlp' has no term 2");
+  }
+}
+
 TEST(Evaluator, MatchesSerialReference) {
   CompiledModel M = test::mlpModel(8);
   std::vector<double> p = initParams(M, 3);

@@ -8,10 +8,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "physrt/ModelJSON.h"
 #include "physc_embed.h"
 #include "physrt/Error.h"
 #include "physrt/KernelABI.h"
-#include "physrt/ModelJSON.h"
 
 #include "TestFiles.h"
 
@@ -279,8 +279,13 @@ struct LineSpec {
     kernels[1] = {"line_u", (void *)&lineEval};
     kernels[2] = {"line_exact", (void *)&lineExact};
     kernels[3] = {"line_du", (void *)&lineDerivs};
-    spec = {PHYSC_EMBED_VERSION, "line", "f64", description.c_str(), 4,
-            kernels, nullptr};
+    spec = {PHYSC_EMBED_VERSION,
+            "line",
+            "f64",
+            description.c_str(),
+            4,
+            kernels,
+            nullptr};
   }
 };
 
@@ -317,6 +322,24 @@ TEST(Embed, TermLossSpansChunks) {
   double alone;
   ASSERT_EQ(physc_model_term_loss(m, 0, xs.data(), n, &alone, nullptr), 0);
   EXPECT_EQ(alone, loss);
+  // Other thread counts, the same bits; so for the derivatives.
+  std::vector<double> du1(3 * n), du3(3 * n);
+  ASSERT_EQ(physc_model_eval_derivatives(m, 0, xs.data(), n, du3.data()), 0);
+  for (int threads : {1, 3}) {
+    ASSERT_EQ(physc_model_set_threads(m, threads), 0);
+    double l;
+    double gr[2];
+    ASSERT_EQ(physc_model_term_loss(m, 0, xs.data(), n, &l, gr), 0);
+    EXPECT_EQ(l, loss) << threads;
+    EXPECT_EQ(gr[0], grad[0]) << threads;
+    EXPECT_EQ(gr[1], grad[1]) << threads;
+    ASSERT_EQ(physc_model_eval_derivatives(m, 0, xs.data(), n, du1.data()), 0);
+    EXPECT_EQ(du1, du3) << threads;
+  }
+  // Point i's (u, u_x, u_xx) of this line: (1 + 0.5 x, 0.5, 0).
+  EXPECT_EQ(du1[3 * 4999], 1.5);
+  EXPECT_EQ(du1[3 * 4999 + 1], 0.5);
+  EXPECT_EQ(physc_model_set_threads(nullptr, 1), -1);
   physc_model_destroy(m);
 }
 

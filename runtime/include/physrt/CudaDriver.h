@@ -90,6 +90,8 @@ struct Driver {
   /// Loads PTX or a cubin. When the driver refuses it, `log` gets what its
   /// JIT said (empty when it said nothing, or the driver has no
   /// cuModuleLoadDataEx): a bare CUDA_ERROR_INVALID_PTX names no line.
+  /// Throws DeviceFault when the context is unusable after a kernel's
+  /// fault.
   CUresult loadModule(CUmodule *mod, const void *image, std::string &log) const;
 };
 

@@ -18,11 +18,14 @@
 
 namespace physrt {
 
-/// Evaluates a one-output kernel at the `B.n` points of `B`, in chunks of
-/// Evaluator::kChunk points on `pool`. Returns B.n values.
-std::vector<double>
-evaluatePoints(const EvalFn &fn, const std::vector<double> &params,
-               const Batch &B, const std::vector<double> &rt, ThreadPool &pool);
+/// Evaluates a kernel with `outputs` outputs at the `B.n` points of `B`, in
+/// chunks of Evaluator::kChunk points on `pool`. Returns outputs * B.n
+/// values: output k of point i at [k * B.n + i].
+std::vector<double> evaluatePoints(const EvalFn &fn,
+                                   const std::vector<double> &params,
+                                   const Batch &B,
+                                   const std::vector<double> &rt,
+                                   ThreadPool &pool, int outputs = 1);
 
 /// ||pred - ref||_2 / ||ref||_2. Where ||ref||_2 is 0 the relative error is
 /// undefined and the absolute ||pred - ref||_2 is returned instead.
